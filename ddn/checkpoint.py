@@ -1,0 +1,89 @@
+"""Checkpoints: orbax CheckpointManager under `workdir/checkpoints`.
+
+orbax writes each step to a temporary directory and renames it when complete,
+so a killed run never leaves a half-written step behind as the latest.
+Checkpoints hold arrays only (the state pytree); the config goes to
+`workdir/config.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+def manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
+  path = os.path.abspath(os.path.join(workdir, "checkpoints"))
+  return ocp.CheckpointManager(
+      path, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                                 create=True))
+
+
+def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
+  mngr.save(int(step), args=ocp.args.StandardSave(state))
+  mngr.wait_until_finished()
+
+
+def restore(mngr: ocp.CheckpointManager, target: Any, step: int | None = None):
+  """Restores `step` (default latest) into the structure of `target`."""
+  step = mngr.latest_step() if step is None else step
+  return mngr.restore(step, args=ocp.args.StandardRestore(target))
+
+
+def load_config(workdir: str) -> dict:
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{workdir!r} is not a ddn workdir: no config.json "
+                     "(train one with launch.py first).")
+  with open(path) as f:
+    return json.load(f)
+
+
+def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
+  """Model parameters saved in `workdir` (latest step), as numpy arrays.
+
+  Returns:
+    (params, step).
+
+  Raises:
+    ValueError: when the workdir has no checkpoint.
+  """
+  ckpt_dir = os.path.join(workdir, "checkpoints")
+  if not os.path.isdir(ckpt_dir):
+    raise ValueError(f"no checkpoints in {workdir!r} (expected "
+                     f"{ckpt_dir}); give a workdir of a trained run.")
+  mngr = ocp.CheckpointManager(os.path.abspath(ckpt_dir))
+  step = mngr.latest_step() if step is None else step
+  if step is None:
+    raise ValueError(f"no complete checkpoint in {ckpt_dir}.")
+  restored = mngr.restore(step, args=ocp.args.StandardRestore())
+  mngr.close()
+  params = restored["params"]
+  return jax.tree_util.tree_map(np.asarray, params), int(step)
+
+
+def check_compatible(loaded: Any, expected: Any, what: str) -> None:
+  """Raises a clear error when two param trees differ in structure or shape."""
+  flat_l = {jax.tree_util.keystr(k): np.shape(v) for k, v in
+            jax.tree_util.tree_flatten_with_path(loaded)[0]}
+  flat_e = {jax.tree_util.keystr(k): np.shape(v) for k, v in
+            jax.tree_util.tree_flatten_with_path(expected)[0]}
+  problems = []
+  for k in sorted(set(flat_l) | set(flat_e)):
+    if k not in flat_e:
+      problems.append(f"{k} is in {what} but not in this model")
+    elif k not in flat_l:
+      problems.append(f"{k} is missing from {what}")
+    elif flat_l[k] != flat_e[k]:
+      problems.append(f"{k} has shape {flat_l[k]} in {what}, "
+                      f"{flat_e[k]} here")
+  if problems:
+    raise ValueError(
+        f"{what} does not match this model's architecture "
+        f"({len(problems)} differences, e.g. {'; '.join(problems[:3])}); "
+        "use the same config.model and config.data.channels as that run.")

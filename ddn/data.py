@@ -1,0 +1,383 @@
+"""Image sources and the host input pipeline.
+
+A source is named by a string, the same syntax for `data.train` and
+`data.eval`:
+
+  embedded[:train|:eval]  natural photographs shipped inside scikit-image (no
+                          download): train = EMBEDDED_TRAIN, eval =
+                          EMBEDDED_EVAL, bare `embedded` = both. Colour
+                          photographs are converted to gray when
+                          data.channels=1 (and gray ones replicated for 3).
+  folder:PATH             every PNG/JPEG/TIFF/BMP under PATH (recursive,
+                          sorted by path), loaded and checked up front.
+  tfds:NAME[:SPLIT]       a tensorflow-datasets dataset with an image feature,
+                          read by random access (`tfds.data_source`, needs
+                          the array_record format; data_dir is
+                          data.tfds_data_dir). SPLIT defaults to 'train'.
+
+Images are float32 (H, W, C) in [0, 1] (16-bit files are scaled by 65535).
+Images smaller than the crop are skipped with one warning that counts them
+(none left is an error). A colour image where data.channels=1 (or gray where
+3) is an error unless data.convert_channels=True (embedded always converts).
+
+The training pipeline is a pure function of (seed, step): sample n = step *
+batch + j reads image perm_e[n % N] with perm_e a permutation drawn from
+(seed, epoch e = n // N), and its crop and augmentation come from
+`default_rng([seed, n])`. A resumed run therefore sees exactly the batches it
+would have seen, with no iterator state to save.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import queue
+import threading
+from typing import Iterator, Sequence
+
+import numpy as np
+from PIL import Image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+SOURCE_KINDS = ("embedded", "folder", "tfds")
+# Natural photographs inside scikit-image (skimage.data), no download needed.
+EMBEDDED_TRAIN = ("astronaut", "brick", "chelsea", "coins", "grass",
+                  "gravel", "moon", "rocket")
+EMBEDDED_EVAL = ("camera", "coffee", "clock")
+
+
+class Source(Sequence):
+  """A random-access sequence of float32 (H, W, C) images in [0, 1]."""
+
+  def __init__(self, name: str, images: Sequence[np.ndarray] | None = None,
+               names: Sequence[str] | None = None, loader=None, length=0):
+    self.name = name
+    self._images = images
+    self.names = list(names) if names is not None else None
+    self._loader = loader
+    self._length = len(images) if images is not None else length
+
+  def __len__(self):
+    return self._length
+
+  def __getitem__(self, i):
+    if self._images is not None:
+      return self._images[i]
+    return self._loader(i)
+
+
+# ----------------------------------------------------------------------------
+# Decoding and channel handling.
+
+
+def to_float(array: np.ndarray, what: str) -> np.ndarray:
+  """uint8/uint16/bool/float array (H, W[, C]) -> float32 (H, W, C) in [0, 1]."""
+  a = np.asarray(array)
+  if a.dtype == np.bool_:
+    a = a.astype(np.float32)
+  elif a.dtype == np.uint8:
+    a = a.astype(np.float32) / 255.0
+  elif a.dtype == np.uint16:
+    a = a.astype(np.float32) / 65535.0
+  elif np.issubdtype(a.dtype, np.integer):
+    info = np.iinfo(a.dtype)
+    a = (a.astype(np.float64) / info.max).clip(0, 1).astype(np.float32)
+  else:
+    a = a.astype(np.float32)
+  if a.ndim == 2:
+    a = a[:, :, None]
+  if a.ndim != 3 or a.shape[-1] not in (1, 3, 4):
+    raise ValueError(f"{what}: unsupported image shape {array.shape}; "
+                     "expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4).")
+  if a.shape[-1] == 4:  # drop alpha
+    a = a[:, :, :3]
+  return a
+
+
+def match_channels(a: np.ndarray, channels: int, convert: bool,
+                   what: str) -> np.ndarray:
+  """Returns `a` with `channels` channels, converting only if allowed."""
+  if a.shape[-1] == channels:
+    return a
+  if not convert:
+    kind = "colour" if a.shape[-1] == 3 else "gray"
+    raise ValueError(
+        f"{what}: {kind} image ({a.shape[-1]} channels) but "
+        f"config.data.channels={channels}; set data.channels="
+        f"{a.shape[-1]} or data.convert_channels=True to convert.")
+  if channels == 1:  # ITU-R BT.601 luma, as PIL's 'L' and MATLAB rgb2gray.
+    return (a @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+  return np.repeat(a, 3, axis=-1)
+
+
+def read_image(path: str) -> np.ndarray:
+  """Reads one image file as float32 (H, W, C) in [0, 1], C in {1, 3}.
+
+  Raises:
+    ValueError: naming the file when it is missing, unreadable or of an
+      unsupported mode.
+  """
+  try:
+    with Image.open(path) as im:
+      im.load()
+      mode = im.mode
+      if mode in ("1", "L", "I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im)
+        if mode == "I":  # 32-bit int PIL mode holding 16-bit data
+          arr = arr.astype(np.uint16) if arr.max() <= 65535 else arr
+        if mode == "F":
+          arr = np.clip(arr, 0, 1)
+      elif mode in ("LA",):
+        arr = np.asarray(im.convert("L"))
+      else:  # RGB, RGBA, P (palette), CMYK, YCbCr, ...
+        arr = np.asarray(im.convert("RGB"))
+  except FileNotFoundError:
+    raise ValueError(f"image file not found: {path}") from None
+  except Exception as e:  # PIL raises many types for corrupt files.
+    raise ValueError(f"cannot read image {path}: {type(e).__name__}: {e}. "
+                     "Remove or replace the file.") from None
+  return to_float(arr, path)
+
+
+# ----------------------------------------------------------------------------
+# Sources.
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+  """'kind:rest' -> (kind, rest); raises on an unknown kind."""
+  kind, _, rest = str(spec).partition(":")
+  if kind not in SOURCE_KINDS:
+    raise ValueError(
+        f"unknown data source {spec!r}; valid sources are embedded[:train|"
+        ":eval], folder:PATH, tfds:NAME[:SPLIT].")
+  return kind, rest
+
+
+def embedded_names(split: str) -> tuple[str, ...]:
+  if split in ("", "all"):
+    return EMBEDDED_TRAIN + EMBEDDED_EVAL
+  if split == "train":
+    return EMBEDDED_TRAIN
+  if split == "eval":
+    return EMBEDDED_EVAL
+  raise ValueError(f"embedded:{split}: valid splits are train, eval (or none "
+                   "for all embedded photographs).")
+
+
+def load_embedded(split: str, channels: int) -> Source:
+  import skimage.data  # pylint: disable=g-import-not-at-top
+  names = embedded_names(split)
+  images = [match_channels(to_float(getattr(skimage.data, n)(), n), channels,
+                           True, n) for n in names]
+  return Source(f"embedded:{split or 'all'}", images, names)
+
+
+def list_images(path: str) -> list[str]:
+  if not os.path.exists(path):
+    raise ValueError(f"data folder not found: {path!r} (from folder:{path}); "
+                     "check the path, relative to the current directory "
+                     f"{os.getcwd()}.")
+  if os.path.isfile(path):
+    return [path]
+  files = []
+  for root, _, names in os.walk(path, followlinks=True):
+    files += [os.path.join(root, n) for n in names
+              if n.lower().endswith(IMAGE_SUFFIXES)]
+  if not files:
+    raise ValueError(f"no images in folder {path!r}: expected files ending "
+                     f"in {', '.join(IMAGE_SUFFIXES)} (searched recursively).")
+  return sorted(files)
+
+
+def load_folder(path: str, channels: int, convert: bool) -> Source:
+  files = list_images(path)
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    raw = list(pool.map(read_image, files))
+  images = [match_channels(a, channels, convert, f) for a, f in zip(raw, files)]
+  return Source(f"folder:{path}", images, files)
+
+
+def load_tfds(arg: str, channels: int, convert: bool, data_dir: str | None):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  name, _, split = arg.partition(":")
+  split = split or "train"
+  if not name:
+    raise ValueError("tfds source needs a dataset name: tfds:NAME[:SPLIT].")
+  try:
+    builder = tfds.builder(name, data_dir=data_dir or None)
+  except Exception as e:
+    raise ValueError(f"tfds dataset {name!r} not available: {e}") from None
+  keys = [k for k, f in builder.info.features.items()
+          if isinstance(f, tfds.features.Image)]
+  if not keys:
+    raise ValueError(f"tfds dataset {name!r} has no image feature "
+                     f"(features: {', '.join(builder.info.features)}).")
+  key = "image" if "image" in keys else keys[0]
+  try:
+    ds = tfds.data_source(name, split=split, data_dir=data_dir or None,
+                          download=False)
+  except Exception as e:
+    raise ValueError(
+        f"cannot open tfds:{name}:{split} for random access ({e}); prepare "
+        "it with file_format='array_record' in data.tfds_data_dir.") from None
+  what = f"tfds:{name}:{split}"
+
+  def loader(i):
+    return match_channels(to_float(ds[int(i)][key], f"{what}[{i}]"),
+                          channels, convert, f"{what}[{i}]")
+
+  if len(ds) == 0:
+    raise ValueError(f"{what} is empty.")
+  return Source(what, loader=loader, length=len(ds))
+
+
+def load_source(spec: str, data_cfg) -> Source:
+  """Opens the source named by `spec` for `config.data`."""
+  kind, arg = parse_source(spec)
+  channels = int(data_cfg.channels)
+  if channels not in (1, 3):
+    raise ValueError(f"config.data.channels={channels}: use 1 (gray) or 3 "
+                     "(RGB).")
+  if kind == "embedded":
+    return load_embedded(arg, channels)
+  if kind == "folder":
+    if not arg:
+      raise ValueError("folder source needs a path: folder:PATH.")
+    return load_folder(arg, channels, bool(data_cfg.convert_channels))
+  return load_tfds(arg, channels, bool(data_cfg.convert_channels),
+                   data_cfg.tfds_data_dir)
+
+
+def drop_small(source: Source, crop: int) -> Source:
+  """Drops images smaller than crop x crop, warning once; errors if none left."""
+  if source._images is None:  # lazy (tfds): checked per sample instead
+    return source
+  keep = [i for i, a in enumerate(source._images)
+          if min(a.shape[:2]) >= crop]
+  if len(keep) == len(source):
+    return source
+  dropped = [source.names[i] for i in range(len(source)) if i not in keep]
+  if not keep:
+    smallest = max(min(a.shape[:2]) for a in source._images)
+    raise ValueError(
+        f"every image of {source.name} is smaller than the crop "
+        f"{crop}x{crop} (largest short side {smallest}); lower "
+        f"config.data.crop to <= {smallest}.")
+  logging.warning("%s: skipping %d of %d images smaller than the %dx%d crop "
+                  "(first: %s).", source.name, len(dropped), len(source),
+                  crop, crop, ", ".join(dropped[:3]))
+  return Source(source.name, [source._images[i] for i in keep],
+                [source.names[i] for i in keep])
+
+
+# ----------------------------------------------------------------------------
+# Crops and augmentation.
+
+
+def _resize(patch: np.ndarray, size: int) -> np.ndarray:
+  chans = [np.asarray(Image.fromarray(patch[:, :, c], mode="F").resize(
+      (size, size), Image.BILINEAR, reducing_gap=None))
+           for c in range(patch.shape[-1])]
+  return np.stack(chans, axis=-1)
+
+
+def sample_patch(image: np.ndarray, rng: np.random.Generator, crop: int,
+                 aug) -> np.ndarray:
+  """One augmented crop x crop patch of `image` (float32 (H, W, C)).
+
+  Augmentation (the chapter's): crop a square window of side crop / s with
+  s ~ U[scale_min, scale_max] (clamped to the image) and resize it to crop;
+  flip left-right and up-down with probability 1/2 each when enabled;
+  multiply by b ~ U[brightness_min, brightness_max] and clip to [0, 1].
+  """
+  h, w, _ = image.shape
+  if min(h, w) < crop:
+    raise ValueError(f"image of size {h}x{w} is smaller than the crop {crop}; "
+                     "lower config.data.crop.")
+  s = rng.uniform(aug.scale_min, aug.scale_max)
+  side = int(min(round(crop / s), h, w))
+  y = rng.integers(0, h - side + 1)
+  x = rng.integers(0, w - side + 1)
+  patch = image[y:y + side, x:x + side]
+  if side != crop:
+    patch = _resize(np.ascontiguousarray(patch), crop)
+  if aug.flip_lr and rng.random() < 0.5:
+    patch = patch[:, ::-1]
+  if aug.flip_ud and rng.random() < 0.5:
+    patch = patch[::-1]
+  b = rng.uniform(aug.brightness_min, aug.brightness_max)
+  if b != 1.0:
+    patch = np.clip(patch * b, 0.0, 1.0)
+  return np.ascontiguousarray(patch, dtype=np.float32)
+
+
+def validate_augment(aug) -> None:
+  if not 0 < aug.scale_min <= aug.scale_max:
+    raise ValueError("config.data.augment: need 0 < scale_min <= scale_max, "
+                     f"got {aug.scale_min}, {aug.scale_max}.")
+  if not 0 <= aug.brightness_min <= aug.brightness_max:
+    raise ValueError("config.data.augment: need 0 <= brightness_min <= "
+                     f"brightness_max, got {aug.brightness_min}, "
+                     f"{aug.brightness_max}.")
+
+
+def batch_at(source: Source, step: int, batch_size: int, crop: int, aug,
+             seed: int) -> np.ndarray:
+  """The training batch of `step`: float32 (batch, crop, crop, C)."""
+  n_images = len(source)
+  out = []
+  perm_cache = {}
+  for j in range(batch_size):
+    n = step * batch_size + j
+    epoch, pos = divmod(n, n_images)
+    if epoch not in perm_cache:
+      perm_cache[epoch] = np.random.default_rng([seed, epoch, 1]).permutation(
+          n_images)
+    rng = np.random.default_rng([seed, n, 2])
+    out.append(sample_patch(source[perm_cache[epoch][pos]], rng, crop, aug))
+  return np.stack(out)
+
+
+def train_batches(source: Source, start_step: int, batch_size: int, crop: int,
+                  aug, seed: int, prefetch: int = 2) -> Iterator[np.ndarray]:
+  """Yields `batch_at(step)` for step = start_step, start_step + 1, ...
+
+  A background thread keeps up to `prefetch` batches ready, so the jitted
+  step does not wait on cropping.
+  """
+  if prefetch <= 0:
+    step = start_step
+    while True:
+      yield batch_at(source, step, batch_size, crop, aug, seed)
+      step += 1
+  q: queue.Queue = queue.Queue(maxsize=prefetch)
+  stop = threading.Event()
+
+  def produce():
+    step = start_step
+    while not stop.is_set():
+      try:
+        item = batch_at(source, step, batch_size, crop, aug, seed)
+      except Exception as e:  # surfaced in the consumer
+        item = e
+      while not stop.is_set():
+        try:
+          q.put(item, timeout=0.1)
+          break
+        except queue.Full:
+          pass
+      if isinstance(item, Exception):
+        return
+      step += 1
+
+  thread = threading.Thread(target=produce, daemon=True)
+  thread.start()
+  try:
+    while True:
+      item = q.get()
+      if isinstance(item, Exception):
+        raise item
+      yield item
+  finally:
+    stop.set()

@@ -1,0 +1,160 @@
+"""Figures over finished runs.
+
+  # Learning-rate sweep: training and validation curves overlaid (the
+  # chapter's Figure 17.4). Labels default to each run's optim.lr.
+  python -m ddn.figures lr_sweep --runs=/tmp/ddn/lr/* --out=lr_sweep.png
+
+  # Detail crops, same image and same noise for every run (Figure 17.7):
+  python -m ddn.figures detail --runs=SSD=/tmp/ddn/ae_l2,L1=/tmp/ddn/ae_l1 \
+      --data=embedded:eval --index=0 --sigma=25 --out=detail.png
+
+--runs is a comma-separated list of WORKDIR or LABEL=WORKDIR.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from absl import app
+from absl import flags
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+from ddn import checkpoint
+from ddn import evaluate
+from ddn import logs
+from ddn import plots
+
+
+def parse_runs(items: list[str]) -> dict[str, str]:
+  """['a=DIR', 'DIR2', 'DIR*'] -> {label: workdir}; expands globs."""
+  runs = {}
+  for item in items:
+    label, sep, path = item.partition("=")
+    if not sep:
+      label, path = "", item
+    paths = sorted(glob.glob(path)) or [path]
+    for p in paths:
+      if not os.path.exists(os.path.join(p, "metrics.jsonl")):
+        raise ValueError(f"{p!r} is not a finished ddn run (no metrics.jsonl)")
+      runs[label if (label and len(paths) == 1) else _default_label(p)] = p
+  if not runs:
+    raise ValueError("--runs: give at least one workdir.")
+  return runs
+
+
+def _default_label(workdir: str) -> str:
+  try:
+    return f"lr={checkpoint.load_config(workdir)['optim']['lr']:g}"
+  except (ValueError, KeyError):
+    return os.path.basename(os.path.normpath(workdir))
+
+
+def lr_sweep(runs: dict[str, str], out: str, window: int = 10) -> None:
+  """Training (moving average) and validation loss vs images, one colour a run."""
+  fig, (ax_t, ax_v) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+  for i, (label, workdir) in enumerate(runs.items()):
+    records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    x, y = logs.series(records, "train/ae/loss")
+    ax_t.plot(x, y, color=f"C{i}", alpha=0.2, lw=0.7)
+    ax_t.plot(x, plots.moving_average(y, window), color=f"C{i}", label=label)
+    x, y = logs.series(records, "val/loss")
+    ax_v.plot(x, y, "o-", ms=3, color=f"C{i}", label=label)
+  for ax, title in ((ax_t, f"training loss (moving average of {window})"),
+                    (ax_v, "validation loss")):
+    ax.set_title(title)
+    ax.set_xlabel("images seen")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+  ax_t.set_ylabel("loss")
+  fig.tight_layout()
+  plots.save_figure(fig, out)
+
+
+def detail_window(image: np.ndarray, size: int) -> tuple[int, int]:
+  """Top-left corner of the size x size window with the most gradient energy."""
+  g = image.mean(-1)
+  energy = np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1]
+  c = np.cumsum(np.cumsum(np.pad(energy, ((1, 0), (1, 0))), 0), 1)
+  s = min(size, energy.shape[0], energy.shape[1])
+  sums = c[s:, s:] - c[:-s, s:] - c[s:, :-s] + c[:-s, :-s]
+  y, x = np.unravel_index(np.argmax(sums), sums.shape)
+  return int(y), int(x)
+
+
+def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
+           out: str, crop: int = 64) -> dict[str, float]:
+  """noisy | each run | clean, full and a magnified detail crop.
+
+  Returns:
+    {label: PSNR in dB} on the full image (protocol of ddn.evaluate).
+  """
+  denoisers = {k: evaluate.Denoiser(w) for k, w in runs.items()}
+  channels = {d.channels for d in denoisers.values()}
+  if len(channels) != 1:
+    raise ValueError("--runs mix gray and colour models; compare like runs.")
+  source = evaluate.load_eval_source(data_spec, channels.pop())
+  clean = np.asarray(source[index], np.float32)
+  noisy = evaluate.noisy_version(clean, sigma, index)
+  panels = {"noisy": noisy}
+  panels.update({k: d(noisy) for k, d in denoisers.items()})
+  panels["clean"] = clean
+  ref = evaluate.quantise(clean)
+  psnr = {k: evaluate.psnr_uint8(evaluate.quantise(v), ref)
+          for k, v in panels.items() if k != "clean"}
+  y, x = detail_window(clean, crop)
+  n = len(panels)
+  fig, axes = plt.subplots(2, n, figsize=(2.6 * n, 5.4))
+  cmap = "gray" if clean.shape[-1] == 1 else None
+  for j, (k, v) in enumerate(panels.items()):
+    v = np.clip(v, 0, 1)
+    show = v[..., 0] if v.shape[-1] == 1 else v
+    axes[0, j].imshow(show, cmap=cmap, vmin=0, vmax=1)
+    axes[0, j].add_patch(plt.Rectangle((x, y), crop, crop, fill=False,
+                                       edgecolor="red", lw=1))
+    title = k if k == "clean" else f"{k}\n{psnr[k]:.2f} dB"
+    axes[0, j].set_title(title, fontsize=9)
+    axes[1, j].imshow(show[y:y + crop, x:x + crop], cmap=cmap, vmin=0, vmax=1,
+                      interpolation="nearest")
+    for ax in axes[:, j]:
+      ax.set_xticks([])
+      ax.set_yticks([])
+  fig.suptitle(f"{data_spec} #{index}, σ={sigma:g}", fontsize=10)
+  fig.tight_layout()
+  plots.save_figure(fig, out)
+  return psnr
+
+
+FIGURES = ("lr_sweep", "detail")
+_RUNS = flags.DEFINE_list("runs", None, "WORKDIR or LABEL=WORKDIR, ...")
+_OUT = flags.DEFINE_string("out", None, "Output PNG.")
+_DATA = flags.DEFINE_string("data", "embedded:eval", "detail: image source.")
+_INDEX = flags.DEFINE_integer("index", 0, "detail: image index in --data.")
+_SIGMA = flags.DEFINE_float("sigma", 25.0, "detail: noise σ (0-255 scale).")
+_CROP = flags.DEFINE_integer("crop", 64, "detail: magnified crop size.")
+
+
+def main(argv):
+  if len(argv) != 2 or argv[1] not in FIGURES:
+    raise app.UsageError(f"name one figure: {', '.join(FIGURES)}.")
+  try:
+    runs = parse_runs(_RUNS.value or [])
+    if argv[1] == "lr_sweep":
+      lr_sweep(runs, _OUT.value)
+    else:
+      psnr = detail(runs, _DATA.value, _INDEX.value, _SIGMA.value, _OUT.value,
+                    _CROP.value)
+      print(", ".join(f"{k} {v:.2f} dB" for k, v in psnr.items()))
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  print(f"wrote {_OUT.value}")
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["runs", "out"])
+  app.run(main)

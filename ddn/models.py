@@ -1,0 +1,225 @@
+"""Convolutional denoising autoencoders (with optional U-Net skips).
+
+Images are NHWC float arrays in [0, 1]. The encoder has `len(features)`
+levels of `blocks` conv+activation layers; levels after the first start with
+a stride-2 conv. The decoder mirrors it, upsampling x2 (transposed conv, or
+resize then conv) and, with `skip=True`, concatenating the encoder features
+of the same level (a U-Net). Inputs of any size work: the model reflect-pads
+to a multiple of 2**(levels-1) and crops the output back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS = {
+    "relu": nn.relu,
+    "leaky_relu": lambda x: nn.leaky_relu(x, 0.2),
+    "gelu": nn.gelu,
+    "silu": nn.silu,
+    "elu": nn.elu,
+}
+OUTPUTS = ("identity", "sigmoid", "clip", "residual")
+UPSAMPLES = ("transpose", "resize")
+
+
+class Autoencoder(nn.Module):
+  """Conv encoder/decoder; `skip=True` makes it a U-Net.
+
+  Attributes:
+    channels: image channels (1 gray, 3 RGB); output has the same.
+    features: feature channels per level, e.g. (32, 64, 128).
+    blocks: conv layers per level (the first of a deeper level has stride 2).
+    kernel_size: spatial size of every conv kernel.
+    skip: concatenate encoder features into the decoder (U-Net).
+    upsample: 'transpose' (stride-2 transposed conv) or 'resize' (bilinear x2
+      then conv).
+    activation: one of ACTIVATIONS.
+    dropout: dropout rate after every activation (0 disables it).
+    output: 'identity', 'sigmoid', 'clip' (to [0, 1]) or 'residual' (the
+      network predicts the noise, which is subtracted from the input).
+  """
+
+  channels: int = 1
+  features: Sequence[int] = (32, 64, 128)
+  blocks: int = 2
+  kernel_size: int = 3
+  skip: bool = True
+  upsample: str = "transpose"
+  activation: str = "relu"
+  dropout: float = 0.0
+  output: str = "residual"
+
+  @property
+  def levels(self) -> int:
+    return len(self.features)
+
+  def _conv(self, x, feat, stride=1, name=None):
+    k = self.kernel_size
+    return nn.Conv(feat, (k, k), strides=(stride, stride), padding="SAME",
+                   name=name)(x)
+
+  def _act(self, x, train):
+    x = ACTIVATIONS[self.activation](x)
+    if self.dropout > 0:
+      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return x
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """Denoises a batch.
+
+    Args:
+      x: (B, H, W, channels) noisy images, any H and W.
+      train: enables dropout (needs a 'dropout' rng).
+
+    Returns:
+      (B, H, W, channels) denoised images (not clipped unless output='clip').
+    """
+    if x.shape[-1] != self.channels:
+      raise ValueError(f"model expects {self.channels}-channel images, got "
+                       f"shape {x.shape}; set config.data.channels to match.")
+    b, h, w, _ = x.shape
+    m = 2 ** (self.levels - 1)
+    ph, pw = (-h) % m, (-w) % m
+    mode = "reflect" if (ph < h and pw < w) else "edge"
+    y = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
+
+    skips = []
+    for level, feat in enumerate(self.features):
+      for i in range(self.blocks):
+        stride = 2 if (level > 0 and i == 0) else 1
+        y = self._act(self._conv(y, feat, stride, f"enc{level}_{i}"), train)
+      skips.append(y)
+    for level in range(self.levels - 2, -1, -1):
+      feat = self.features[level]
+      if self.upsample == "transpose":
+        y = nn.ConvTranspose(feat, (2, 2), strides=(2, 2),
+                             name=f"up{level}")(y)
+      else:
+        bb, hh, ww, cc = y.shape
+        y = jax.image.resize(y, (bb, 2 * hh, 2 * ww, cc), "bilinear")
+        y = self._conv(y, feat, name=f"up{level}")
+      y = self._act(y, train)
+      if self.skip:
+        y = jnp.concatenate([y, skips[level]], axis=-1)
+      for i in range(self.blocks):
+        y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
+    y = nn.Conv(self.channels, (1, 1), name="head")(y)
+    y = y[:, :h, :w, :]
+    if self.output == "residual":
+      return x - y
+    if self.output == "sigmoid":
+      return nn.sigmoid(y)
+    if self.output == "clip":
+      return jnp.clip(y, 0.0, 1.0)
+    return y
+
+  def encoder_layers(self) -> list["Layer"]:
+    """The encoder as a layer stack, for `receptive_field`."""
+    k = self.kernel_size
+    layers = []
+    for level in range(self.levels):
+      for i in range(self.blocks):
+        stride = 2 if (level > 0 and i == 0) else 1
+        layers.append(Layer(kernel=k, stride=stride,
+                            padding=same_padding(k, stride)))
+    return layers
+
+
+def from_config(cfg, channels: int) -> Autoencoder:
+  """Builds the model named by `config.model`; raises on unknown values."""
+  if cfg.name != "autoencoder":
+    raise ValueError(f"config.model.name={cfg.name!r}: unknown model; valid "
+                     "models are: autoencoder.")
+  checks = [
+      ("activation", cfg.activation, tuple(ACTIVATIONS)),
+      ("output", cfg.output, OUTPUTS),
+      ("upsample", cfg.upsample, UPSAMPLES),
+  ]
+  for field, value, valid in checks:
+    if value not in valid:
+      raise ValueError(f"config.model.{field}={value!r}: valid values are "
+                       f"{', '.join(valid)}.")
+  features = tuple(int(f) for f in cfg.features)
+  if not features or min(features) <= 0:
+    raise ValueError(f"config.model.features={cfg.features}: need at least "
+                     "one level with a positive width, e.g. (32, 64, 128).")
+  if cfg.blocks < 1 or cfg.kernel_size < 1 or cfg.kernel_size % 2 == 0:
+    raise ValueError("config.model: blocks must be >= 1 and kernel_size an "
+                     f"odd number >= 1, got blocks={cfg.blocks}, "
+                     f"kernel_size={cfg.kernel_size}.")
+  if not 0 <= cfg.dropout < 1:
+    raise ValueError(f"config.model.dropout={cfg.dropout}: must be in [0, 1).")
+  return Autoencoder(
+      channels=channels, features=features, blocks=int(cfg.blocks),
+      kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
+      upsample=cfg.upsample, activation=cfg.activation,
+      dropout=float(cfg.dropout), output=cfg.output)
+
+
+# ----------------------------------------------------------------------------
+# Receptive field of a layer stack.
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+  """One conv or pooling layer along one spatial axis.
+
+  Attributes:
+    kernel: kernel size (pooling window for a pooling layer).
+    stride: stride.
+    padding: pixels padded before the first input (e.g. 1 for a 3x3 'SAME').
+    dilation: kernel dilation (1 for ordinary convs and pooling).
+  """
+
+  kernel: int
+  stride: int = 1
+  padding: int = 0
+  dilation: int = 1
+
+
+def same_padding(kernel: int, stride: int = 1, dilation: int = 1) -> int:
+  """Leading padding of XLA's 'SAME' when the input divides by the stride."""
+  return max((kernel - 1) * dilation + 1 - stride, 0) // 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceptiveField:
+  """Receptive field of the last layer of a stack.
+
+  Attributes:
+    size: input pixels (per axis) that one output unit sees.
+    jump: input pixels between neighbouring output units (product of strides).
+    start: input coordinate of the centre of output unit 0 (may be negative:
+      padding).
+  """
+
+  size: int
+  jump: int
+  start: float
+
+
+def receptive_field(layers: Sequence[Layer]) -> ReceptiveField:
+  """Receptive field size, jump and offset of a stack of conv/pool layers.
+
+  The standard recursion: r <- r + (k_eff - 1) * j, j <- j * s,
+  start <- start + ((k_eff - 1) / 2 - p) * j, with k_eff = d * (k - 1) + 1.
+  """
+  size, jump, start = 1, 1, 0.0
+  for layer in layers:
+    k_eff = layer.dilation * (layer.kernel - 1) + 1
+    size += (k_eff - 1) * jump
+    start += ((k_eff - 1) / 2 - layer.padding) * jump
+    jump *= layer.stride
+  return ReceptiveField(size=size, jump=jump, start=start)
+
+
+def count_params(params) -> int:
+  return int(sum(math.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))

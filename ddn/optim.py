@@ -1,0 +1,85 @@
+"""Optimizers and learning-rate schedules.
+
+Schedules are configured in images seen (the chapter's unit) and turned into
+optax step schedules by dividing by the global batch size:
+
+  constant  lr
+  step      lr * decay_factor ** floor(images / decay_every_images)
+            (halve every 100k images: decay_factor=0.5,
+            decay_every_images=100_000; x0.1: decay_factor=0.1)
+  cosine    cosine decay from lr to lr * final_fraction over the run
+
+plus an optional linear warm-up from 0 over `warmup_images`.
+
+Weight decay is decoupled (applied after the optimizer's scaling, as AdamW):
+'adamw' is Adam with it; 'sgd' with weight_decay > 0 is decoupled SGD-W.
+"""
+
+from __future__ import annotations
+
+import math
+
+import optax
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine")
+
+
+def steps_for(images: int, batch_size: int) -> int:
+  """Number of steps that see at least `images` images."""
+  return max(int(math.ceil(images / batch_size)), 0)
+
+
+def schedule(cfg, batch_size: int, total_images: int) -> optax.Schedule:
+  """The learning-rate schedule described by `config.optim`, per step."""
+  if cfg.lr <= 0:
+    raise ValueError(f"config.optim.lr={cfg.lr}: the learning rate must be "
+                     "> 0, e.g. 1e-3.")
+  if cfg.schedule not in SCHEDULES:
+    raise ValueError(f"config.optim.schedule={cfg.schedule!r}: valid "
+                     f"schedules are {', '.join(SCHEDULES)}.")
+  total = max(steps_for(total_images, batch_size), 1)
+  warmup = steps_for(cfg.warmup_images, batch_size)
+  if cfg.schedule == "constant":
+    main = optax.constant_schedule(cfg.lr)
+  elif cfg.schedule == "step":
+    if cfg.decay_every_images <= 0 or not 0 < cfg.decay_factor:
+      raise ValueError(
+          "config.optim: the step schedule needs decay_every_images > 0 and "
+          f"decay_factor > 0, got {cfg.decay_every_images} and "
+          f"{cfg.decay_factor}.")
+    main = optax.exponential_decay(
+        cfg.lr, transition_steps=max(cfg.decay_every_images / batch_size, 1e-9),
+        decay_rate=cfg.decay_factor, staircase=True)
+  else:
+    main = optax.cosine_decay_schedule(
+        cfg.lr, decay_steps=max(total - warmup, 1), alpha=cfg.final_fraction)
+  if warmup <= 0:
+    return main
+  return optax.join_schedules(
+      [optax.linear_schedule(0.0, cfg.lr, warmup), main], [warmup])
+
+
+def optimizer(cfg, lr_schedule: optax.Schedule) -> optax.GradientTransformation:
+  """The optimizer described by `config.optim`."""
+  if cfg.name not in OPTIMIZERS:
+    raise ValueError(f"config.optim.name={cfg.name!r}: valid optimizers are "
+                     f"{', '.join(OPTIMIZERS)}.")
+  if cfg.weight_decay < 0:
+    raise ValueError(f"config.optim.weight_decay={cfg.weight_decay}: must be "
+                     ">= 0.")
+  if cfg.name == "adam" and cfg.weight_decay > 0:
+    raise ValueError("config.optim.weight_decay > 0 with name='adam': use "
+                     "name='adamw' for (decoupled) weight decay.")
+  parts = []
+  if cfg.grad_clip > 0:
+    parts.append(optax.clip_by_global_norm(cfg.grad_clip))
+  if cfg.name == "sgd":
+    if cfg.momentum > 0:
+      parts.append(optax.trace(decay=cfg.momentum, nesterov=cfg.nesterov))
+  else:
+    parts.append(optax.scale_by_adam(b1=cfg.b1, b2=cfg.b2, eps=cfg.eps))
+  if cfg.weight_decay > 0:
+    parts.append(optax.add_decayed_weights(cfg.weight_decay))
+  parts.append(optax.scale_by_learning_rate(lr_schedule))
+  return optax.chain(*parts)

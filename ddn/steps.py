@@ -1,0 +1,120 @@
+"""Array-only training state and the jitted steps (pure functions).
+
+Randomness is derived, never stored: the step's key is
+`fold_in(fold_in(rng, state.step), TAG)` with one tag per use, so a resumed
+run draws the same noise. Steps take `(state, batch, rng)` and return
+`(state, metrics)`; static settings (model, optimizer, noise, loss weights)
+are bound with `functools.partial` before `jax.jit`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from ddn import losses
+from ddn import noise as noise_lib
+
+TAG_NOISE, TAG_DROPOUT, TAG_INIT = 1, 2, 3
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array  # int32 scalar: optimizer steps taken
+  params: Any
+  opt_state: Any
+
+
+def init_state(rng: jax.Array, model: nn.Module, tx: optax.GradientTransformation,
+               crop: int) -> TrainState:
+  """A fresh state; `jax.eval_shape` of it is the checkpoint restore target."""
+  dummy = jnp.zeros((1, crop, crop, model.channels), jnp.float32)
+  params = model.init(jax.random.fold_in(rng, TAG_INIT), dummy)["params"]
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    opt_state=tx.init(params))
+
+
+def step_key(rng: jax.Array, step: jax.Array, tag: int) -> jax.Array:
+  return jax.random.fold_in(jax.random.fold_in(rng, step), tag)
+
+
+def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
+                  model: nn.Module, tx: optax.GradientTransformation,
+                  lr_fn: optax.Schedule, noise_spec: noise_lib.NoiseSpec,
+                  ssd_weight: float, l1_weight: float):
+  """One autoencoder update on clean images `batch` (B, H, W, C) in [0, 1].
+
+  The batch is corrupted here, from `fold_in(rng, step)`.
+
+  Returns:
+    (new state, metrics): metrics are scalars 'ae/loss', 'ae/ssd', 'ae/l1',
+    'ae/psnr' (of the clipped output), 'ae/psnr_noisy', 'grad_norm', 'lr'.
+  """
+  noisy = noise_lib.apply(batch, step_key(rng, state.step, TAG_NOISE),
+                          noise_spec)
+  dropout_rng = step_key(rng, state.step, TAG_DROPOUT)
+
+  def loss_fn(params):
+    out = model.apply({"params": params}, noisy, train=True,
+                      rngs={"dropout": dropout_rng})
+    loss, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight)
+    return loss, (parts, out)
+
+  (loss, (parts, out)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  metrics = {
+      "ae/loss": loss,
+      "ae/ssd": parts["ssd"],
+      "ae/l1": parts["l1"],
+      "ae/psnr": jnp.mean(losses.psnr(out, batch, axis=(1, 2, 3))),
+      "ae/psnr_noisy": jnp.mean(losses.psnr(noisy, batch, axis=(1, 2, 3))),
+      "grad_norm": optax.global_norm(grads),
+      "lr": lr_fn(state.step),
+  }
+  new_state = state.replace(step=state.step + 1, params=params,
+                            opt_state=opt_state)
+  return new_state, metrics
+
+
+def denoise(params, noisy: jax.Array, *, model: nn.Module) -> jax.Array:
+  """Model output for a noisy batch (deterministic: no dropout)."""
+  return model.apply({"params": params}, noisy, train=False)
+
+
+def eval_step(params, clean: jax.Array, noisy: jax.Array, *, model: nn.Module,
+              ssd_weight: float, l1_weight: float):
+  """Validation loss and PSNR of one full image (1, H, W, C).
+
+  Returns:
+    (output (1, H, W, C), {'loss', 'psnr'}).
+  """
+  out = denoise(params, noisy, model=model)
+  loss, _ = losses.reconstruction(out, clean, ssd_weight, l1_weight)
+  return out, {"loss": loss, "psnr": losses.psnr(out, clean)}
+
+
+def make_ae_train_step(model, tx, lr_fn, noise_spec, loss_cfg, shardings=None):
+  """Jitted autoencoder step with state donation.
+
+  Args:
+    shardings: optional (state_sharding, batch_sharding, replicated) for a
+      data-parallel mesh; the step's code is the same either way.
+  """
+  fn = functools.partial(ae_train_step, model=model, tx=tx, lr_fn=lr_fn,
+                         noise_spec=noise_spec,
+                         ssd_weight=float(loss_cfg.ssd_weight),
+                         l1_weight=float(loss_cfg.l1_weight))
+  if shardings is None:
+    return jax.jit(fn, donate_argnums=(0,))
+  state_sh, batch_sh, repl = shardings
+  return jax.jit(fn, donate_argnums=(0,),
+                 in_shardings=(state_sh, batch_sh, repl),
+                 out_shardings=(state_sh, repl))

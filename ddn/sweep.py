@@ -1,0 +1,84 @@
+"""Runs an experiment's `get_sweep()` one run after another.
+
+  python -m ddn.sweep --config=experiments/ae.py --workdir=/tmp/ddn/lr
+  python -m ddn.sweep --config=experiments/ae.py:smoke --workdir=DIR \
+      --config.train.total_images=32000 --dry_run
+
+Each entry of `get_sweep()` (a dict of dotted overrides) runs in
+WORKDIR/<name>, e.g. WORKDIR/lr=0.001, on top of the config and its
+command-line overrides. Rerunning resumes unfinished runs and skips finished
+ones (the training loop resumes from checkpoints). When every entry only
+sets optim.lr, WORKDIR/lr_sweep.png is drawn at the end (ddn.figures).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from ddn import runtime
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file with a get_sweep().",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Root directory of the sweep.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the runs, train none.")
+
+
+def load_sweep(config_path: str) -> list[dict]:
+  path = config_path.split(":")[0]
+  spec = importlib.util.spec_from_file_location("sweep_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, "get_sweep"):
+    raise ValueError(f"{path} has no get_sweep(); nothing to sweep.")
+  return list(module.get_sweep())
+
+
+def run_name(overrides: dict) -> str:
+  return ",".join(f"{k.split('.')[-1]}={v:g}" if isinstance(v, float)
+                  else f"{k.split('.')[-1]}={v}" for k, v in overrides.items())
+
+
+def apply_overrides(config, overrides: dict):
+  c = config.copy_and_resolve_references()
+  for key, value in overrides.items():
+    node = c
+    *parents, leaf = key.split(".")
+    for p in parents:
+      node = node[p]
+    if leaf not in node:
+      raise ValueError(f"sweep override {key!r}: no such config field.")
+    node[leaf] = value
+  return c
+
+
+def main(argv):
+  del argv
+  runtime.setup()
+  from ddn import figures  # pylint: disable=g-import-not-at-top
+  from ddn import train  # pylint: disable=g-import-not-at-top
+  sweep = load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
+  configs = [(run_name(o), apply_overrides(_CONFIG.value, o)) for o in sweep]
+  for name, _ in configs:
+    print(os.path.join(_WORKDIR.value, name))
+  if _DRY_RUN.value:
+    return
+  for name, config in configs:
+    logging.info("sweep run %s", name)
+    train.train_and_evaluate(config, os.path.join(_WORKDIR.value, name))
+  if all(set(o) == {"optim.lr"} for o in sweep):
+    out = os.path.join(_WORKDIR.value, "lr_sweep.png")
+    figures.lr_sweep({n: os.path.join(_WORKDIR.value, n) for n, _ in configs},
+                     out)
+    logging.info("wrote %s", out)
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["config", "workdir"])
+  app.run(main)

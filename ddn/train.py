@@ -1,0 +1,294 @@
+"""The host training loop for the denoising autoencoder.
+
+`train_and_evaluate(config, workdir)`: validates the config before any
+compute, resumes from the workdir's latest checkpoint (else `init_from`,
+else scratch), runs the jitted step over a data-parallel mesh of all devices,
+logs averaged training metrics every `log.every_images`, evaluates held-out
+full images every `eval.every_images`, checkpoints every
+`train.checkpoint_every_images` and at the end, and keeps a learning-curve
+PNG up to date. All intervals are in images seen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from ddn import checkpoint
+from ddn import data as data_lib
+from ddn import logs
+from ddn import losses
+from ddn import models
+from ddn import noise as noise_lib
+from ddn import optim
+from ddn import plots
+from ddn import steps
+
+EVAL_NOISE_SEED = 10_000  # eval noise: fold_in(PRNGKey(seed + this), index)
+
+
+class Setup:
+  """Everything built from a validated config, before any compute."""
+
+  def __init__(self, config: ml_collections.ConfigDict):
+    self.config = config
+    d = config.data
+    if d.crop <= 0:
+      raise ValueError(f"config.data.crop={d.crop}: the crop must be > 0 "
+                       "pixels, e.g. 48.")
+    if d.batch_size <= 0:
+      raise ValueError(f"config.data.batch_size={d.batch_size}: must be > 0.")
+    n_dev = jax.device_count()
+    if d.batch_size % n_dev:
+      raise ValueError(
+          f"config.data.batch_size={d.batch_size} is not divisible by the "
+          f"{n_dev} devices; use a multiple of {n_dev}.")
+    data_lib.validate_augment(d.augment)
+    for field in ("total_images", "checkpoint_every_images"):
+      if config.train[field] <= 0:
+        raise ValueError(f"config.train.{field}={config.train[field]}: must "
+                         "be > 0.")
+    for group in ("log", "eval"):
+      if config[group].every_images <= 0:
+        raise ValueError(f"config.{group}.every_images must be > 0.")
+    self.noise_spec = noise_lib.spec_from_config(config.noise)
+    losses.validate(config.loss)
+    self.model = models.from_config(config.model, int(d.channels))
+    bs = int(d.batch_size)
+    self.lr_fn = optim.schedule(config.optim, bs, config.train.total_images)
+    self.tx = optim.optimizer(config.optim, self.lr_fn)
+    self.total_steps = optim.steps_for(config.train.total_images, bs)
+    self.log_every = max(optim.steps_for(config.log.every_images, bs), 1)
+    self.eval_every = max(optim.steps_for(config.eval.every_images, bs), 1)
+    self.ckpt_every = max(
+        optim.steps_for(config.train.checkpoint_every_images, bs), 1)
+    parse = data_lib.parse_source
+    parse(d.train)
+    parse(d.eval)
+
+    self.mesh = Mesh(np.array(jax.devices()), ("data",))
+    self.repl = NamedSharding(self.mesh, P())
+    self.batch_sharding = NamedSharding(self.mesh, P("data"))
+
+
+def _eval_noise_spec(setup: Setup) -> noise_lib.NoiseSpec:
+  sigma = setup.config.eval.sigma
+  if sigma is None or sigma < 0:
+    return setup.noise_spec
+  return noise_lib.NoiseSpec(**{**setup.noise_spec.__dict__, "sigma": sigma,
+                                "blind": False})
+
+
+class Evaluator:
+  """Validation loss and full-image PSNR on held-out images, fixed noise."""
+
+  def __init__(self, setup: Setup, source: data_lib.Source):
+    cfg = setup.config
+    n = min(len(source), int(cfg.eval.max_images))
+    self.images = [np.asarray(source[i])[None] for i in range(n)]
+    spec = _eval_noise_spec(setup)
+    base = jax.random.PRNGKey(cfg.seed + EVAL_NOISE_SEED)
+    self.noisy = [np.asarray(noise_lib.apply(jnp.asarray(im),
+                                             jax.random.fold_in(base, i), spec))
+                  for i, im in enumerate(self.images)]
+    self.grid_n = min(int(cfg.log.grid_images), n)
+    self._step = jax.jit(
+        lambda p, c, x: steps.eval_step(
+            p, c, x, model=setup.model,
+            ssd_weight=float(cfg.loss.ssd_weight),
+            l1_weight=float(cfg.loss.l1_weight)))
+
+  def __call__(self, params) -> tuple[dict[str, float], np.ndarray]:
+    """Returns (metrics, grid image noisy | output | clean)."""
+    loss, psnr, psnr_noisy, rows = [], [], [], []
+    for i, (clean, noisy) in enumerate(zip(self.images, self.noisy)):
+      out, m = self._step(params, clean, noisy)
+      loss.append(float(m["loss"]))
+      psnr.append(float(m["psnr"]))
+      psnr_noisy.append(float(losses.psnr(noisy, clean)))
+      if i < self.grid_n:
+        crop = lambda a: plots.center_crop(np.clip(a[0], 0, 1), 128)
+        rows.append([crop(noisy), crop(np.asarray(out)), crop(clean)])
+    metrics = {"val/loss": np.mean(loss), "val/psnr": np.mean(psnr),
+               "val/psnr_noisy": np.mean(psnr_noisy)}
+    return metrics, plots.grid(rows) if rows else None
+
+
+def _save_config(config, workdir):
+  path = os.path.join(workdir, "config.json")
+  new = json.loads(config.to_json_best_effort())
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+    if old != new:
+      logging.warning("config differs from the one saved in %s; the new one "
+                      "replaces it (the old is kept as config.prev.json).",
+                      path)
+      os.replace(path, os.path.join(workdir, "config.prev.json"))
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(new, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def _check_writable(workdir: str):
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise ValueError(f"workdir {workdir!r} is not writable ({e}); choose "
+                     "another --workdir.") from None
+
+
+def _mean_metrics(pending: list[dict[str, Any]], first_step: int,
+                  ckpt_hint: str) -> dict[str, float]:
+  """Averages fetched per-step metrics; stops on any non-finite value."""
+  fetched = jax.device_get(pending)
+  for i, m in enumerate(fetched):
+    bad = [k for k, v in m.items() if not np.isfinite(v)]
+    if bad:
+      raise FloatingPointError(
+          f"non-finite {', '.join(bad)} at step {first_step + i + 1} (window "
+          f"of steps {first_step + 1}-{first_step + len(fetched)}); stopping. "
+          f"{ckpt_hint} Try a lower config.optim.lr or "
+          "config.optim.grad_clip > 0.")
+  return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+
+
+def init_or_restore(setup: Setup, mngr, rng) -> tuple[steps.TrainState, str]:
+  """Latest checkpoint of this workdir, else init_from's params, else scratch."""
+  cfg = setup.config
+  init = lambda: steps.init_state(rng, setup.model, setup.tx, cfg.data.crop)
+  abstract = jax.eval_shape(init)
+  abstract = jax.tree_util.tree_map(
+      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=setup.repl),
+      abstract)
+  if mngr.latest_step() is not None:
+    return checkpoint.restore(mngr, abstract), (
+        f"resumed from step {mngr.latest_step()}")
+  state = jax.jit(init, out_shardings=setup.repl)()
+  if cfg.train.init_from:
+    params, step = checkpoint.load_params(cfg.train.init_from)
+    checkpoint.check_compatible(params, state.params,
+                                f"init_from={cfg.train.init_from!r}")
+    params = jax.device_put(params, setup.repl)
+    state = state.replace(params=params,
+                          opt_state=jax.jit(setup.tx.init,
+                                            out_shardings=setup.repl)(params))
+    return state, f"initialised from {cfg.train.init_from} step {step}"
+  return state, "started from scratch"
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+  """Trains the autoencoder in `workdir`, resuming if it has checkpoints.
+
+  Returns:
+    The final TrainState.
+  """
+  setup = Setup(config)  # every config error is raised here, before compute
+  _check_writable(workdir)
+  train_src = data_lib.drop_small(
+      data_lib.load_source(config.data.train, config.data), config.data.crop)
+  eval_src = data_lib.load_source(config.data.eval, config.data)
+  _save_config(config, workdir)
+
+  bs = int(config.data.batch_size)
+  rng = jax.random.PRNGKey(config.seed)
+  mngr = checkpoint.manager(workdir, config.train.max_to_keep)
+  state, how = init_or_restore(setup, mngr, rng)
+  start = int(state.step)
+  logging.info("%s; %d parameters; encoder receptive field %d px; %d devices; "
+               "training %s (%d images) for steps %d..%d of batch %d.", how,
+               models.count_params(state.params),
+               models.receptive_field(setup.model.encoder_layers()).size,
+               jax.device_count(), train_src.name, len(train_src), start,
+               setup.total_steps, bs)
+
+  train_step = steps.make_ae_train_step(
+      setup.model, setup.tx, setup.lr_fn, setup.noise_spec, config.loss,
+      shardings=(setup.repl, setup.batch_sharding, setup.repl))
+  evaluator = Evaluator(setup, eval_src)
+  writer = logs.Writer(workdir)
+  curve_png = os.path.join(workdir, "learning_curve.png")
+  batches = data_lib.train_batches(
+      train_src, start, bs, config.data.crop, config.data.augment,
+      config.seed, config.data.prefetch)
+  rng = jax.device_put(rng, setup.repl)
+
+  def ckpt_hint():
+    last = mngr.latest_step()
+    return (f"Last good checkpoint: step {last} in {workdir}/checkpoints."
+            if last is not None else "No checkpoint was written yet.")
+
+  pending, window_start = [], start
+  t_log, steps_since = time.time(), 0
+  data_wait = 0.0
+  try:
+    for step in range(start, setup.total_steps):
+      t0 = time.time()
+      batch = jax.device_put(next(batches), setup.batch_sharding)
+      data_wait += time.time() - t0
+      state, metrics = train_step(state, batch, rng)
+      pending.append(metrics)
+      steps_since += 1
+      done = step + 1
+      last = done == setup.total_steps
+      if done % setup.log_every == 0 or last:
+        m = _mean_metrics(pending, window_start, ckpt_hint())
+        pending, window_start = [], done
+        dt = time.time() - t_log
+        ips = steps_since * bs / max(dt, 1e-9)
+        m["perf/images_per_sec"] = ips
+        m["perf/data_wait_fraction"] = data_wait / max(dt, 1e-9)
+        writer.scalars(done, done * bs, {f"train/{k}" if not k.startswith(
+            "perf") else k: v for k, v in m.items()})
+        eta = (setup.total_steps - done) * bs / max(ips, 1e-9)
+        logging.info(
+            "step %d/%d  images %d  loss %.5f  psnr %.2f dB  lr %.2e  "
+            "%.1f img/s  ETA %s", done, setup.total_steps, done * bs,
+            m["ae/loss"], m["ae/psnr"], m["lr"], ips, _fmt_time(eta))
+        t_log, steps_since, data_wait = time.time(), 0, 0.0
+      if done % setup.eval_every == 0 or last:
+        vm, grid_img = evaluator(state.params)
+        writer.scalars(done, done * bs, vm)
+        if grid_img is not None:
+          writer.image(done, done * bs, "val/noisy_output_clean", grid_img)
+          plots.save_image(grid_img, os.path.join(
+              workdir, "images", f"val_{done * bs:09d}.png"))
+        plots.learning_curve(writer.path, curve_png)
+        logging.info("eval at %d images: val loss %.5f, PSNR %.2f dB "
+                     "(noisy %.2f dB)", done * bs, vm["val/loss"],
+                     vm["val/psnr"], vm["val/psnr_noisy"])
+        t_log, steps_since, data_wait = time.time(), 0, 0.0
+      if done % setup.ckpt_every == 0 or last:
+        if pending:  # never checkpoint unchecked (possibly non-finite) steps
+          _mean_metrics(pending, window_start, ckpt_hint())
+        checkpoint.save(mngr, done, state)
+  finally:
+    batches.close()
+    writer.close()
+    mngr.wait_until_finished()
+    mngr.close()
+  if start >= setup.total_steps:
+    logging.info("already trained for %d steps; nothing to do.", start)
+  plots.learning_curve(writer.path, curve_png)
+  return state
+
+
+def _fmt_time(seconds: float) -> str:
+  seconds = int(seconds)
+  h, rem = divmod(seconds, 3600)
+  m, s = divmod(rem, 60)
+  return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"

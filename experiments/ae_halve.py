@@ -1,0 +1,19 @@
+"""The chapter's schedule "halve the learning rate every N images".
+
+Command:
+  python launch.py --config=experiments/ae_halve.py --workdir=/tmp/ddn/ae_halve
+Cost: as experiments/ae.py. Here N = 16,000 images (4 halvings in the 64k
+default run); at the chapter's scale use
+  --config.optim.decay_every_images=100000 --config.train.total_images=500000
+"""
+
+from ddn import configs
+
+
+def get_config(arg=None):
+  c = configs.autoencoder()
+  c.optim.schedule = "step"
+  c.optim.decay_factor = 0.5
+  c.optim.decay_every_images = 16_000
+  c.optim.warmup_images = 0
+  return configs.apply_args(c, arg)

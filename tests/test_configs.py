@@ -1,0 +1,77 @@
+"""Every experiment config loads, locks, and takes its modifiers."""
+
+import glob
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ddn import configs
+from ddn import train
+
+from conftest import ROOT
+
+EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, "experiments", "*.py")))
+
+
+def load(path):
+  spec = importlib.util.spec_from_file_location(
+      os.path.basename(path)[:-3], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_experiments_exist():
+  names = {os.path.basename(p) for p in EXPERIMENTS}
+  assert {"ae.py", "ae_noskip.py", "ae_l2.py", "ae_l1.py", "ae_halve.py",
+          "ae_tenth.py"} <= names
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=os.path.basename)
+@pytest.mark.parametrize("arg", [None, "smoke"])
+def test_config_loads_locked_and_validates(path, arg):
+  module = load(path)
+  assert module.__doc__ and "launch.py" in module.__doc__
+  c = module.get_config(arg)
+  c.lock()
+  with pytest.raises(AttributeError):
+    c.optim.lrr = 1.0  # a typo cannot create a field
+  train.Setup(c)  # every field passes validation
+
+
+def test_sweep_is_lr_values():
+  sweep = load(os.path.join(ROOT, "experiments", "ae.py")).get_sweep()
+  assert [s["optim.lr"] for s in sweep] == [5e-3, 1e-3, 1e-4, 1e-5]
+
+
+def test_modifiers():
+  c = configs.apply_args(configs.autoencoder(), "smoke,severe")
+  assert c.data.crop == 32
+  assert c.noise.kinds == "gaussian,salt_pepper,blocks"
+  assert c.noise.gaussian.sigma == 50.0
+  with pytest.raises(ValueError, match="unknown config modifier 'tiny'.*smoke"):
+    configs.apply_args(configs.autoencoder(), "tiny")
+
+
+def run_launch(*args):
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, "launch.py"), *args],
+      capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_launch_rejects_unknown_override(tmp_path):
+  r = run_launch("--config=experiments/ae.py:smoke",
+                 f"--workdir={tmp_path}", "--config.optim.lrr=0.1")
+  assert r.returncode != 0
+  assert "lrr" in r.stderr
+  assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_launch_rejects_wrong_type(tmp_path):
+  r = run_launch("--config=experiments/ae.py:smoke",
+                 f"--workdir={tmp_path}", "--config.data.crop=big")
+  assert r.returncode != 0
+  assert "crop" in r.stderr

@@ -1,0 +1,97 @@
+"""Losses against numpy; schedules and optimizers."""
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from ddn import configs
+from ddn import losses
+from ddn import optim
+
+
+def test_losses_match_numpy():
+  rng = np.random.default_rng(0)
+  p = rng.random((2, 5, 7, 3)).astype(np.float32)
+  t = rng.random((2, 5, 7, 3)).astype(np.float32)
+  np.testing.assert_allclose(losses.ssd(p, t), np.mean((p - t) ** 2), 1e-6)
+  np.testing.assert_allclose(losses.l1(p, t), np.mean(np.abs(p - t)), 1e-6)
+  total, parts = losses.reconstruction(p, t, 1.0, 0.1)
+  np.testing.assert_allclose(
+      total, np.mean((p - t) ** 2) + 0.1 * np.mean(np.abs(p - t)), 1e-6)
+  assert set(parts) == {"ssd", "l1"}
+  mse = np.mean((np.clip(p, 0, 1) - t) ** 2)
+  np.testing.assert_allclose(losses.psnr(p, t), -10 * np.log10(mse), 1e-4)
+
+
+def test_default_loss_is_chapter_ratio():
+  c = configs.autoencoder()
+  assert c.loss.l1_weight / c.loss.ssd_weight == pytest.approx(0.1)
+
+
+def cfg(**over):
+  c = configs.autoencoder().optim
+  c.update(over)
+  return c
+
+
+def test_step_schedule_halves_every_n_images():
+  fn = optim.schedule(cfg(schedule="step", decay_factor=0.5,
+                          decay_every_images=640, warmup_images=0), 32, 10_000)
+  # 640 images = 20 steps of 32.
+  assert float(fn(19)) == pytest.approx(1e-3)
+  assert float(fn(20)) == pytest.approx(5e-4)
+  assert float(fn(40)) == pytest.approx(2.5e-4)
+
+
+def test_tenth_schedule_and_warmup():
+  fn = optim.schedule(cfg(schedule="step", decay_factor=0.1,
+                          decay_every_images=3200, warmup_images=320), 32, 9e3)
+  assert float(fn(0)) == 0.0
+  assert float(fn(5)) == pytest.approx(5e-4)
+  assert float(fn(10)) == pytest.approx(1e-3)
+  assert float(fn(10 + 100)) == pytest.approx(1e-4)
+
+
+def test_cosine_ends_at_final_fraction():
+  fn = optim.schedule(cfg(schedule="cosine", warmup_images=0,
+                          final_fraction=0.01), 10, 1000)
+  assert float(fn(0)) == pytest.approx(1e-3)
+  assert float(fn(100)) == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_optimizers_decrease_a_quadratic(name):
+  c = cfg(name=name, lr=0.1, schedule="constant", warmup_images=0,
+          weight_decay=0.01 if name == "adamw" else 0.0)
+  tx = optim.optimizer(c, optim.schedule(c, 1, 100))
+  params = {"w": jnp.array([3.0, -2.0])}
+  state = tx.init(params)
+  for _ in range(50):
+    grads = {"w": 2 * params["w"]}
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+  assert float(jnp.sum(params["w"] ** 2)) < 1.0
+
+
+def test_weight_decay_is_decoupled():
+  # With zero gradient, AdamW still shrinks weights by lr * wd per step.
+  c = cfg(name="adamw", lr=0.1, schedule="constant", warmup_images=0,
+          weight_decay=0.5)
+  tx = optim.optimizer(c, optim.schedule(c, 1, 100))
+  params = {"w": jnp.array([2.0])}
+  updates, _ = tx.update({"w": jnp.zeros(1)}, tx.init(params), params)
+  np.testing.assert_allclose(updates["w"], [-0.1 * 0.5 * 2.0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("over,match", [
+    ({"lr": 0.0}, "lr=0.0.*> 0"),
+    ({"lr": -1.0}, "lr=-1.0"),
+    ({"schedule": "linear"}, "valid schedules"),
+    ({"name": "rmsprop"}, "valid optimizers"),
+    ({"name": "adam", "weight_decay": 0.1}, "adamw"),
+])
+def test_bad_optim_config(over, match):
+  c = cfg(**over)
+  with pytest.raises(ValueError, match=match):
+    optim.optimizer(c, optim.schedule(c, 32, 1000))

@@ -1,0 +1,88 @@
+"""Noise statistics, determinism and validation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ddn import configs
+from ddn import noise as noise_lib
+from ddn import steps
+
+
+def spec(**over):
+  c = configs.autoencoder().noise
+  for k, v in over.items():
+    node = c
+    *parents, leaf = k.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = v
+  return noise_lib.spec_from_config(c)
+
+
+CLEAN = jnp.full((8, 64, 64, 1), 0.5, jnp.float32)
+
+
+def test_gaussian_sigma_measured():
+  out = noise_lib.apply(CLEAN, jax.random.PRNGKey(0), spec())
+  measured = float(jnp.std(out - CLEAN)) * 255
+  assert abs(measured - 25.0) < 0.5
+  bright = noise_lib.apply(CLEAN + 0.45, jax.random.PRNGKey(0), spec())
+  assert float(jnp.max(bright)) > 1.0  # not clipped (the protocol)
+
+
+def test_blind_sigma_per_image_in_range():
+  s = spec(**{"gaussian.blind": True, "gaussian.sigma_min": 5.0,
+              "gaussian.sigma_max": 50.0})
+  out = noise_lib.apply(CLEAN, jax.random.PRNGKey(1), s)
+  per_image = np.asarray(jnp.std(out - CLEAN, axis=(1, 2, 3))) * 255
+  assert per_image.min() > 4.0 and per_image.max() < 52.0
+  assert per_image.std() > 3.0  # σ really varies between images
+
+
+def test_salt_pepper_rate():
+  s = spec(kinds="salt_pepper", **{"salt_pepper.rate": 0.2})
+  out = np.asarray(noise_lib.apply(CLEAN, jax.random.PRNGKey(2), s))
+  hit = out != 0.5
+  assert abs(hit.mean() - 0.2) < 0.01
+  assert set(np.unique(out[hit])) == {0.0, 1.0}
+  assert abs((out[hit] == 1.0).mean() - 0.5) < 0.05
+
+
+def test_blocks_fraction_and_fill():
+  s = spec(kinds="blocks", **{"blocks.count": 1, "blocks.size_min": 8,
+                              "blocks.size_max": 8, "blocks.fill": "one"})
+  out = np.asarray(noise_lib.apply(CLEAN, jax.random.PRNGKey(3), s))
+  knocked = (out == 1.0).mean(axis=(1, 2, 3))
+  np.testing.assert_allclose(knocked, 64 / 4096)  # one 8x8 block per image
+
+
+def test_severe_preset_composes_kinds():
+  c = configs.apply_args(configs.autoencoder(), "severe")
+  s = noise_lib.spec_from_config(c.noise)
+  assert s.kinds == ("gaussian", "salt_pepper", "blocks")
+  out = noise_lib.apply(CLEAN, jax.random.PRNGKey(4), s)
+  assert out.shape == CLEAN.shape and bool(jnp.all(jnp.isfinite(out)))
+
+
+def test_determinism_from_step():
+  s = spec()
+  rng = jax.random.PRNGKey(0)
+  a = noise_lib.apply(CLEAN, steps.step_key(rng, 5, steps.TAG_NOISE), s)
+  b = noise_lib.apply(CLEAN, steps.step_key(rng, 5, steps.TAG_NOISE), s)
+  c = noise_lib.apply(CLEAN, steps.step_key(rng, 6, steps.TAG_NOISE), s)
+  np.testing.assert_array_equal(a, b)
+  assert float(jnp.mean(jnp.abs(a - c))) > 0.01
+
+
+@pytest.mark.parametrize("over,match", [
+    ({"kinds": "gaussian,speckle"}, "unknown noise kind 'speckle'.*gaussian"),
+    ({"gaussian.sigma": -1.0}, "sigma=-1.0.*>= 0"),
+    ({"salt_pepper.rate": 1.5, "kinds": "salt_pepper"}, "rate"),
+    ({"blocks.size_min": 0, "kinds": "blocks"}, "size_min"),
+    ({"blocks.fill": "red", "kinds": "blocks"}, "valid fills"),
+])
+def test_bad_noise_config(over, match):
+  with pytest.raises(ValueError, match=match):
+    spec(**over)

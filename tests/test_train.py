@@ -1,0 +1,169 @@
+"""End-to-end: a real tiny run in tmp_path, resume, NaN stop, bad config."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from ddn import checkpoint
+from ddn import evaluate
+from ddn import logs
+from ddn import train
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """One smoke run (96 images, 24 steps of 4), shared by the tests below."""
+  from ddn import configs
+  workdir = str(tmp_path_factory.mktemp("run"))
+  c = configs.apply_args(configs.autoencoder(), "smoke")
+  state = train.train_and_evaluate(c, workdir)
+  return c, workdir, state
+
+
+def test_run_leaves_checkpoints_metrics_and_plots(trained):
+  c, workdir, state = trained
+  assert int(state.step) == 24
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["12", "24"]
+  for f in ("config.json", "metrics.jsonl", "learning_curve.png"):
+    assert os.path.getsize(os.path.join(workdir, f)) > 0
+  assert os.listdir(os.path.join(workdir, "images"))
+  assert os.listdir(os.path.join(workdir, "tensorboard"))
+  records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+  train_steps = [r["step"] for r in records if "train/ae/loss" in r]
+  assert train_steps == [4, 8, 12, 16, 20, 24]  # every 16 images of 4
+  val = [r for r in records if "val/psnr" in r]
+  assert [r["images"] for r in val] == [48, 96]
+  assert all(np.isfinite(r["val/psnr"]) for r in val)
+  # Training helps: final validation PSNR above the noisy input's.
+  assert val[-1]["val/psnr"] > val[-1]["val/psnr_noisy"]
+  saved = json.load(open(os.path.join(workdir, "config.json")))
+  assert saved["data"]["crop"] == c.data.crop
+
+
+def test_rerun_resumes_and_continues(trained, caplog):
+  c, workdir, state = trained
+  caplog.set_level("INFO")
+  again = train.train_and_evaluate(c, workdir)  # nothing left to do
+  assert int(again.step) == 24
+  assert "resumed from step 24" in caplog.text
+  np.testing.assert_array_equal(
+      jax.tree_util.tree_leaves(again.params)[0],
+      jax.tree_util.tree_leaves(state.params)[0])
+  longer = c.copy_and_resolve_references()
+  longer.train.total_images = 128
+  more = train.train_and_evaluate(longer, workdir)
+  assert int(more.step) == 32
+  assert "32" in os.listdir(os.path.join(workdir, "checkpoints"))
+
+
+def test_resume_is_exact(tmp_path):
+  """Stopping at 12 steps and resuming gives the uninterrupted parameters."""
+  from ddn import configs
+  c = configs.apply_args(configs.autoencoder(), "smoke")
+  c.optim.schedule = "constant"  # cosine would depend on total_images
+  c.train.total_images = 64  # 16 steps
+  full = train.train_and_evaluate(c, str(tmp_path / "full"))
+  part = c.copy_and_resolve_references()
+  part.train.total_images = 32
+  train.train_and_evaluate(part, str(tmp_path / "split"))
+  resumed = train.train_and_evaluate(c, str(tmp_path / "split"))
+  for a, b in zip(jax.tree_util.tree_leaves(full.params),
+                  jax.tree_util.tree_leaves(resumed.params)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_init_from_and_mismatch(trained, tmp_path):
+  c, workdir, state = trained
+  warm = c.copy_and_resolve_references()
+  warm.train.init_from = workdir
+  warm.train.total_images = 4
+  out = train.train_and_evaluate(warm, str(tmp_path / "warm"))
+  assert int(out.step) == 1  # fresh optimizer, parameters from the run
+  wide = warm.copy_and_resolve_references()
+  wide.model.features = (8, 32)
+  with pytest.raises(ValueError, match="does not match this model's archi"):
+    train.train_and_evaluate(wide, str(tmp_path / "wide"))
+
+
+def test_non_finite_loss_stops_and_keeps_checkpoint(trained, tmp_path):
+  c, workdir, _ = trained
+  bad = c.copy_and_resolve_references()
+  bad.train.init_from = workdir
+  bad.optim.name = "sgd"
+  bad.optim.momentum = 0.0
+  bad.optim.lr = 1e30
+  bad.train.checkpoint_every_images = 4  # would save every step
+  with pytest.raises(FloatingPointError, match=r"non-finite .*step \d+ "
+                     r"\(window of steps \d+-\d+\).*No checkpoint"):
+    train.train_and_evaluate(bad, str(tmp_path / "nan"))
+  assert not os.path.exists(tmp_path / "nan" / "checkpoints" / "2")
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("data.crop", 0, "crop=0"),
+    ("data.batch_size", 0, "batch_size=0"),
+    ("noise.gaussian.sigma", -5.0, "σ must be >= 0"),
+    ("optim.lr", 0.0, "learning rate must be > 0"),
+    ("data.train", "s3://bucket", "unknown data source"),
+    ("model.output", "tanh", "valid values"),
+    ("train.total_images", 0, "total_images=0"),
+])
+def test_bad_config_fails_before_writing(smoke_config, tmp_path, field,
+                                         value, match):
+  node = smoke_config
+  *parents, leaf = field.split(".")
+  for p in parents:
+    node = node[p]
+  node[leaf] = value
+  workdir = tmp_path / "w"
+  with pytest.raises(ValueError, match=match):
+    train.train_and_evaluate(smoke_config, str(workdir))
+  assert not workdir.exists()
+
+
+def test_crop_larger_than_every_image(smoke_config, gray_folder, tmp_path):
+  smoke_config.data.train = f"folder:{gray_folder}"
+  smoke_config.data.crop = 64
+  with pytest.raises(ValueError, match="smaller than the crop 64x64"):
+    train.train_and_evaluate(smoke_config, str(tmp_path / "w"))
+
+
+def test_batch_not_divisible_by_devices(tmp_path):
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  r = subprocess.run(
+      [sys.executable, "launch.py", "--config=experiments/ae.py:smoke",
+       f"--workdir={tmp_path}/w", "--config.data.batch_size=3"],
+      capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+  assert r.returncode != 0
+  assert "batch_size=3 is not divisible by the 2 devices" in r.stderr
+
+
+def test_evaluate_contract(trained, gray_folder, tmp_path):
+  _, workdir, _ = trained
+  out = str(tmp_path / "eval.json")
+  records = evaluate.run(workdir, [f"folder:{gray_folder}"], [15, 50], out)
+  saved = json.load(open(out))
+  assert saved == json.loads(json.dumps(records))
+  assert [r["sigma"] for r in saved] == [15, 50]
+  for r in saved:
+    assert {"data", "sigma", "method", "images", "psnr", "ssim",
+            "seconds_per_image", "per_image"} <= set(r)
+    assert r["images"] == 3 and len(r["per_image"]) == 3
+    assert r["psnr"] == pytest.approx(np.mean([p["psnr"] for p in
+                                               r["per_image"]]))
+  assert saved[0]["psnr"] > saved[1]["psnr"]  # less noise, better output
+
+
+def test_evaluate_command_line_errors(tmp_path):
+  r = subprocess.run(
+      [sys.executable, "-m", "ddn.evaluate", f"--workdir={tmp_path}",
+       "--data=embedded:eval", f"--out={tmp_path}/e.json"],
+      capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert r.returncode != 0 and "not a ddn workdir" in r.stderr
