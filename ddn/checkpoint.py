@@ -57,11 +57,17 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   if not os.path.isdir(ckpt_dir):
     raise ValueError(f"no checkpoints in {workdir!r} (expected "
                      f"{ckpt_dir}); give a workdir of a trained run.")
-  mngr = ocp.CheckpointManager(os.path.abspath(ckpt_dir))
+  mngr = ocp.CheckpointManager(os.path.abspath(ckpt_dir),
+                              item_handlers=ocp.StandardCheckpointHandler())
   step = mngr.latest_step() if step is None else step
   if step is None:
     raise ValueError(f"no complete checkpoint in {ckpt_dir}.")
-  restored = mngr.restore(step, args=ocp.args.StandardRestore())
+  # Restore onto this process's first device, whatever topology saved it.
+  tree = mngr.item_metadata(step).tree
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  target = jax.tree_util.tree_map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
+  restored = mngr.restore(step, args=ocp.args.StandardRestore(target))
   mngr.close()
   params = restored["params"]
   return jax.tree_util.tree_map(np.asarray, params), int(step)

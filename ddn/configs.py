@@ -61,7 +61,7 @@ def autoencoder() -> ml_collections.ConfigDict:
       decay_every_images=100_000, decay_factor=0.5))
 
   c.train = ml_collections.ConfigDict(dict(
-      total_images=64_000, init_from="", checkpoint_every_images=16_000,
+      total_images=32_000, init_from="", checkpoint_every_images=8_000,
       max_to_keep=3))
   c.log = ml_collections.ConfigDict(dict(every_images=640, grid_images=4))
   c.eval = ml_collections.ConfigDict(dict(

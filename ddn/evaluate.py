@@ -157,25 +157,29 @@ def run(workdir: str, data_specs: list[str], sigmas: list[float], out: str,
   return records
 
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Trained run's workdir.")
-_DATA = flags.DEFINE_list("data", None, "Sources, e.g. "
-                          "folder:../shared/data/Set12,folder:../shared/data/BSD68")
-_SIGMAS = flags.DEFINE_string("sigmas", "15,25,50", "σ values (0-255 scale).")
-_OUT = flags.DEFINE_string("out", None, "Output JSON file.")
-_METHOD = flags.DEFINE_string("method", "ddn", "Name in the records.")
-_SEED = flags.DEFINE_integer("seed", 0, "Noise seed base (see protocol).")
+def define_flags():
+  """Command-line flags; defined only when run as a program, so importing
+  this module never claims flag names."""
+  flags.DEFINE_string("workdir", None, "Trained run's workdir.")
+  flags.DEFINE_list("data", None, "Sources, e.g. "
+                    "folder:../shared/data/Set12,folder:../shared/data/BSD68")
+  flags.DEFINE_string("sigmas", "15,25,50", "σ values (0-255 scale).")
+  flags.DEFINE_string("out", None, "Output JSON file.")
+  flags.DEFINE_string("method", "ddn", "Name in the records.")
+  flags.DEFINE_integer("seed", 0, "Noise seed base (see protocol).")
+  flags.mark_flags_as_required(["workdir", "data", "out"])
 
 
 def main(argv):
   del argv
   runtime.setup()
   try:
-    run(_WORKDIR.value, _DATA.value, parse_sigmas(_SIGMAS.value), _OUT.value,
-        _METHOD.value, _SEED.value)
+    f = flags.FLAGS
+    run(f.workdir, f.data, parse_sigmas(f.sigmas), f.out, f.method, f.seed)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["workdir", "data", "out"])
+  define_flags()
   app.run(main)

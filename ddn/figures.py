@@ -131,30 +131,35 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
 
 
 FIGURES = ("lr_sweep", "detail")
-_RUNS = flags.DEFINE_list("runs", None, "WORKDIR or LABEL=WORKDIR, ...")
-_OUT = flags.DEFINE_string("out", None, "Output PNG.")
-_DATA = flags.DEFINE_string("data", "embedded:eval", "detail: image source.")
-_INDEX = flags.DEFINE_integer("index", 0, "detail: image index in --data.")
-_SIGMA = flags.DEFINE_float("sigma", 25.0, "detail: noise σ (0-255 scale).")
-_CROP = flags.DEFINE_integer("crop", 64, "detail: magnified crop size.")
+
+
+def define_flags():
+  """Command-line flags; defined only when run as a program."""
+  flags.DEFINE_list("runs", None, "WORKDIR or LABEL=WORKDIR, ...")
+  flags.DEFINE_string("out", None, "Output PNG.")
+  flags.DEFINE_string("data", "embedded:eval", "detail: image source.")
+  flags.DEFINE_integer("index", 0, "detail: image index in --data.")
+  flags.DEFINE_float("sigma", 25.0, "detail: noise σ (0-255 scale).")
+  flags.DEFINE_integer("crop", 64, "detail: magnified crop size.")
+  flags.mark_flags_as_required(["runs", "out"])
 
 
 def main(argv):
   if len(argv) != 2 or argv[1] not in FIGURES:
     raise app.UsageError(f"name one figure: {', '.join(FIGURES)}.")
   try:
-    runs = parse_runs(_RUNS.value or [])
+    f = flags.FLAGS
+    runs = parse_runs(f.runs or [])
     if argv[1] == "lr_sweep":
-      lr_sweep(runs, _OUT.value)
+      lr_sweep(runs, f.out)
     else:
-      psnr = detail(runs, _DATA.value, _INDEX.value, _SIGMA.value, _OUT.value,
-                    _CROP.value)
+      psnr = detail(runs, f.data, f.index, f.sigma, f.out, f.crop)
       print(", ".join(f"{k} {v:.2f} dB" for k, v in psnr.items()))
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  print(f"wrote {_OUT.value}")
+  print(f"wrote {flags.FLAGS.out}")
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["runs", "out"])
+  define_flags()
   app.run(main)

@@ -23,11 +23,14 @@ from ml_collections import config_flags
 
 from ddn import runtime
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Experiment config file with a get_sweep().",
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Root directory of the sweep.")
-_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the runs, train none.")
+def define_flags():
+  """Command-line flags; defined only when run as a program."""
+  config_flags.DEFINE_config_file(
+      "config", None, "Experiment config file with a get_sweep().",
+      lock_config=True)
+  flags.DEFINE_string("workdir", None, "Root directory of the sweep.")
+  flags.DEFINE_bool("dry_run", False, "Print the runs, train none.")
+  flags.mark_flags_as_required(["config", "workdir"])
 
 
 def load_sweep(config_path: str) -> list[dict]:
@@ -63,22 +66,30 @@ def main(argv):
   runtime.setup()
   from ddn import figures  # pylint: disable=g-import-not-at-top
   from ddn import train  # pylint: disable=g-import-not-at-top
-  sweep = load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
-  configs = [(run_name(o), apply_overrides(_CONFIG.value, o)) for o in sweep]
+  f = flags.FLAGS
+  sweep = load_sweep(config_flags.get_config_filename(f["config"]))
+  configs = [(run_name(o), apply_overrides(f.config, o)) for o in sweep]
   for name, _ in configs:
-    print(os.path.join(_WORKDIR.value, name))
-  if _DRY_RUN.value:
+    print(os.path.join(f.workdir, name))
+  if f.dry_run:
     return
+  diverged = {}
   for name, config in configs:
     logging.info("sweep run %s", name)
-    train.train_and_evaluate(config, os.path.join(_WORKDIR.value, name))
+    try:
+      train.train_and_evaluate(config, os.path.join(f.workdir, name))
+    except FloatingPointError as e:  # a too-high lr is a result, not a crash
+      logging.warning("sweep run %s diverged: %s", name, e)
+      diverged[name] = str(e).splitlines()[0]
   if all(set(o) == {"optim.lr"} for o in sweep):
-    out = os.path.join(_WORKDIR.value, "lr_sweep.png")
-    figures.lr_sweep({n: os.path.join(_WORKDIR.value, n) for n, _ in configs},
+    out = os.path.join(f.workdir, "lr_sweep.png")
+    figures.lr_sweep({n: os.path.join(f.workdir, n) for n, _ in configs},
                      out)
     logging.info("wrote %s", out)
+  for name, why in diverged.items():
+    print(f"{name}: diverged ({why})")
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config", "workdir"])
+  define_flags()
   app.run(main)

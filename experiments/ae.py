@@ -2,7 +2,7 @@
 
 Command (embedded photographs, no download):
   python launch.py --config=experiments/ae.py --workdir=/tmp/ddn/ae
-Cost: ~64k 48x48 crops; see README ("Experiments") for the measured time on a
+Cost: 32,000 crops of 48x48; see README ("Experiments") for the measured time on a
 2-core CPU. Smoke run (< 1 min): --config=experiments/ae.py:smoke
 
 On Train400 (the quality benchmark in README):

@@ -2,7 +2,7 @@
 
 Command:
   python launch.py --config=experiments/ae_tenth.py --workdir=/tmp/ddn/ae_tenth
-Cost: as experiments/ae.py. Here N = 32,000 images (lr 1e-3, then 1e-4);
+Cost: as experiments/ae.py. Here N = 16,000 images (lr 1e-3, then 1e-4);
 at the chapter's scale use --config.optim.decay_every_images=100000.
 """
 
@@ -13,6 +13,6 @@ def get_config(arg=None):
   c = configs.autoencoder()
   c.optim.schedule = "step"
   c.optim.decay_factor = 0.1
-  c.optim.decay_every_images = 32_000
+  c.optim.decay_every_images = 16_000
   c.optim.warmup_images = 0
   return configs.apply_args(c, arg)

@@ -34,3 +34,13 @@ def test_ssim_identical_is_one():
   a = rng.integers(0, 256, (32, 32, 1), dtype=np.uint8)
   assert evaluate.ssim_uint8(a, a) == 1.0
   assert evaluate.ssim_uint8(a, 255 - a) < 0.5
+
+
+def test_report_table():
+  from ddn import report
+  recs = [{"method": "ddn", "data": "folder:x/Set12", "sigma": s,
+           "psnr": p, "ssim": 0.8, "seconds_per_image": 0.1, "images": 12}
+          for s, p in ((15, 32.0), (25, 29.5))]
+  text = report.table(recs)
+  assert "| ddn | Set12 (12 images) | 32.00 dB / 0.8000 | 29.50 dB / 0.8000 |" \
+      in text

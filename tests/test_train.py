@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -100,10 +101,17 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(trained, tmp_path):
   bad.optim.momentum = 0.0
   bad.optim.lr = 1e30
   bad.train.checkpoint_every_images = 4  # would save every step
-  with pytest.raises(FloatingPointError, match=r"non-finite .*step \d+ "
-                     r"\(window of steps \d+-\d+\).*No checkpoint"):
+  with pytest.raises(FloatingPointError, match=r"non-finite .* at step \d+ "
+                     r"\(window of steps \d+-\d+\).*(Last good checkpoint: "
+                     r"step \d+|No checkpoint)") as err:
     train.train_and_evaluate(bad, str(tmp_path / "nan"))
-  assert not os.path.exists(tmp_path / "nan" / "checkpoints" / "2")
+  bad_step = int(re.search(r"at step (\d+)", str(err.value)).group(1))
+  ckpts = tmp_path / "nan" / "checkpoints"
+  saved = [int(p) for p in os.listdir(ckpts)] if ckpts.exists() else []
+  assert all(s < bad_step for s in saved)
+  if saved:  # the checkpoint left behind is the last good (finite) one
+    params, _ = checkpoint.load_params(str(tmp_path / "nan"))
+    assert all(np.all(np.isfinite(p)) for p in jax.tree_util.tree_leaves(params))
 
 
 @pytest.mark.parametrize("field,value,match", [
@@ -167,3 +175,28 @@ def test_evaluate_command_line_errors(tmp_path):
        "--data=embedded:eval", f"--out={tmp_path}/e.json"],
       capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert r.returncode != 0 and "not a ddn workdir" in r.stderr
+
+
+def test_figures_over_finished_runs(trained, tmp_path):
+  from ddn import figures
+  _, workdir, _ = trained
+  runs = figures.parse_runs([f"a={workdir}", f"b={workdir}"])
+  out = str(tmp_path / "lr.png")
+  figures.lr_sweep(runs, out)
+  assert os.path.getsize(out) > 10_000
+  psnr = figures.detail(runs, "embedded:eval", 0, 25.0,
+                        str(tmp_path / "detail.png"), crop=32)
+  assert set(psnr) == {"noisy", "a", "b"}
+  assert psnr["a"] == psnr["b"] > psnr["noisy"]
+  with pytest.raises(ValueError, match="not a finished ddn run"):
+    figures.parse_runs([str(tmp_path)])
+
+
+def test_sweep_dry_run_lists_runs(tmp_path):
+  r = subprocess.run(
+      [sys.executable, "-m", "ddn.sweep", "--config=experiments/ae.py:smoke",
+       f"--workdir={tmp_path}", "--dry_run"],
+      capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert r.returncode == 0, r.stderr
+  names = [os.path.basename(line) for line in r.stdout.split()]
+  assert names == ["lr=0.005", "lr=0.001", "lr=0.0001", "lr=1e-05"]
