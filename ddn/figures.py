@@ -31,13 +31,21 @@ from ddn import plots
 
 
 def parse_runs(items: list[str]) -> dict[str, str]:
-  """['a=DIR', 'DIR2', 'DIR*'] -> {label: workdir}; expands globs."""
+  """['a=DIR', 'DIR2', 'DIR*'] -> {label: workdir}; expands globs.
+
+  An item that names existing paths as a whole is a path even if it holds
+  '=' (sweep runs are named like lr=0.001); a glob keeps only directories.
+  """
   runs = {}
   for item in items:
-    label, sep, path = item.partition("=")
-    if not sep:
-      label, path = "", item
-    paths = sorted(glob.glob(path)) or [path]
+    label, path = "", item
+    if not glob.glob(item):
+      label, sep, path = item.partition("=")
+      if not sep:
+        label, path = "", item
+    matches = sorted(glob.glob(path))
+    paths = [p for p in matches if os.path.isdir(p)] if len(matches) > 1 else (
+        matches or [path])
     for p in paths:
       if not os.path.exists(os.path.join(p, "metrics.jsonl")):
         raise ValueError(f"{p!r} is not a finished ddn run (no metrics.jsonl)")
@@ -45,6 +53,13 @@ def parse_runs(items: list[str]) -> dict[str, str]:
   if not runs:
     raise ValueError("--runs: give at least one workdir.")
   return runs
+
+
+def _lr(workdir: str) -> float:
+  try:
+    return float(checkpoint.load_config(workdir)["optim"]["lr"])
+  except (ValueError, KeyError):
+    return 0.0
 
 
 def _default_label(workdir: str) -> str:
@@ -57,14 +72,15 @@ def _default_label(workdir: str) -> str:
 def lr_sweep(runs: dict[str, str], out: str, window: int = 10) -> None:
   """Training (moving average) and validation loss vs images, one colour a run."""
   fig, (ax_t, ax_v) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-  for i, (label, workdir) in enumerate(runs.items()):
+  for i, (label, workdir) in enumerate(sorted(runs.items(),
+                                              key=lambda r: -_lr(r[1]))):
     records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
     x, y = logs.series(records, "train/ae/loss")
     ax_t.plot(x, y, color=f"C{i}", alpha=0.2, lw=0.7)
     ax_t.plot(x, plots.moving_average(y, window), color=f"C{i}", label=label)
     x, y = logs.series(records, "val/loss")
     ax_v.plot(x, y, "o-", ms=3, color=f"C{i}", label=label)
-  for ax, title in ((ax_t, f"training loss (moving average of {window})"),
+  for ax, title in ((ax_t, f"training loss (moving average of ≤ {window})"),
                     (ax_v, "validation loss")):
     ax.set_title(title)
     ax.set_xlabel("images seen")

@@ -14,10 +14,18 @@ from PIL import Image
 from ddn import logs
 
 
+def smoothing_window(n: int, window: int) -> int:
+  """The window actually used for n points: at most a quarter of the series,
+  so a short run's curve is not one long ramp out of its first value."""
+  return max(1, min(window, n // 4))
+
+
 def moving_average(y: np.ndarray, window: int) -> np.ndarray:
-  """Trailing moving average (shorter windows at the start)."""
+  """Trailing moving average (shorter windows at the start) over
+  smoothing_window(len(y), window) points."""
+  window = smoothing_window(len(y), window)
   if len(y) == 0 or window <= 1:
-    return y
+    return np.asarray(y, float)
   c = np.cumsum(np.insert(np.asarray(y, float), 0, 0.0))
   idx = np.arange(1, len(y) + 1)
   lo = np.maximum(idx - window, 0)
@@ -34,7 +42,8 @@ def learning_curve(metrics_path: str, out_path: str, window: int = 10,
   if len(x):
     ax.plot(x, y, color="C0", alpha=0.25, lw=0.8, label="train")
     ax.plot(x, moving_average(y, window), color="C0",
-            label=f"train (moving average of {window})")
+            label=f"train (moving average of "
+                  f"{smoothing_window(len(y), window)})")
   x, y = logs.series(records, val_key)
   if len(x):
     ax.plot(x, y, "o-", color="C1", ms=3, label="validation")

@@ -44,3 +44,16 @@ def test_report_table():
   text = report.table(recs)
   assert "| ddn | Set12 (12 images) | 32.00 dB / 0.8000 | 29.50 dB / 0.8000 |" \
       in text
+
+
+def test_moving_average_trailing_and_capped():
+  from ddn import plots
+  y = np.arange(1.0, 41.0)  # 40 points: window 10 is allowed
+  m = plots.moving_average(y, 10)
+  assert m[0] == 1.0 and m[1] == 1.5  # shorter windows at the start
+  np.testing.assert_allclose(m[9:], [np.mean(y[i - 9:i + 1])
+                                     for i in range(9, 40)])
+  # 12 points: the window is capped at 3, so point 11 averages 10, 11, 12.
+  short = plots.moving_average(np.arange(1.0, 13.0), 10)
+  assert short[-1] == 11.0
+  assert plots.moving_average(np.array([]), 10).shape == (0,)

@@ -192,6 +192,22 @@ def test_figures_over_finished_runs(trained, tmp_path):
     figures.parse_runs([str(tmp_path)])
 
 
+def test_parse_runs_sweep_names_globs_and_labels(tmp_path):
+  from ddn import figures
+  for name in ("lr=0.01", "lr=0.001"):
+    os.makedirs(tmp_path / name)
+    (tmp_path / name / "metrics.jsonl").write_text("")
+  (tmp_path / "lr_sweep.png").write_text("")  # a glob skips plain files
+  one = str(tmp_path / "lr=0.01")
+  assert figures.parse_runs([one]) == {"lr=0.01": one}  # a path, not LABEL=
+  assert figures.parse_runs([f"fast={one}"]) == {"fast": one}
+  both = figures.parse_runs([str(tmp_path / "*")])
+  assert sorted(both.values()) == sorted(
+      str(tmp_path / n) for n in ("lr=0.001", "lr=0.01"))
+  with pytest.raises(ValueError, match="at least one"):
+    figures.parse_runs([])
+
+
 def test_sweep_dry_run_lists_runs(tmp_path):
   r = subprocess.run(
       [sys.executable, "-m", "ddn.sweep", "--config=experiments/ae.py:smoke",
