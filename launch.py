@@ -10,6 +10,7 @@ Rerunning the same command resumes from the workdir's latest checkpoint.
 """
 
 import logging
+import sys
 
 from absl import app
 from absl import flags
@@ -30,7 +31,11 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   runtime.setup()
   from ddn import train  # pylint: disable=g-import-not-at-top
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except (ValueError, FloatingPointError) as e:
+    # Bad input and diverged runs: one clear message, no traceback.
+    sys.exit(f"ddn: {e}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,28 @@ def manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   path = os.path.abspath(os.path.join(workdir, "checkpoints"))
   return ocp.CheckpointManager(
       path, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                                 create=True))
+                                                 create=True),
+      item_handlers=ocp.StandardCheckpointHandler())  # lets item_metadata read
+
+
+def saved_tree(mngr: ocp.CheckpointManager, step: int) -> Any:
+  """The saved step's tree of array metadata (shape, dtype), nothing loaded."""
+  return mngr.item_metadata(step).tree
+
+
+def check_restorable(mngr: ocp.CheckpointManager, step: int, target: Any,
+                     what: str) -> None:
+  """Raises a clear ValueError, before any read, when the saved state does
+  not fit `target` (a TrainState of ShapeDtypeStructs)."""
+  tree = saved_tree(mngr, step)
+  check_compatible(tree["params"], target.params, what)
+  n_saved = len(jax.tree_util.tree_leaves(tree))
+  n_here = len(jax.tree_util.tree_leaves(target))
+  if n_saved != n_here:
+    raise ValueError(
+        f"{what} holds {n_saved} arrays but this config's training state has "
+        f"{n_here}: the optimizer differs (config.optim.name, grad_clip, "
+        "weight_decay, momentum); use the same config.optim as that run.")
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
@@ -57,13 +78,12 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   if not os.path.isdir(ckpt_dir):
     raise ValueError(f"no checkpoints in {workdir!r} (expected "
                      f"{ckpt_dir}); give a workdir of a trained run.")
-  mngr = ocp.CheckpointManager(os.path.abspath(ckpt_dir),
-                              item_handlers=ocp.StandardCheckpointHandler())
+  mngr = manager(workdir)
   step = mngr.latest_step() if step is None else step
   if step is None:
     raise ValueError(f"no complete checkpoint in {ckpt_dir}.")
   # Restore onto this process's first device, whatever topology saved it.
-  tree = mngr.item_metadata(step).tree
+  tree = saved_tree(mngr, step)
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   target = jax.tree_util.tree_map(
       lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
@@ -75,9 +95,10 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
 
 def check_compatible(loaded: Any, expected: Any, what: str) -> None:
   """Raises a clear error when two param trees differ in structure or shape."""
-  flat_l = {jax.tree_util.keystr(k): np.shape(v) for k, v in
+  shape = lambda v: tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
+  flat_l = {jax.tree_util.keystr(k): shape(v) for k, v in
             jax.tree_util.tree_flatten_with_path(loaded)[0]}
-  flat_e = {jax.tree_util.keystr(k): np.shape(v) for k, v in
+  flat_e = {jax.tree_util.keystr(k): shape(v) for k, v in
             jax.tree_util.tree_flatten_with_path(expected)[0]}
   problems = []
   for k in sorted(set(flat_l) | set(flat_e)):

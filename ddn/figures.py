@@ -28,6 +28,7 @@ from ddn import checkpoint
 from ddn import evaluate
 from ddn import logs
 from ddn import plots
+from ddn import runtime
 
 
 def parse_runs(items: list[str]) -> dict[str, str]:
@@ -163,6 +164,7 @@ def define_flags():
 def main(argv):
   if len(argv) != 2 or argv[1] not in FIGURES:
     raise app.UsageError(f"name one figure: {', '.join(FIGURES)}.")
+  runtime.setup()
   try:
     f = flags.FLAGS
     runs = parse_runs(f.runs or [])

@@ -9,7 +9,9 @@ optax step schedules by dividing by the global batch size:
             decay_every_images=100_000; x0.1: decay_factor=0.1)
   cosine    cosine decay from lr to lr * final_fraction over the run
 
-plus an optional linear warm-up from 0 over `warmup_images`.
+plus an optional linear warm-up from 0 over `warmup_images` (the step
+schedule's decays still fall at multiples of decay_every_images; cosine
+decays over the images after the warm-up).
 
 Weight decay is decoupled (applied after the optimizer's scaling, as AdamW):
 'adamw' is Adam with it; 'sgd' with weight_decay > 0 is decoupled SGD-W.
@@ -48,9 +50,12 @@ def schedule(cfg, batch_size: int, total_images: int) -> optax.Schedule:
           "config.optim: the step schedule needs decay_every_images > 0 and "
           f"decay_factor > 0, got {cfg.decay_every_images} and "
           f"{cfg.decay_factor}.")
-    main = optax.exponential_decay(
+    decay = optax.exponential_decay(
         cfg.lr, transition_steps=max(cfg.decay_every_images / batch_size, 1e-9),
         decay_rate=cfg.decay_factor, staircase=True)
+    # join_schedules restarts the count after warm-up; decays stay on the
+    # absolute number of images seen.
+    main = lambda count: decay(count + warmup)
   else:
     main = optax.cosine_decay_schedule(
         cfg.lr, decay_steps=max(total - warmup, 1), alpha=cfg.final_fraction)

@@ -54,7 +54,8 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
 
   Returns:
     (new state, metrics): metrics are scalars 'ae/loss', 'ae/ssd', 'ae/l1',
-    'ae/psnr' (of the clipped output), 'ae/psnr_noisy', 'grad_norm', 'lr'.
+    'ae/psnr' (of the clipped output), 'ae/psnr_noisy', 'grad_norm',
+    'param_norm' (after the update), 'lr'.
   """
   noisy = noise_lib.apply(batch, step_key(rng, state.step, TAG_NOISE),
                           noise_spec)
@@ -77,6 +78,9 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
       "ae/psnr": jnp.mean(losses.psnr(out, batch, axis=(1, 2, 3))),
       "ae/psnr_noisy": jnp.mean(losses.psnr(noisy, batch, axis=(1, 2, 3))),
       "grad_norm": optax.global_norm(grads),
+      # Of the updated parameters: an update that overflows is caught before
+      # those parameters can be checkpointed.
+      "param_norm": optax.global_norm(params),
       "lr": lr_fn(state.step),
   }
   new_state = state.replace(step=state.step + 1, params=params,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -81,6 +82,8 @@ def main(argv):
     except FloatingPointError as e:  # a too-high lr is a result, not a crash
       logging.warning("sweep run %s diverged: %s", name, e)
       diverged[name] = str(e).splitlines()[0]
+    except ValueError as e:  # bad input: stop with the message, no traceback
+      sys.exit(f"ddn.sweep: run {name}: {e}")
   if all(set(o) == {"optim.lr"} for o in sweep):
     out = os.path.join(f.workdir, "lr_sweep.png")
     figures.lr_sweep({n: os.path.join(f.workdir, n) for n, _ in configs},

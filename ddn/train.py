@@ -60,6 +60,9 @@ class Setup:
     for group in ("log", "eval"):
       if config[group].every_images <= 0:
         raise ValueError(f"config.{group}.every_images must be > 0.")
+    if config.eval.max_images <= 0:
+      raise ValueError(f"config.eval.max_images={config.eval.max_images}: "
+                       "validation needs at least 1 image, e.g. 4.")
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate(config.loss)
     self.model = models.from_config(config.model, int(d.channels))
@@ -123,12 +126,31 @@ class Evaluator:
     return metrics, plots.grid(rows) if rows else None
 
 
+def _saved_config(workdir: str) -> dict | None:
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+  """Dotted names of the fields that differ between two config dicts."""
+  out = []
+  for k in sorted(set(old) | set(new)):
+    a, b = old.get(k), new.get(k)
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += _config_diff(a, b, f"{prefix}{k}.")
+    elif a != b:
+      out.append(f"{prefix}{k}")
+  return out
+
+
 def _save_config(config, workdir):
   path = os.path.join(workdir, "config.json")
   new = json.loads(config.to_json_best_effort())
-  if os.path.exists(path):
-    with open(path) as f:
-      old = json.load(f)
+  old = _saved_config(workdir)
+  if old is not None:
     if old != new:
       logging.warning("config differs from the one saved in %s; the new one "
                       "replaces it (the old is kept as config.prev.json).",
@@ -167,17 +189,34 @@ def _mean_metrics(pending: list[dict[str, Any]], first_step: int,
   return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
 
 
-def init_or_restore(setup: Setup, mngr, rng) -> tuple[steps.TrainState, str]:
-  """Latest checkpoint of this workdir, else init_from's params, else scratch."""
+def init_or_restore(setup: Setup, mngr, rng, changed: tuple[str, ...] = ()
+                    ) -> tuple[steps.TrainState, str]:
+  """Latest checkpoint of this workdir, else init_from's params, else scratch.
+
+  `changed` names the config fields that differ from the workdir's saved
+  config, for the error when the checkpoint no longer fits.
+  """
   cfg = setup.config
   init = lambda: steps.init_state(rng, setup.model, setup.tx, cfg.data.crop)
   abstract = jax.eval_shape(init)
   abstract = jax.tree_util.tree_map(
       lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=setup.repl),
       abstract)
-  if mngr.latest_step() is not None:
-    return checkpoint.restore(mngr, abstract), (
-        f"resumed from step {mngr.latest_step()}")
+  last = mngr.latest_step()
+  if last is not None:
+    try:
+      checkpoint.check_restorable(mngr, last, abstract,
+                                  f"the checkpoint at step {last}")
+    except ValueError as e:
+      what = (f" (changed since it was saved: {', '.join(changed)})"
+              if changed else "")
+      raise ValueError(
+          f"the checkpoint at step {last} in {mngr.directory} does not fit "
+          f"this config{what}: {e} Resume with the config it was trained "
+          "with (its config.json) or use a new --workdir; nothing was "
+          "changed.") from None
+    state = checkpoint.restore(mngr, abstract)
+    return state, f"resumed from step {last}"
   state = jax.jit(init, out_shardings=setup.repl)()
   if cfg.train.init_from:
     params, step = checkpoint.load_params(cfg.train.init_from)
@@ -202,14 +241,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   train_src = data_lib.drop_small(
       data_lib.load_source(config.data.train, config.data), config.data.crop)
   eval_src = data_lib.load_source(config.data.eval, config.data)
-  _save_config(config, workdir)
 
   bs = int(config.data.batch_size)
   rng = jax.random.PRNGKey(config.seed)
   mngr = checkpoint.manager(workdir, config.train.max_to_keep)
-  state, how = init_or_restore(setup, mngr, rng)
+  saved = _saved_config(workdir)
+  changed = tuple(_config_diff(saved, json.loads(
+      config.to_json_best_effort()))) if saved else ()
+  try:
+    state, how = init_or_restore(setup, mngr, rng, changed)
+  except Exception:
+    mngr.close()
+    raise
+  _save_config(config, workdir)  # only once the state is known to fit
   start = int(state.step)
-  logging.info("%s; %d parameters; encoder receptive field %d px; %d devices; "
+  logging.info("%s; %d parameters; encoder receptive field %d px; devices %d; "
                "training %s (%d images) for steps %d..%d of batch %d.", how,
                models.count_params(state.params),
                models.receptive_field(setup.model.encoder_layers()).size,
@@ -261,6 +307,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
             m["ae/loss"], m["ae/psnr"], m["lr"], ips, _fmt_time(eta))
         t_log, steps_since, data_wait = time.time(), 0, 0.0
       if done % setup.eval_every == 0 or last:
+        if pending:  # never evaluate or plot unchecked parameters
+          _mean_metrics(pending, window_start, ckpt_hint())
         vm, grid_img = evaluator(state.params)
         writer.scalars(done, done * bs, vm)
         if grid_img is not None:

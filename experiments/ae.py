@@ -2,8 +2,8 @@
 
 Command (embedded photographs, no download):
   python launch.py --config=experiments/ae.py --workdir=/tmp/ddn/ae
-Cost: 32,000 crops of 48x48; see README ("Experiments") for the measured time on a
-2-core CPU. Smoke run (< 1 min): --config=experiments/ae.py:smoke
+Cost: 32,000 crops of 48x48, 22.5 minutes on a 2-core CPU (README,
+"Experiments"). Smoke run (< 1 min): --config=experiments/ae.py:smoke
 
 On Train400 (the quality benchmark in README):
   --config.data.train=folder:../shared/data/Train400

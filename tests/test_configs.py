@@ -75,3 +75,12 @@ def test_launch_rejects_wrong_type(tmp_path):
                  f"--workdir={tmp_path}", "--config.data.crop=big")
   assert r.returncode != 0
   assert "crop" in r.stderr
+
+
+def test_launch_bad_value_is_one_message_without_traceback(tmp_path):
+  r = run_launch("--config=experiments/ae.py:smoke",
+                 f"--workdir={tmp_path}/w", "--config.data.crop=0")
+  assert r.returncode != 0
+  assert "config.data.crop=0: the crop must be > 0" in r.stderr
+  assert "Traceback" not in r.stderr
+  assert not os.path.exists(tmp_path / "w")

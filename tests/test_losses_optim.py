@@ -50,7 +50,10 @@ def test_tenth_schedule_and_warmup():
   assert float(fn(0)) == 0.0
   assert float(fn(5)) == pytest.approx(5e-4)
   assert float(fn(10)) == pytest.approx(1e-3)
-  assert float(fn(10 + 100)) == pytest.approx(1e-4)
+  # Decays count images from the start, warm-up included: 3200 = 100 steps.
+  assert float(fn(99)) == pytest.approx(1e-3)
+  assert float(fn(100)) == pytest.approx(1e-4)
+  assert float(fn(200)) == pytest.approx(1e-5)
 
 
 def test_cosine_ends_at_final_fraction():

@@ -2,7 +2,7 @@
 
 import json
 import os
-import re
+import shutil
 import subprocess
 import sys
 
@@ -93,25 +93,53 @@ def test_init_from_and_mismatch(trained, tmp_path):
     train.train_and_evaluate(wide, str(tmp_path / "wide"))
 
 
+def _checkpoint_steps(workdir: str) -> list[int]:
+  return sorted(int(p) for p in os.listdir(os.path.join(workdir, "checkpoints"))
+                if p.isdigit())
+
+
 def test_non_finite_loss_stops_and_keeps_checkpoint(trained, tmp_path):
   c, workdir, _ = trained
+  run = str(tmp_path / "nan")
+  shutil.copytree(workdir, run)  # a finished run with checkpoints
+  last = _checkpoint_steps(run)[-1]
   bad = c.copy_and_resolve_references()
-  bad.train.init_from = workdir
-  bad.optim.name = "sgd"
-  bad.optim.momentum = 0.0
-  bad.optim.lr = 1e30
+  bad.optim.lr = 1e30  # Adam steps ~lr: the first update overflows
+  bad.train.total_images = 400
   bad.train.checkpoint_every_images = 4  # would save every step
-  with pytest.raises(FloatingPointError, match=r"non-finite .* at step \d+ "
-                     r"\(window of steps \d+-\d+\).*(Last good checkpoint: "
-                     r"step \d+|No checkpoint)") as err:
-    train.train_and_evaluate(bad, str(tmp_path / "nan"))
-  bad_step = int(re.search(r"at step (\d+)", str(err.value)).group(1))
-  ckpts = tmp_path / "nan" / "checkpoints"
-  saved = [int(p) for p in os.listdir(ckpts)] if ckpts.exists() else []
-  assert all(s < bad_step for s in saved)
-  if saved:  # the checkpoint left behind is the last good (finite) one
-    params, _ = checkpoint.load_params(str(tmp_path / "nan"))
-    assert all(np.all(np.isfinite(p)) for p in jax.tree_util.tree_leaves(params))
+  with pytest.raises(FloatingPointError, match=(
+      rf"non-finite .*param_norm.* at step {last + 1} \(window of steps "
+      rf"{last + 1}-\d+\).*Last good checkpoint: step {last}\b")):
+    train.train_and_evaluate(bad, run)
+  assert _checkpoint_steps(run)[-1] == last
+  params, step = checkpoint.load_params(run)
+  assert step == last
+  assert all(np.all(np.isfinite(p)) for p in jax.tree_util.tree_leaves(params))
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("model.features", (4, 8), r"model\.features[^)]*\): .*has shape"),
+    ("optim.name", "sgd", r"optim\.name[^)]*\): .*optimizer differs"),
+])
+def test_resume_with_changed_state_fails_and_keeps_workdir(
+    trained, tmp_path, field, value, match):
+  c, workdir, _ = trained
+  run = str(tmp_path / "changed")
+  shutil.copytree(workdir, run)
+  configs_of = lambda: {n: open(os.path.join(run, n)).read()
+                        for n in os.listdir(run) if n.startswith("config")}
+  before = configs_of()
+  ckpts = sorted(os.listdir(os.path.join(run, "checkpoints")))
+  other = c.copy_and_resolve_references()
+  group, leaf = field.split(".")
+  other[group][leaf] = value
+  other.train.total_images = 400
+  with pytest.raises(ValueError, match=r"step \d+ .* does not fit this config "
+                     r"\(changed since it was saved: [^)]*" + match +
+                     r".*new --workdir"):
+    train.train_and_evaluate(other, run)
+  assert configs_of() == before  # config.json and config.prev.json as they were
+  assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ckpts
 
 
 @pytest.mark.parametrize("field,value,match", [
