@@ -16,8 +16,10 @@ A source is named by a string, the same syntax for `data.train` and
                           data.tfds_data_dir). SPLIT defaults to 'train'.
 
 Images are float32 (H, W, C) in [0, 1] (16-bit files are scaled by 65535).
-Images smaller than the crop are skipped with one warning that counts them
-(none left is an error). A colour image where data.channels=1 (or gray where
+Folder and embedded images smaller than the crop are skipped with one
+warning that counts them (none left is an error). tfds records are read
+lazily: the first is checked up front, and a later one smaller than the crop
+stops the run naming the record. A colour image where data.channels=1 (or gray where
 3) is an error unless data.convert_channels=True (embedded always converts).
 
 The training pipeline is a pure function of (seed, step): sample n = step *
@@ -65,6 +67,10 @@ class Source(Sequence):
     if self._images is not None:
       return self._images[i]
     return self._loader(i)
+
+  def label(self, i) -> str:
+    """How errors name image i: its file, or SOURCE[i]."""
+    return self.names[i] if self.names else f"{self.name}[{int(i)}]"
 
 
 # ----------------------------------------------------------------------------
@@ -251,7 +257,17 @@ def load_source(spec: str, data_cfg) -> Source:
 
 def drop_small(source: Source, crop: int) -> Source:
   """Drops images smaller than crop x crop, warning once; errors if none left."""
-  if source._images is None:  # lazy (tfds): checked per sample instead
+  if source._images is None:
+    # Lazy (tfds): reading every record up front would defeat random access.
+    # Probe the first record now (a wrong channel count or an unreadable
+    # record fails before any training); later records are checked when
+    # sampled, and a small one stops the run naming it.
+    first = source[0]
+    if min(first.shape[:2]) < crop:
+      raise ValueError(
+          f"{source.label(0)} is {first.shape[0]}x{first.shape[1]}, smaller "
+          f"than the crop {crop}x{crop}; lower config.data.crop to <= "
+          f"{min(first.shape[:2])}.")
     return source
   keep = [i for i, a in enumerate(source._images)
           if min(a.shape[:2]) >= crop]
@@ -283,7 +299,7 @@ def _resize(patch: np.ndarray, size: int) -> np.ndarray:
 
 
 def sample_patch(image: np.ndarray, rng: np.random.Generator, crop: int,
-                 aug) -> np.ndarray:
+                 aug, what: str = "image") -> np.ndarray:
   """One augmented crop x crop patch of `image` (float32 (H, W, C)).
 
   Augmentation (the chapter's): crop a square window of side crop / s with
@@ -293,8 +309,8 @@ def sample_patch(image: np.ndarray, rng: np.random.Generator, crop: int,
   """
   h, w, _ = image.shape
   if min(h, w) < crop:
-    raise ValueError(f"image of size {h}x{w} is smaller than the crop {crop}; "
-                     "lower config.data.crop.")
+    raise ValueError(f"{what} of size {h}x{w} is smaller than the crop "
+                     f"{crop}; lower config.data.crop to <= {min(h, w)}.")
   s = rng.uniform(aug.scale_min, aug.scale_max)
   side = int(min(round(crop / s), h, w))
   y = rng.integers(0, h - side + 1)
@@ -335,7 +351,8 @@ def batch_at(source: Source, step: int, batch_size: int, crop: int, aug,
       perm_cache[epoch] = np.random.default_rng([seed, epoch, 1]).permutation(
           n_images)
     rng = np.random.default_rng([seed, n, 2])
-    out.append(sample_patch(source[perm_cache[epoch][pos]], rng, crop, aug))
+    i = perm_cache[epoch][pos]
+    out.append(sample_patch(source[i], rng, crop, aug, source.label(i)))
   return np.stack(out)
 
 

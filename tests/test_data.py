@@ -145,6 +145,29 @@ def test_tfds_source_with_mock_data():
     assert batch.shape == (2, 16, 16, 1)
 
 
+def test_tfds_small_records_are_named():
+  tfds = pytest.importorskip("tensorflow_datasets")
+  with tfds.testing.mock_data(num_examples=3):
+    src = data_lib.load_source("tfds:mnist:train", data_cfg())
+    with pytest.raises(ValueError, match=r"tfds:mnist:train\[0\] is 28x28, "
+                       r"smaller than the crop 32x32; .*crop to <= 28"):
+      data_lib.drop_small(src, 32)
+    assert data_lib.drop_small(src, 28) is src
+    with pytest.raises(ValueError, match=r"tfds:mnist:train\[\d\] of size "
+                       r"28x28 is smaller than the crop 32"):
+      data_lib.batch_at(src, 0, 2, 32, data_cfg().augment, 0)
+
+
+def test_tfds_wrong_channel_count_fails_at_the_probe():
+  tfds = pytest.importorskip("tensorflow_datasets")
+  cfg = data_cfg()
+  cfg.channels = 3
+  with tfds.testing.mock_data(num_examples=3):
+    src = data_lib.load_source("tfds:mnist:train", cfg)
+    with pytest.raises(ValueError, match=r"tfds:mnist:train\[0\]"):
+      data_lib.drop_small(src, 16)
+
+
 def test_tfds_unknown_dataset():
   with pytest.raises(ValueError, match="tfds dataset 'no_such_set'"):
     data_lib.load_source("tfds:no_such_set", data_cfg())
