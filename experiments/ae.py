@@ -2,7 +2,7 @@
 
 Command (embedded photographs, no download):
   python launch.py --config=experiments/ae.py --workdir=/tmp/ddn/ae
-Cost: 32,000 crops of 48x48, 22.5 minutes on a 2-core CPU (README,
+Cost: 32,000 crops of 48x48, about 20 minutes on a 2-core CPU (README,
 "Experiments"). Smoke run (< 1 min): --config=experiments/ae.py:smoke
 
 On Train400 (the quality benchmark in README):
