@@ -58,12 +58,23 @@ def test_blocks_fraction_and_fill():
   np.testing.assert_allclose(knocked, 64 / 4096)  # one 8x8 block per image
 
 
-def test_severe_preset_composes_kinds():
-  c = configs.apply_args(configs.autoencoder(), "severe")
+@pytest.mark.parametrize("preset,sigma,sp_rate", [
+    ("mild", 15.0, 0.0), ("moderate", 25.0, 0.02), ("severe", 50.0, 0.1)])
+def test_presets_measured_statistics(preset, sigma, sp_rate):
+  c = configs.apply_args(configs.autoencoder(), preset)
   s = noise_lib.spec_from_config(c.noise)
-  assert s.kinds == ("gaussian", "salt_pepper", "blocks")
-  out = noise_lib.apply(CLEAN, jax.random.PRNGKey(4), s)
-  assert out.shape == CLEAN.shape and bool(jnp.all(jnp.isfinite(out)))
+  assert s.sigma == sigma
+  out = np.asarray(noise_lib.apply(CLEAN, jax.random.PRNGKey(4), s))
+  assert bool(np.all(np.isfinite(out)))
+  extreme = (out == 0.0) | (out == 1.0)  # salt-and-pepper (σ is not clipped)
+  # Knocked-out blocks (severe) cover up to 4 * 12² of 64² pixels afterwards.
+  lo = sp_rate * (1 - 4 * 144 / 4096) - 0.01 if sp_rate else 0.0
+  assert lo <= extreme.mean() <= sp_rate + 0.01
+  dev = out[~extreme] - 0.5
+  robust_sigma = 1.4826 * np.median(np.abs(dev)) * 255  # robust to the blocks
+  assert robust_sigma == pytest.approx(sigma, rel=0.08)
+  if preset == "severe":
+    assert s.kinds == ("gaussian", "salt_pepper", "blocks")
 
 
 def test_determinism_from_step():
