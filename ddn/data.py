@@ -19,8 +19,9 @@ Images are float32 (H, W, C) in [0, 1] (16-bit files are scaled by 65535).
 Folder and embedded images smaller than the crop are skipped with one
 warning that counts them (none left is an error). tfds records are read
 lazily: the first is checked up front, and a later one smaller than the crop
-stops the run naming the record. A colour image where data.channels=1 (or gray where
-3) is an error unless data.convert_channels=True (embedded always converts).
+stops the run naming the record. A colour image where data.channels=1 (or
+gray where 3) is an error unless data.convert_channels=True (embedded always
+converts).
 
 The training pipeline is a pure function of (seed, step): sample n = step *
 batch + j reads image perm_e[n % N] with perm_e a permutation drawn from

@@ -40,11 +40,12 @@ def parse_runs(items: list[str]) -> dict[str, str]:
   runs = {}
   for item in items:
     label, path = "", item
-    if not glob.glob(item):
+    matches = sorted(glob.glob(item))
+    if not matches:
       label, sep, path = item.partition("=")
       if not sep:
         label, path = "", item
-    matches = sorted(glob.glob(path))
+      matches = sorted(glob.glob(path))
     paths = [p for p in matches if os.path.isdir(p)] if len(matches) > 1 else (
         matches or [path])
     for p in paths:
@@ -56,25 +57,25 @@ def parse_runs(items: list[str]) -> dict[str, str]:
   return runs
 
 
-def _lr(workdir: str) -> float:
+def _lr(workdir: str) -> float | None:
+  """The run's config.optim.lr, or None when it has no readable config."""
   try:
     return float(checkpoint.load_config(workdir)["optim"]["lr"])
   except (ValueError, KeyError):
-    return 0.0
+    return None
 
 
 def _default_label(workdir: str) -> str:
-  try:
-    return f"lr={checkpoint.load_config(workdir)['optim']['lr']:g}"
-  except (ValueError, KeyError):
-    return os.path.basename(os.path.normpath(workdir))
+  lr = _lr(workdir)
+  return (f"lr={lr:g}" if lr is not None
+          else os.path.basename(os.path.normpath(workdir)))
 
 
 def lr_sweep(runs: dict[str, str], out: str, window: int = 10) -> None:
   """Training (moving average) and validation loss vs images, one colour a run."""
   fig, (ax_t, ax_v) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
   for i, (label, workdir) in enumerate(sorted(runs.items(),
-                                              key=lambda r: -_lr(r[1]))):
+                                              key=lambda r: -(_lr(r[1]) or 0.0))):
     records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
     x, y = logs.series(records, "train/ae/loss")
     ax_t.plot(x, y, color=f"C{i}", alpha=0.2, lw=0.7)

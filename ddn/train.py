@@ -127,11 +127,9 @@ class Evaluator:
 
 
 def _saved_config(workdir: str) -> dict | None:
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
+  if not os.path.exists(os.path.join(workdir, "config.json")):
     return None
-  with open(path) as f:
-    return json.load(f)
+  return checkpoint.load_config(workdir)
 
 
 def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -146,16 +144,13 @@ def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
   return out
 
 
-def _save_config(config, workdir):
+def _save_config(new: dict, old: dict | None, workdir: str):
+  """Writes `new` as config.json, keeping a different `old` as config.prev."""
   path = os.path.join(workdir, "config.json")
-  new = json.loads(config.to_json_best_effort())
-  old = _saved_config(workdir)
-  if old is not None:
-    if old != new:
-      logging.warning("config differs from the one saved in %s; the new one "
-                      "replaces it (the old is kept as config.prev.json).",
-                      path)
-      os.replace(path, os.path.join(workdir, "config.prev.json"))
+  if old is not None and old != new:
+    logging.warning("config differs from the one saved in %s; the new one "
+                    "replaces it (the old is kept as config.prev.json).", path)
+    os.replace(path, os.path.join(workdir, "config.prev.json"))
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
     json.dump(new, f, indent=2, sort_keys=True)
@@ -205,8 +200,7 @@ def init_or_restore(setup: Setup, mngr, rng, changed: tuple[str, ...] = ()
   last = mngr.latest_step()
   if last is not None:
     try:
-      checkpoint.check_restorable(mngr, last, abstract,
-                                  f"the checkpoint at step {last}")
+      checkpoint.check_restorable(mngr, last, abstract, "the checkpoint")
     except ValueError as e:
       what = (f" (changed since it was saved: {', '.join(changed)})"
               if changed else "")
@@ -246,14 +240,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   rng = jax.random.PRNGKey(config.seed)
   mngr = checkpoint.manager(workdir, config.train.max_to_keep)
   saved = _saved_config(workdir)
-  changed = tuple(_config_diff(saved, json.loads(
-      config.to_json_best_effort()))) if saved else ()
+  resolved = json.loads(config.to_json_best_effort())
+  changed = tuple(_config_diff(saved, resolved)) if saved else ()
   try:
     state, how = init_or_restore(setup, mngr, rng, changed)
   except Exception:
     mngr.close()
     raise
-  _save_config(config, workdir)  # only once the state is known to fit
+  _save_config(resolved, saved, workdir)  # only once the state fits
   start = int(state.step)
   logging.info("%s; %d parameters; encoder receptive field %d px; devices %d; "
                "training %s (%d images) for steps %d..%d of batch %d.", how,
@@ -306,9 +300,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
             "%.1f img/s  ETA %s", done, setup.total_steps, done * bs,
             m["ae/loss"], m["ae/psnr"], m["lr"], ips, _fmt_time(eta))
         t_log, steps_since, data_wait = time.time(), 0, 0.0
-      if done % setup.eval_every == 0 or last:
-        if pending:  # never evaluate or plot unchecked parameters
-          _mean_metrics(pending, window_start, ckpt_hint())
+      evaluating = done % setup.eval_every == 0 or last
+      saving = done % setup.ckpt_every == 0 or last
+      if pending and (evaluating or saving):
+        # Never evaluate, plot or checkpoint unchecked (maybe non-finite) steps.
+        _mean_metrics(pending, window_start, ckpt_hint())
+      if evaluating:
         vm, grid_img = evaluator(state.params)
         writer.scalars(done, done * bs, vm)
         if grid_img is not None:
@@ -320,9 +317,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                      "(noisy %.2f dB)", done * bs, vm["val/loss"],
                      vm["val/psnr"], vm["val/psnr_noisy"])
         t_log, steps_since, data_wait = time.time(), 0, 0.0
-      if done % setup.ckpt_every == 0 or last:
-        if pending:  # never checkpoint unchecked (possibly non-finite) steps
-          _mean_metrics(pending, window_start, ckpt_hint())
+      if saving:
         checkpoint.save(mngr, done, state)
   finally:
     batches.close()
