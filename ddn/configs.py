@@ -1,5 +1,8 @@
 """Config defaults shared by the experiments, and config-string modifiers.
 
+`config.task` picks what `launch.py` trains: 'autoencoder' (the denoiser)
+or 'classifier' (real vs denoised, against a frozen trained denoiser).
+
 An experiment file defines `get_config(arg=None)`; `arg` is a comma-separated
 list of modifiers applied after the experiment's own settings:
 
@@ -19,33 +22,47 @@ import ml_collections
 from ddn import noise as noise_lib
 
 
+TASKS = ("autoencoder", "classifier")
+
+
+def _data(batch_size: int) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(
+      train="embedded:train", eval="embedded:eval", channels=1,
+      convert_channels=False, crop=48,
+      batch_size=batch_size,  # global batch, split over all devices
+      prefetch=2, tfds_data_dir="",
+      augment=ml_collections.ConfigDict(dict(
+          scale_min=0.6, scale_max=1.0, flip_lr=True, flip_ud=True,
+          brightness_min=0.8, brightness_max=1.0))))
+
+
+def _noise() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.kinds = "gaussian"
+  c.gaussian = ml_collections.ConfigDict(dict(
+      sigma=25.0, blind=False, sigma_min=0.0, sigma_max=55.0))
+  c.salt_pepper = ml_collections.ConfigDict(dict(
+      rate=0.05, salt_fraction=0.5))
+  c.blocks = ml_collections.ConfigDict(dict(
+      count=4, size_min=4, size_max=12, fill="zero"))
+  return c
+
+
+def _optim(lr: float, warmup_images: int) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(
+      name="adam", lr=lr, b1=0.9, b2=0.999, eps=1e-8, momentum=0.9,
+      nesterov=False, weight_decay=0.0, grad_clip=0.0,
+      schedule="cosine", warmup_images=warmup_images, final_fraction=0.01,
+      decay_every_images=100_000, decay_factor=0.5))
+
+
 def autoencoder() -> ml_collections.ConfigDict:
   """Defaults for training the denoising autoencoder, sized for a 2-core CPU."""
   c = ml_collections.ConfigDict()
+  c.task = "autoencoder"
   c.seed = 0
-
-  c.data = ml_collections.ConfigDict()
-  c.data.train = "embedded:train"
-  c.data.eval = "embedded:eval"
-  c.data.channels = 1
-  c.data.convert_channels = False
-  c.data.crop = 48
-  c.data.batch_size = 32  # global batch, split over all devices
-  c.data.prefetch = 2
-  c.data.tfds_data_dir = ""
-  c.data.augment = ml_collections.ConfigDict(dict(
-      scale_min=0.6, scale_max=1.0, flip_lr=True, flip_ud=True,
-      brightness_min=0.8, brightness_max=1.0))
-
-  c.noise = ml_collections.ConfigDict()
-  c.noise.kinds = "gaussian"
-  c.noise.gaussian = ml_collections.ConfigDict(dict(
-      sigma=25.0, blind=False, sigma_min=0.0, sigma_max=55.0))
-  c.noise.salt_pepper = ml_collections.ConfigDict(dict(
-      rate=0.05, salt_fraction=0.5))
-  c.noise.blocks = ml_collections.ConfigDict(dict(
-      count=4, size_min=4, size_max=12, fill="zero"))
-
+  c.data = _data(batch_size=32)
+  c.noise = _noise()
   c.model = ml_collections.ConfigDict(dict(
       name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
       skip=True, upsample="transpose", activation="relu", dropout=0.0,
@@ -53,13 +70,7 @@ def autoencoder() -> ml_collections.ConfigDict:
 
   # a * SSD + b * L1 with the chapter's b / a = 0.1 (both means, ddn.losses).
   c.loss = ml_collections.ConfigDict(dict(ssd_weight=1.0, l1_weight=0.1))
-
-  c.optim = ml_collections.ConfigDict(dict(
-      name="adam", lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, momentum=0.9,
-      nesterov=False, weight_decay=0.0, grad_clip=0.0,
-      schedule="cosine", warmup_images=2_000, final_fraction=0.01,
-      decay_every_images=100_000, decay_factor=0.5))
-
+  c.optim = _optim(lr=1e-3, warmup_images=2_000)
   c.train = ml_collections.ConfigDict(dict(
       total_images=32_000, init_from="", checkpoint_every_images=8_000,
       max_to_keep=3))
@@ -69,20 +80,59 @@ def autoencoder() -> ml_collections.ConfigDict:
   return c
 
 
+def classifier() -> ml_collections.ConfigDict:
+  """Defaults for the real-vs-denoised classifier, sized for a 2-core CPU.
+
+  `train.init_from` must name the workdir of a trained autoencoder: its
+  outputs are the "denoised" class. Each step's batch is half real crops and
+  half crops noised with `config.noise` and denoised by that frozen network.
+  """
+  c = ml_collections.ConfigDict()
+  c.task = "classifier"
+  c.seed = 0
+  c.data = _data(batch_size=128)  # the chapter's worked example
+  c.noise = _noise()
+  c.disc = ml_collections.ConfigDict(dict(
+      kind="image", features=(16, 32, 64, 128), blocks=1, kernel_size=3,
+      downsample="stride", padding="SAME", pool="avg", dense=(64,),
+      activation="leaky_relu", leaky_slope=0.2, spectral_norm=False,
+      power_iterations=1, dropout=0.0,
+      loss="logistic", margin=1.0))  # margin: of the hinge loss
+  c.optim = _optim(lr=1e-3, warmup_images=2_000)
+  c.train = ml_collections.ConfigDict(dict(
+      total_images=102_400, init_from="", checkpoint_every_images=25_600,
+      max_to_keep=3))
+  c.log = ml_collections.ConfigDict(dict(every_images=2_560))
+  # Validation: `crops` fixed crops of the eval images, each scored as real
+  # and, noised (σ = eval.sigma, -1: the train σ) and denoised, as denoised.
+  c.eval = ml_collections.ConfigDict(dict(
+      every_images=12_800, crops=1_024, sigma=-1.0))
+  return c
+
+
 def smoke(c: ml_collections.ConfigDict) -> None:
   """Shrinks a config in place to a complete run in seconds."""
   c.data.crop = 32
   c.data.batch_size = 4
   c.data.prefetch = 1
-  c.model.features = (8, 16)
-  c.model.blocks = 1
   c.optim.warmup_images = 0
   c.train.total_images = 96
   c.train.checkpoint_every_images = 48
   c.log.every_images = 16
-  c.log.grid_images = 2
   c.eval.every_images = 48
-  c.eval.max_images = 1
+  if "model" in c:
+    c.model.features = (8, 16)
+    c.model.blocks = 1
+  if "disc" in c:
+    c.disc.features = (8, 16)
+    c.disc.blocks = 1
+    c.disc.dense = (8,) if c.disc.dense else ()
+  if "grid_images" in c.log:
+    c.log.grid_images = 2
+  if "max_images" in c.eval:
+    c.eval.max_images = 1
+  if "crops" in c.eval:
+    c.eval.crops = 16
 
 
 def apply_args(c: ml_collections.ConfigDict, arg: str | None):

@@ -288,6 +288,22 @@ def drop_small(source: Source, crop: int) -> Source:
                 [source.names[i] for i in keep])
 
 
+def check_disjoint(train: Source, held_out: Source) -> None:
+  """Raises when the held-out source shares images with the training one
+  (same file, same embedded photograph, or the same tfds split)."""
+  if train.names and held_out.names:
+    key = lambda n: os.path.realpath(n) if os.path.exists(n) else n
+    shared = sorted({key(n) for n in train.names} &
+                    {key(n) for n in held_out.names})
+  else:
+    shared = [train.name] if train.name == held_out.name else []
+  if shared:
+    raise ValueError(
+        f"data.train ({train.name}) and data.eval ({held_out.name}) share "
+        f"{len(shared)} image(s), e.g. {shared[0]}; validation must be held "
+        "out: point config.data.eval at other images.")
+
+
 # ----------------------------------------------------------------------------
 # Crops and augmentation.
 

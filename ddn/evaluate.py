@@ -70,6 +70,9 @@ class Denoiser:
 
   def __init__(self, workdir: str, step: int | None = None):
     cfg = checkpoint.load_config(workdir)
+    if cfg.get("task", "autoencoder") != "autoencoder" or "model" not in cfg:
+      raise ValueError(f"{workdir!r} is a {cfg.get('task')} run, not a "
+                       "denoiser; give the workdir of an autoencoder run.")
     import ml_collections  # pylint: disable=g-import-not-at-top
     model_cfg = ml_collections.ConfigDict(cfg["model"])
     self.channels = int(cfg["data"]["channels"])

@@ -8,6 +8,11 @@
   python -m ddn.figures detail --runs=SSD=/tmp/ddn/ae_l2,L1=/tmp/ddn/ae_l1 \
       --data=embedded:eval --index=0 --sigma=25 --out=detail.png
 
+  # Classifiers: validation error rates vs images seen, one colour a run
+  # (overall solid, real and denoised dashed), and the final rates printed:
+  python -m ddn.figures classifiers --runs=image=runs/clf,patch=runs/clf_patch \
+      --out=classifier_error.png
+
 --runs is a comma-separated list of WORKDIR or LABEL=WORKDIR.
 """
 
@@ -94,6 +99,37 @@ def lr_sweep(runs: dict[str, str], out: str, window: int = 10) -> None:
   plots.save_figure(fig, out)
 
 
+def classifiers(runs: dict[str, str], out: str) -> dict[str, dict]:
+  """Validation error rates of classifier runs vs images seen.
+
+  Returns:
+    {label: the run's last validation record (val/err, val/err_real, ...)}.
+  """
+  fig, ax = plt.subplots(figsize=(7, 4.2))
+  final = {}
+  for i, (label, workdir) in enumerate(runs.items()):
+    records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    val = [r for r in records if "val/err" in r]
+    if not val:
+      raise ValueError(f"{workdir!r} has no classifier validation records "
+                       "(val/err): is it a classifier run?")
+    final[label] = val[-1]
+    for key, style, name in (("val/err", "o-", ""), ("val/err_real", "--",
+                                                     ", real"),
+                             ("val/err_denoised", ":", ", denoised")):
+      x, y = logs.series(records, key)
+      ax.plot(x, y, style, ms=3, color=f"C{i}", label=f"{label}{name}")
+  ax.axhline(0.5, color="gray", lw=0.8)
+  ax.set_xlabel("images seen")
+  ax.set_ylabel("validation error rate")
+  ax.set_ylim(0, 1)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  plots.save_figure(fig, out)
+  return final
+
+
 def detail_window(image: np.ndarray, size: int) -> tuple[int, int]:
   """Top-left corner of the size x size window with the most gradient energy."""
   g = image.mean(-1)
@@ -148,7 +184,7 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
   return psnr
 
 
-FIGURES = ("lr_sweep", "detail")
+FIGURES = ("lr_sweep", "detail", "classifiers")
 
 
 def define_flags():
@@ -171,6 +207,14 @@ def main(argv):
     runs = parse_runs(f.runs or [])
     if argv[1] == "lr_sweep":
       lr_sweep(runs, f.out)
+    elif argv[1] == "classifiers":
+      for label, r in classifiers(runs, f.out).items():
+        line = (f"{label}: validation error {r['val/err']:.3f} (real "
+                f"{r['val/err_real']:.3f}, denoised "
+                f"{r['val/err_denoised']:.3f})")
+        if "val/err_image" in r:
+          line += f", per image {r['val/err_image']:.3f}"
+        print(f"{line} at {r['images']} images")
     else:
       psnr = detail(runs, f.data, f.index, f.sigma, f.out, f.crop)
       print(", ".join(f"{k} {v:.2f} dB" for k, v in psnr.items()))

@@ -46,3 +46,69 @@ def validate(cfg) -> None:
     raise ValueError(
         "config.loss: ssd_weight and l1_weight must be >= 0 and not both 0, "
         f"got ssd_weight={cfg.ssd_weight}, l1_weight={cfg.l1_weight}.")
+
+
+# ----------------------------------------------------------------------------
+# Real-vs-denoised classification (the chapter's convention).
+#
+# The classifier's score is u = log P(denoised | x) / P(real | x) and labels
+# are y = +1 for real and -1 for denoised, so a correct decision has y·u < 0.
+# Scores may be per image (B,) or per patch (B, H', W'); labels are (B,) and
+# broadcast over the patches, and every mean runs over all scores.
+
+REAL, DENOISED = 1.0, -1.0
+DISC_LOSSES = ("logistic", "hinge")
+
+
+def _labels_like(u: jax.Array, y: jax.Array) -> jax.Array:
+  y = jnp.asarray(y, u.dtype)
+  return jnp.broadcast_to(y.reshape(y.shape + (1,) * (u.ndim - y.ndim)),
+                          u.shape)
+
+
+def logistic(u: jax.Array, y: jax.Array) -> jax.Array:
+  """Cross-entropy, mean of -log P(label | x) = log(1 + exp(y·u))."""
+  return jnp.mean(jax.nn.softplus(_labels_like(u, y) * u))
+
+
+def hinge(u: jax.Array, y: jax.Array, margin: float = 1.0) -> jax.Array:
+  """Mean of max(0, margin + y·u): zero once every score is on the right
+  side by the margin."""
+  return jnp.mean(jax.nn.relu(margin + _labels_like(u, y) * u))
+
+
+def disc_loss(name: str, u: jax.Array, y: jax.Array, margin: float = 1.0):
+  """The classifier loss named by `config.disc.loss`."""
+  if name == "logistic":
+    return logistic(u, y)
+  if name == "hinge":
+    return hinge(u, y, margin)
+  raise ValueError(f"config.disc.loss={name!r}: valid losses are "
+                   f"{', '.join(DISC_LOSSES)}.")
+
+
+def classification_metrics(u: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
+  """Error rates and accuracies on real and on denoised separately.
+
+  A score u > 0 is the decision "denoised", u <= 0 "real". With patch scores
+  every patch is one decision.
+
+  Returns:
+    scalars 'err_real', 'err_denoised', 'err' (the mean of the two, so an
+    unbalanced batch does not tilt it), 'acc_real', 'acc_denoised', 'acc',
+    'u_real', 'u_denoised' (mean scores).
+  """
+  y = _labels_like(u, y)
+  real = (y > 0).astype(u.dtype)
+  fake = 1.0 - real
+  said_fake = (u > 0).astype(u.dtype)
+  n_real = jnp.maximum(jnp.sum(real), 1.0)
+  n_fake = jnp.maximum(jnp.sum(fake), 1.0)
+  err_real = jnp.sum(real * said_fake) / n_real
+  err_fake = jnp.sum(fake * (1.0 - said_fake)) / n_fake
+  err = 0.5 * (err_real + err_fake)
+  return {"err_real": err_real, "err_denoised": err_fake, "err": err,
+          "acc_real": 1.0 - err_real, "acc_denoised": 1.0 - err_fake,
+          "acc": 1.0 - err,
+          "u_real": jnp.sum(real * u) / n_real,
+          "u_denoised": jnp.sum(fake * u) / n_fake}

@@ -66,6 +66,51 @@ def learning_curve(metrics_path: str, out_path: str, window: int = 10,
   save_figure(fig, out_path)
 
 
+def classifier_curve(metrics_path: str, out_path: str, window: int = 10,
+                     title: str = ""):
+  """The chapter's Figure 17.3 for a real-vs-denoised classifier: training
+  loss, and validation error rates (overall, on real, on denoised) with the
+  training error, vs images seen."""
+  records = logs.read_metrics(metrics_path)
+  fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+  x, y = logs.series(records, "train/d/loss")
+  if len(x):
+    ax.plot(x, y, color="C0", alpha=0.25, lw=0.8, label="train")
+    ax.plot(x, moving_average(y, window), color="C0",
+            label=f"train (moving average of "
+                  f"{smoothing_window(len(y), window)})")
+  x, y = logs.series(records, "val/loss")
+  if len(x):
+    ax.plot(x, y, "o-", color="C1", ms=3, label="validation")
+  ax.set_xlabel("images seen")
+  ax.set_ylabel("classifier loss")
+  ax.grid(alpha=0.3)
+  ax.legend()
+  x, y = logs.series(records, "train/d/err")
+  if len(x):
+    ax2.plot(x, moving_average(y, window), color="C0", alpha=0.6,
+             label="train (moving average)")
+  styles = [("val/err", "validation", "C1", "o-"),
+            ("val/err_real", "validation, real", "C2", "--"),
+            ("val/err_denoised", "validation, denoised", "C3", "--"),
+            ("val/err_image", "validation, per image (mean score)", "C4",
+             ":")]
+  for key, label, color, style in styles:
+    x, y = logs.series(records, key)
+    if len(x):
+      ax2.plot(x, y, style, color=color, ms=3, label=label)
+  ax2.axhline(0.5, color="gray", lw=0.8, ls=":")
+  ax2.set_xlabel("images seen")
+  ax2.set_ylabel("error rate")
+  ax2.set_ylim(0, 1)
+  ax2.grid(alpha=0.3)
+  ax2.legend(fontsize=8)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  save_figure(fig, out_path)
+
+
 def save_figure(fig, out_path: str):
   """Saves atomically (write then rename) so readers never see half a PNG."""
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)

@@ -1,8 +1,9 @@
-"""The host training loop for the denoising autoencoder.
+"""The host training loop, shared by every task (ddn.tasks).
 
 `train_and_evaluate(config, workdir)`: validates the config before any
 compute, resumes from the workdir's latest checkpoint (else `init_from`,
-else scratch), runs the jitted step over a data-parallel mesh of all devices,
+else scratch), runs the task's jitted step over a data-parallel mesh of all
+devices,
 logs averaged training metrics every `log.every_images`, evaluates held-out
 full images every `eval.every_images`, checkpoints every
 `train.checkpoint_every_images` and at the end, and keeps a learning-curve
@@ -18,7 +19,6 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -26,18 +26,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from ddn import checkpoint
 from ddn import data as data_lib
 from ddn import logs
-from ddn import losses
-from ddn import models
-from ddn import noise as noise_lib
 from ddn import optim
 from ddn import plots
-from ddn import steps
-
-EVAL_NOISE_SEED = 10_000  # eval noise: fold_in(PRNGKey(seed + this), index)
+from ddn import tasks
 
 
 class Setup:
-  """Everything built from a validated config, before any compute."""
+  """What every task shares, built from a validated config before any
+  compute: data checks, optimizer and schedule, intervals, the mesh."""
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
@@ -60,12 +56,6 @@ class Setup:
     for group in ("log", "eval"):
       if config[group].every_images <= 0:
         raise ValueError(f"config.{group}.every_images must be > 0.")
-    if config.eval.max_images <= 0:
-      raise ValueError(f"config.eval.max_images={config.eval.max_images}: "
-                       "validation needs at least 1 image, e.g. 4.")
-    self.noise_spec = noise_lib.spec_from_config(config.noise)
-    losses.validate(config.loss)
-    self.model = models.from_config(config.model, int(d.channels))
     bs = int(d.batch_size)
     self.lr_fn = optim.schedule(config.optim, bs, config.train.total_images)
     self.tx = optim.optimizer(config.optim, self.lr_fn)
@@ -81,49 +71,6 @@ class Setup:
     self.mesh = Mesh(np.array(jax.devices()), ("data",))
     self.repl = NamedSharding(self.mesh, P())
     self.batch_sharding = NamedSharding(self.mesh, P("data"))
-
-
-def _eval_noise_spec(setup: Setup) -> noise_lib.NoiseSpec:
-  sigma = setup.config.eval.sigma
-  if sigma is None or sigma < 0:
-    return setup.noise_spec
-  return noise_lib.NoiseSpec(**{**setup.noise_spec.__dict__, "sigma": sigma,
-                                "blind": False})
-
-
-class Evaluator:
-  """Validation loss and full-image PSNR on held-out images, fixed noise."""
-
-  def __init__(self, setup: Setup, source: data_lib.Source):
-    cfg = setup.config
-    n = min(len(source), int(cfg.eval.max_images))
-    self.images = [np.asarray(source[i])[None] for i in range(n)]
-    spec = _eval_noise_spec(setup)
-    base = jax.random.PRNGKey(cfg.seed + EVAL_NOISE_SEED)
-    self.noisy = [np.asarray(noise_lib.apply(jnp.asarray(im),
-                                             jax.random.fold_in(base, i), spec))
-                  for i, im in enumerate(self.images)]
-    self.grid_n = min(int(cfg.log.grid_images), n)
-    self._step = jax.jit(
-        lambda p, c, x: steps.eval_step(
-            p, c, x, model=setup.model,
-            ssd_weight=float(cfg.loss.ssd_weight),
-            l1_weight=float(cfg.loss.l1_weight)))
-
-  def __call__(self, params) -> tuple[dict[str, float], np.ndarray]:
-    """Returns (metrics, grid image noisy | output | clean)."""
-    loss, psnr, psnr_noisy, rows = [], [], [], []
-    for i, (clean, noisy) in enumerate(zip(self.images, self.noisy)):
-      out, m = self._step(params, clean, noisy)
-      loss.append(float(m["loss"]))
-      psnr.append(float(m["psnr"]))
-      psnr_noisy.append(float(losses.psnr(noisy, clean)))
-      if i < self.grid_n:
-        crop = lambda a: plots.center_crop(np.clip(a[0], 0, 1), 128)
-        rows.append([crop(noisy), crop(np.asarray(out)), crop(clean)])
-    metrics = {"val/loss": np.mean(loss), "val/psnr": np.mean(psnr),
-               "val/psnr_noisy": np.mean(psnr_noisy)}
-    return metrics, plots.grid(rows) if rows else None
 
 
 def _saved_config(workdir: str) -> dict | None:
@@ -184,15 +131,15 @@ def _mean_metrics(pending: list[dict[str, Any]], first_step: int,
   return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
 
 
-def init_or_restore(setup: Setup, mngr, rng, changed: tuple[str, ...] = ()
-                    ) -> tuple[steps.TrainState, str]:
-  """Latest checkpoint of this workdir, else init_from's params, else scratch.
+def init_or_restore(setup: Setup, task, mngr, rng,
+                    changed: tuple[str, ...] = ()) -> tuple[object, str]:
+  """Latest checkpoint of this workdir, else a fresh state (with the task's
+  `init_from`).
 
   `changed` names the config fields that differ from the workdir's saved
   config, for the error when the checkpoint no longer fits.
   """
-  cfg = setup.config
-  init = lambda: steps.init_state(rng, setup.model, setup.tx, cfg.data.crop)
+  init = lambda: task.init(rng)
   abstract = jax.eval_shape(init)
   abstract = jax.tree_util.tree_map(
       lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=setup.repl),
@@ -212,29 +159,22 @@ def init_or_restore(setup: Setup, mngr, rng, changed: tuple[str, ...] = ()
     state = checkpoint.restore(mngr, abstract)
     return state, f"resumed from step {last}"
   state = jax.jit(init, out_shardings=setup.repl)()
-  if cfg.train.init_from:
-    params, step = checkpoint.load_params(cfg.train.init_from)
-    checkpoint.check_compatible(params, state.params,
-                                f"init_from={cfg.train.init_from!r}")
-    params = jax.device_put(params, setup.repl)
-    state = state.replace(params=params,
-                          opt_state=jax.jit(setup.tx.init,
-                                            out_shardings=setup.repl)(params))
-    return state, f"initialised from {cfg.train.init_from} step {step}"
-  return state, "started from scratch"
+  return task.start(state)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
-  """Trains the autoencoder in `workdir`, resuming if it has checkpoints.
+  """Trains `config.task` in `workdir`, resuming if it has checkpoints.
 
   Returns:
-    The final TrainState.
+    The final state.
   """
   setup = Setup(config)  # every config error is raised here, before compute
+  task = tasks.build(config, setup)
   _check_writable(workdir)
   train_src = data_lib.drop_small(
       data_lib.load_source(config.data.train, config.data), config.data.crop)
   eval_src = data_lib.load_source(config.data.eval, config.data)
+  task.check_sources(train_src, eval_src)
 
   bs = int(config.data.batch_size)
   rng = jax.random.PRNGKey(config.seed)
@@ -243,25 +183,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   resolved = json.loads(config.to_json_best_effort())
   changed = tuple(_config_diff(saved, resolved)) if saved else ()
   try:
-    state, how = init_or_restore(setup, mngr, rng, changed)
+    task.attach(workdir, resuming=mngr.latest_step() is not None)
+    state, how = init_or_restore(setup, task, mngr, rng, changed)
   except Exception:
     mngr.close()
     raise
   _save_config(resolved, saved, workdir)  # only once the state fits
   start = int(state.step)
-  logging.info("%s; %d parameters; encoder receptive field %d px; devices %d; "
-               "training %s (%d images) for steps %d..%d of batch %d.", how,
-               models.count_params(state.params),
-               models.receptive_field(setup.model.encoder_layers()).size,
+  logging.info("%s; %s; devices %d; training %s (%d images) for steps "
+               "%d..%d of batch %d.", how, task.describe(state),
                jax.device_count(), train_src.name, len(train_src), start,
                setup.total_steps, bs)
 
-  train_step = steps.make_ae_train_step(
-      setup.model, setup.tx, setup.lr_fn, setup.noise_spec, config.loss,
-      shardings=(setup.repl, setup.batch_sharding, setup.repl))
-  evaluator = Evaluator(setup, eval_src)
+  train_step = task.make_step((setup.repl, setup.batch_sharding, setup.repl))
+  evaluator = task.evaluator(eval_src)
   writer = logs.Writer(workdir)
-  curve_png = os.path.join(workdir, "learning_curve.png")
   batches = data_lib.train_batches(
       train_src, start, bs, config.data.crop, config.data.augment,
       config.seed, config.data.prefetch)
@@ -295,10 +231,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         writer.scalars(done, done * bs, {f"train/{k}" if not k.startswith(
             "perf") else k: v for k, v in m.items()})
         eta = (setup.total_steps - done) * bs / max(ips, 1e-9)
-        logging.info(
-            "step %d/%d  images %d  loss %.5f  psnr %.2f dB  lr %.2e  "
-            "%.1f img/s  ETA %s", done, setup.total_steps, done * bs,
-            m["ae/loss"], m["ae/psnr"], m["lr"], ips, _fmt_time(eta))
+        logging.info("step %d/%d  images %d  %s  lr %.2e  %.1f img/s  ETA %s",
+                     done, setup.total_steps, done * bs, task.log_line(m),
+                     m["lr"], ips, _fmt_time(eta))
         t_log, steps_since, data_wait = time.time(), 0, 0.0
       evaluating = done % setup.eval_every == 0 or last
       saving = done % setup.ckpt_every == 0 or last
@@ -306,16 +241,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         # Never evaluate, plot or checkpoint unchecked (maybe non-finite) steps.
         _mean_metrics(pending, window_start, ckpt_hint())
       if evaluating:
-        vm, grid_img = evaluator(state.params)
+        vm, grid_img = evaluator(state)
         writer.scalars(done, done * bs, vm)
         if grid_img is not None:
           writer.image(done, done * bs, "val/noisy_output_clean", grid_img)
           plots.save_image(grid_img, os.path.join(
               workdir, "images", f"val_{done * bs:09d}.png"))
-        plots.learning_curve(writer.path, curve_png)
-        logging.info("eval at %d images: val loss %.5f, PSNR %.2f dB "
-                     "(noisy %.2f dB)", done * bs, vm["val/loss"],
-                     vm["val/psnr"], vm["val/psnr_noisy"])
+        task.plot(writer.path, workdir)
+        logging.info("eval at %d images: %s", done * bs, task.eval_line(vm))
         t_log, steps_since, data_wait = time.time(), 0, 0.0
       if saving:
         checkpoint.save(mngr, done, state)
@@ -326,7 +259,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     mngr.close()
   if start >= setup.total_steps:
     logging.info("already trained for %d steps; nothing to do.", start)
-  plots.learning_curve(writer.path, curve_png)
+  task.plot(writer.path, workdir)
   return state
 
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from ddn import configs
+from ddn import tasks
 from ddn import train
 
 from conftest import ROOT
@@ -27,7 +28,7 @@ def load(path):
 def test_experiments_exist():
   names = {os.path.basename(p) for p in EXPERIMENTS}
   assert {"ae.py", "ae_noskip.py", "ae_l2.py", "ae_l1.py", "ae_halve.py",
-          "ae_tenth.py"} <= names
+          "ae_tenth.py", "classifier.py", "classifier_patch.py"} <= names
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=os.path.basename)
@@ -39,7 +40,14 @@ def test_config_loads_locked_and_validates(path, arg):
   c.lock()
   with pytest.raises(AttributeError):
     c.optim.lrr = 1.0  # a typo cannot create a field
-  train.Setup(c)  # every field passes validation
+  tasks.build(c, train.Setup(c))  # every field passes validation
+
+
+def test_unknown_task():
+  c = configs.autoencoder()
+  c.task = "gan"
+  with pytest.raises(ValueError, match="valid tasks are autoencoder, classif"):
+    tasks.build(c, train.Setup(c))
 
 
 def test_sweep_is_lr_values():

@@ -1,0 +1,244 @@
+"""Classifiers that tell real images from denoised ones (the adversaries).
+
+The chapter's convention: the score is u = log P(denoised | x) / P(real | x),
+so u > 0 means "denoised" and u <= 0 "real" (labels y = +1 real, -1 denoised;
+see ddn.losses).
+
+Two kinds share one convolutional encoder: `len(features)` levels of
+`blocks` conv + activation layers; every level after the first starts by
+halving the resolution (a stride-2 conv, or 2x2 average / max pooling).
+
+  image  global pooling over space (average or max), optional fully
+         connected layers (each followed by the activation), then a linear
+         layer: one score per image, for any input size.
+  patch  fully convolutional: a last conv to one channel gives a score map,
+         one score per patch; the patch is the receptive field of the stack
+         (`Classifier.patch_size`). With padding 'VALID' (the default for
+         patches) every score sees exactly one patch inside the image.
+
+Options: ReLU or leaky ReLU (slope `leaky_slope`, 0.2 by default), spectral
+normalization of every conv and dense kernel (flax `nn.SpectralNorm`; its
+power-iteration state lives in the 'batch_stats' collection, updated only
+when `train=True`), dropout after every activation.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from ddn import models
+
+KINDS = ("image", "patch")
+DOWNSAMPLES = ("stride", "avg_pool", "max_pool")
+POOLS = ("avg", "max")
+PADDINGS = ("SAME", "VALID")
+ACTIVATIONS = ("relu", "leaky_relu")
+STATS = "batch_stats"  # collection of the spectral-norm state (u, sigma)
+
+
+class Classifier(nn.Module):
+  """Real-vs-denoised classifier; see the module docstring.
+
+  Attributes:
+    kind: 'image' (one score per image) or 'patch' (a score map).
+    channels: image channels the classifier expects.
+    features: conv widths per level, e.g. (32, 64, 128).
+    blocks: conv layers per level.
+    kernel_size: spatial size of every conv kernel.
+    downsample: 'stride', 'avg_pool' or 'max_pool' (between levels).
+    padding: 'SAME' or 'VALID' for every conv.
+    pool: 'avg' or 'max' global pooling (kind 'image').
+    dense: widths of the hidden fully connected layers (kind 'image').
+    activation: 'relu' or 'leaky_relu'.
+    leaky_slope: negative slope of the leaky ReLU.
+    spectral_norm: spectrally normalize every conv and dense kernel.
+    power_iterations: power-iteration steps per call (spectral norm).
+    dropout: dropout rate after every activation (0 disables it).
+  """
+
+  kind: str = "image"
+  channels: int = 1
+  features: Sequence[int] = (32, 64, 128)
+  blocks: int = 1
+  kernel_size: int = 3
+  downsample: str = "stride"
+  padding: str = "SAME"
+  pool: str = "avg"
+  dense: Sequence[int] = ()
+  activation: str = "leaky_relu"
+  leaky_slope: float = 0.2
+  spectral_norm: bool = False
+  power_iterations: int = 1
+  dropout: float = 0.0
+
+  def _layer(self, layer: nn.Module, x, train: bool):
+    if self.spectral_norm:
+      return nn.SpectralNorm(layer, n_steps=self.power_iterations,
+                             collection_name=STATS)(x, update_stats=train)
+    return layer(x)
+
+  def _act(self, x, train: bool):
+    if self.activation == "leaky_relu":
+      x = nn.leaky_relu(x, self.leaky_slope)
+    else:
+      x = nn.relu(x)
+    if self.dropout > 0:
+      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return x
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """Scores a batch.
+
+    Args:
+      x: (B, H, W, channels) images in [0, 1].
+      train: updates the spectral-norm state (call with
+        `mutable=['batch_stats']`) and enables dropout (needs a 'dropout' rng).
+
+    Returns:
+      u: (B,) for kind 'image'; (B, H', W') for kind 'patch'.
+    """
+    if x.ndim != 4 or x.shape[-1] != self.channels:
+      raise ValueError(f"classifier expects (B, H, W, {self.channels}) "
+                       f"images, got shape {x.shape}; set "
+                       "config.data.channels to match.")
+    k = self.kernel_size
+    conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding)
+    y = 2.0 * x - 1.0  # centre [0, 1] on zero
+    for level, feat in enumerate(self.features):
+      for i in range(self.blocks):
+        first = level > 0 and i == 0
+        if first and self.downsample == "avg_pool":
+          y = nn.avg_pool(y, (2, 2), (2, 2))
+        elif first and self.downsample == "max_pool":
+          y = nn.max_pool(y, (2, 2), (2, 2))
+        stride = 2 if (first and self.downsample == "stride") else 1
+        y = self._layer(conv(feat, strides=(stride, stride),
+                             name=f"conv{level}_{i}"), y, train)
+        y = self._act(y, train)
+    if self.kind == "patch":
+      u = self._layer(conv(1, name="score"), y, train)
+      return u[..., 0]
+    y = jnp.mean(y, axis=(1, 2)) if self.pool == "avg" else jnp.max(
+        y, axis=(1, 2))
+    for i, width in enumerate(self.dense):
+      y = self._act(self._layer(nn.Dense(width, name=f"dense{i}"), y, train),
+                    train)
+    return self._layer(nn.Dense(1, name="score"), y, train)[:, 0]
+
+  def _stack(self) -> list[tuple[models.Layer, bool]]:
+    """(layer, is_pooling) along one axis, up to the score map or pooling."""
+    k = self.kernel_size
+
+    def conv(stride):
+      pad = models.same_padding(k, stride) if self.padding == "SAME" else 0
+      return models.Layer(kernel=k, stride=stride, padding=pad), False
+
+    out = []
+    for level in range(len(self.features)):
+      for i in range(self.blocks):
+        first = level > 0 and i == 0
+        if first and self.downsample != "stride":
+          out.append((models.Layer(kernel=2, stride=2), True))
+        out.append(conv(2 if (first and self.downsample == "stride") else 1))
+    if self.kind == "patch":
+      out.append(conv(1))
+    return out
+
+  def layers(self) -> list[models.Layer]:
+    """The conv/pool stack (up to the score map or global pooling), along one
+    axis, for `models.receptive_field`."""
+    return [layer for layer, _ in self._stack()]
+
+  @property
+  def patch_size(self) -> int:
+    """Input pixels (per axis) one score sees: the stack's receptive field."""
+    return models.receptive_field(self.layers()).size
+
+  def output_size(self, size: int) -> int:
+    """Side of the last feature map (the score map for kind 'patch') for an
+    input of side `size`; < 1 when the input vanishes on the way."""
+    for layer, pooling in self._stack():
+      if size < 1:
+        return size
+      if self.padding == "SAME" and not pooling:
+        size = -(-size // layer.stride)
+      else:  # VALID convs and pooling windows
+        size = (size - layer.kernel) // layer.stride + 1
+    return size
+
+  def describe(self) -> str:
+    """One line for logs: kind, patch size and stride of the scores."""
+    rf = models.receptive_field(self.layers())
+    if self.kind == "patch":
+      return (f"patch classifier: one score per {rf.size}x{rf.size} patch, "
+              f"patches every {rf.jump} px")
+    return (f"whole-image classifier: {self.pool} pooling of features that "
+            f"each see {rf.size}x{rf.size} px")
+
+
+def init_variables(model: Classifier, rng: jax.Array, size: int) -> dict:
+  """{'params', and 'batch_stats' when spectrally normalized} for inputs of
+  side `size`."""
+  dummy = jnp.zeros((1, size, size, model.channels), jnp.float32)
+  variables = model.init(rng, dummy)
+  return {"params": variables["params"],
+          STATS: variables.get(STATS, {})}
+
+
+def from_config(cfg, channels: int, crop: int | None = None) -> Classifier:
+  """Builds the classifier of `config.disc`; raises on impossible settings.
+
+  `crop`, when given, is checked against the patch size and the depth.
+  """
+  checks = [("kind", cfg.kind, KINDS), ("downsample", cfg.downsample,
+                                         DOWNSAMPLES),
+            ("pool", cfg.pool, POOLS), ("activation", cfg.activation,
+                                        ACTIVATIONS)]
+  for field, value, valid in checks:
+    if value not in valid:
+      raise ValueError(f"config.disc.{field}={value!r}: valid values are "
+                       f"{', '.join(valid)}.")
+  padding = str(cfg.padding).upper()
+  if padding not in PADDINGS:
+    raise ValueError(f"config.disc.padding={cfg.padding!r}: valid values "
+                     "are SAME, VALID.")
+  features = tuple(int(f) for f in cfg.features)
+  if not features or min(features) <= 0:
+    raise ValueError(f"config.disc.features={cfg.features}: need at least one "
+                     "level with a positive width, e.g. (32, 64, 128).")
+  dense = tuple(int(f) for f in cfg.dense)
+  if dense and min(dense) <= 0:
+    raise ValueError(f"config.disc.dense={cfg.dense}: widths must be > 0 (use "
+                     "() for no hidden layer).")
+  if cfg.blocks < 1 or cfg.kernel_size < 1:
+    raise ValueError("config.disc: blocks and kernel_size must be >= 1, got "
+                     f"blocks={cfg.blocks}, kernel_size={cfg.kernel_size}.")
+  if not 0 <= cfg.dropout < 1:
+    raise ValueError(f"config.disc.dropout={cfg.dropout}: must be in [0, 1).")
+  if cfg.leaky_slope < 0:
+    raise ValueError(f"config.disc.leaky_slope={cfg.leaky_slope}: must be "
+                     ">= 0.")
+  if cfg.spectral_norm and cfg.power_iterations < 1:
+    raise ValueError(f"config.disc.power_iterations={cfg.power_iterations}: "
+                     "spectral norm needs at least 1.")
+  model = Classifier(
+      kind=cfg.kind, channels=channels, features=features,
+      blocks=int(cfg.blocks), kernel_size=int(cfg.kernel_size),
+      downsample=cfg.downsample, padding=padding, pool=cfg.pool, dense=dense,
+      activation=cfg.activation, leaky_slope=float(cfg.leaky_slope),
+      spectral_norm=bool(cfg.spectral_norm),
+      power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout))
+  if crop is not None:
+    if model.output_size(crop) < 1:
+      raise ValueError(
+          f"config.data.crop={crop} is too small for config.disc "
+          f"({model.describe()}): the input vanishes before the last layer; "
+          f"raise the crop to >= {model.patch_size} or use fewer levels, "
+          "a smaller kernel or padding='SAME'.")
+  return model
