@@ -83,13 +83,9 @@ class Classifier(nn.Module):
     return layer(x)
 
   def _act(self, x, train: bool):
-    if self.activation == "leaky_relu":
-      x = nn.leaky_relu(x, self.leaky_slope)
-    else:
-      x = nn.relu(x)
-    if self.dropout > 0:
-      x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    return x
+    act = (functools.partial(nn.leaky_relu, negative_slope=self.leaky_slope)
+           if self.activation == "leaky_relu" else nn.relu)
+    return models.act_dropout(x, act, self.dropout, train)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:

@@ -29,6 +29,14 @@ OUTPUTS = ("identity", "sigmoid", "clip", "residual")
 UPSAMPLES = ("transpose", "resize")
 
 
+def act_dropout(x: jax.Array, act, rate: float, train: bool) -> jax.Array:
+  """act(x), then dropout at `rate` when training (inside a compact module)."""
+  x = act(x)
+  if rate > 0:
+    x = nn.Dropout(rate, deterministic=not train)(x)
+  return x
+
+
 class Autoencoder(nn.Module):
   """Conv encoder/decoder; `skip=True` makes it a U-Net.
 
@@ -66,10 +74,7 @@ class Autoencoder(nn.Module):
                    name=name)(x)
 
   def _act(self, x, train):
-    x = ACTIVATIONS[self.activation](x)
-    if self.dropout > 0:
-      x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    return x
+    return act_dropout(x, ACTIVATIONS[self.activation], self.dropout, train)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:

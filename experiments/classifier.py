@@ -7,8 +7,9 @@ logistic loss (`--config.disc.loss=hinge` for the hinge loss, margin 1).
 
 Command (embedded photographs, after README's first command):
   python launch.py --config=experiments/classifier.py --workdir=runs/clf
-Cost: 102,400 crops of 48x48 (800 steps of 128), about 10 minutes on a
-2-core CPU. Smoke run: --config=experiments/classifier.py:smoke with
+Cost: 102,400 crops of 48x48 (800 steps of 128), 11 minutes on a 2-core
+CPU (one XLA device; 6 1/2 minutes with two, see README).
+Smoke run: --config=experiments/classifier.py:smoke
 --config.train.init_from=<a smoke autoencoder's workdir>.
 
 On Train400 against the Train400 autoencoder (README, "Real or denoised?"):
