@@ -8,6 +8,7 @@ Checkpoints hold arrays only (the state pytree); the config goes to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -25,24 +26,45 @@ def manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
       item_handlers=ocp.StandardCheckpointHandler())  # lets item_metadata read
 
 
+def has_checkpoint(workdir: str) -> bool:
+  """Whether `workdir/checkpoints` holds a finished step (no side effects)."""
+  path = os.path.join(workdir, "checkpoints")
+  return os.path.isdir(path) and any(n.isdigit() for n in os.listdir(path))
+
+
 def saved_tree(mngr: ocp.CheckpointManager, step: int) -> Any:
   """The saved step's tree of array metadata (shape, dtype), nothing loaded."""
   return mngr.item_metadata(step).tree
 
 
+FIELD_HINTS = {
+    "opt_state": "the optimizer differs (config.optim.name, grad_clip, "
+                 "weight_decay, momentum); use the same config.optim",
+    "stats": "the spectral-norm state differs (config.disc.spectral_norm); "
+             "use the same config.disc",
+    "denoiser": "the frozen denoiser differs from the one it was trained "
+                "against (workdir/denoiser.json)",
+}
+
+
 def check_restorable(mngr: ocp.CheckpointManager, step: int, target: Any,
-                     what: str) -> None:
+                     what: str, model_field: str = "config.model") -> None:
   """Raises a clear ValueError, before any read, when the saved state does
-  not fit `target` (a TrainState of ShapeDtypeStructs)."""
+  not fit `target` (a state of ShapeDtypeStructs); `model_field` is the
+  config group that defines `target.params`."""
   tree = saved_tree(mngr, step)
-  check_compatible(tree["params"], target.params, what)
+  check_compatible(tree["params"], target.params, what, model_field)
   n_saved = len(jax.tree_util.tree_leaves(tree))
   n_here = len(jax.tree_util.tree_leaves(target))
-  if n_saved != n_here:
-    raise ValueError(
-        f"{what} holds {n_saved} arrays but this config's training state has "
-        f"{n_here}: the optimizer differs (config.optim.name, grad_clip, "
-        "weight_decay, momentum); use the same config.optim as that run.")
+  if n_saved == n_here:
+    return
+  count = lambda t: len(jax.tree_util.tree_leaves(t))
+  fields = [f.name for f in dataclasses.fields(target) if f.name != "params"
+            and count(tree.get(f.name, {})) != count(getattr(target, f.name))]
+  hints = "; ".join(FIELD_HINTS.get(f, f"its {f} differs") for f in fields)
+  raise ValueError(
+      f"{what} holds {n_saved} arrays but this config's training state has "
+      f"{n_here}: {hints or 'the state layout differs'}.")
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
@@ -93,7 +115,8 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   return jax.tree_util.tree_map(np.asarray, params), int(step)
 
 
-def check_compatible(loaded: Any, expected: Any, what: str) -> None:
+def check_compatible(loaded: Any, expected: Any, what: str,
+                     model_field: str = "config.model") -> None:
   """Raises a clear error when two param trees differ in structure or shape."""
   shape = lambda v: tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
   flat_l = {jax.tree_util.keystr(k): shape(v) for k, v in
@@ -113,4 +136,4 @@ def check_compatible(loaded: Any, expected: Any, what: str) -> None:
     raise ValueError(
         f"{what} does not match this model's architecture "
         f"({len(problems)} differences, e.g. {'; '.join(problems[:3])}); "
-        "use the same config.model and config.data.channels as that run.")
+        f"use the same {model_field} and config.data.channels as that run.")

@@ -230,11 +230,12 @@ def from_config(cfg, channels: int, crop: int | None = None) -> Classifier:
       activation=cfg.activation, leaky_slope=float(cfg.leaky_slope),
       spectral_norm=bool(cfg.spectral_norm),
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout))
-  if crop is not None:
-    if model.output_size(crop) < 1:
-      raise ValueError(
-          f"config.data.crop={crop} is too small for config.disc "
-          f"({model.describe()}): the input vanishes before the last layer; "
-          f"raise the crop to >= {model.patch_size} or use fewer levels, "
-          "a smaller kernel or padding='SAME'.")
+  if crop is not None and model.output_size(crop) < 1:
+    fix = (f"raise the crop to >= {model.patch_size}, or use padding='SAME', "
+           "fewer levels or a smaller kernel" if padding == "VALID" else
+           "raise the crop or use fewer levels")
+    raise ValueError(
+        f"config.data.crop={crop} is too small for config.disc "
+        f"({model.describe()}): the input vanishes before the last layer; "
+        f"{fix}.")
   return model

@@ -52,7 +52,8 @@ def eval_noise_spec(config, spec: noise_lib.NoiseSpec) -> noise_lib.NoiseSpec:
 
 def _load_params_into(workdir: str, expected, what: str, repl):
   params, step = checkpoint.load_params(workdir)
-  checkpoint.check_compatible(params, expected, what)
+  checkpoint.check_compatible(params, expected, what,
+                              "config.model (of that run)")
   return jax.device_put(params, repl), step
 
 
@@ -65,6 +66,7 @@ class AutoencoderTask:
   noisy versions."""
 
   train_loss_key = "train/ae/loss"
+  model_field = "config.model"  # the config group behind state.params
 
   def __init__(self, config: ml_collections.ConfigDict, setup):
     self.config, self.setup = config, setup
@@ -166,6 +168,7 @@ class ClassifierTask:
   outputs (see steps.classifier_train_step)."""
 
   train_loss_key = "train/d/loss"
+  model_field = "config.disc"
 
   def __init__(self, config: ml_collections.ConfigDict, setup):
     self.config, self.setup = config, setup
@@ -185,12 +188,6 @@ class ClassifierTask:
                        "margin must be > 0 (the chapter's is 1).")
     self.disc = discriminators.from_config(config.disc, int(d.channels),
                                            int(d.crop))
-    if not config.train.init_from:
-      raise ValueError(
-          "config.train.init_from is empty: the classifier needs the workdir "
-          "of a trained autoencoder, whose outputs are the 'denoised' class. "
-          "Train one (python launch.py --config=experiments/ae.py "
-          "--workdir=runs/ae) and pass --config.train.init_from=runs/ae.")
     self.denoiser = None  # set by attach()
     self.denoiser_record = None
 
@@ -201,11 +198,24 @@ class ClassifierTask:
     """Builds the frozen denoiser: from the record in the workdir when
     resuming (the checkpoint holds its parameters), else from init_from."""
     record_path = os.path.join(workdir, DENOISER_RECORD)
+    src = self.config.train.init_from
     if resuming and os.path.exists(record_path):
       with open(record_path) as f:
         record = json.load(f)
+      if src and os.path.abspath(src) != record["workdir"]:
+        logging.warning(
+            "config.train.init_from=%r is not the denoiser this run was "
+            "trained against (%s, step %s); resuming against that one, whose "
+            "parameters are in the checkpoint. Use a new --workdir to train "
+            "against %s.", src, record["workdir"], record.get("step"), src)
     else:
-      src = self.config.train.init_from
+      if not src:
+        raise ValueError(
+            "config.train.init_from is empty: the classifier needs the "
+            "workdir of a trained autoencoder, whose outputs are the "
+            "'denoised' class. Train one (python launch.py "
+            "--config=experiments/ae.py --workdir=runs/ae) and pass "
+            "--config.train.init_from=runs/ae.")
       if not os.path.exists(os.path.join(src, "config.json")):
         raise ValueError(
             f"config.train.init_from={src!r} is not a trained autoencoder's "
@@ -308,7 +318,7 @@ def validation_crops(source: data_lib.Source, n: int, crop: int,
 
 class ClassifierEvaluator:
   """Error rates on fixed held-out crops, each scored once as real and once
-  noised (fixed noise) and denoised."""
+  noised (fixed noise) and denoised, in batches of `batch_size`."""
 
   def __init__(self, task: ClassifierTask, source: data_lib.Source,
                batch_size: int = 256):
@@ -318,6 +328,7 @@ class ClassifierEvaluator:
                                   int(cfg.data.crop), int(cfg.seed))
     spec = eval_noise_spec(cfg, task.noise_spec)
     key = jax.random.PRNGKey(cfg.seed + EVAL_NOISE_SEED)
+    # One draw for all crops; dropped once they are denoised.
     self.noisy = np.asarray(noise_lib.apply(jnp.asarray(self.clean), key,
                                             spec))
     self.batch_size = batch_size
@@ -327,26 +338,35 @@ class ClassifierEvaluator:
     self._classify = jax.jit(lambda p, s, x: steps.classify(
         p, s, x, disc=task.disc))
 
-  def _batches(self, a: np.ndarray):
-    for i in range(0, len(a), self.batch_size):
-      yield a[i:i + self.batch_size]
+  def _starts(self):
+    return range(0, len(self.clean), self.batch_size)
+
+  def _scores(self, state, images: np.ndarray) -> np.ndarray:
+    return np.concatenate([
+        np.asarray(self._classify(state.params, state.stats,
+                                  images[i:i + self.batch_size]))
+        for i in self._starts()])
 
   def __call__(self, state) -> tuple[dict[str, float], None]:
     if self.denoised is None:
       self.denoised = np.concatenate([
-          np.asarray(self._denoise(state.denoiser, b))
-          for b in self._batches(self.noisy)])
-      self.psnr_denoised = float(jnp.mean(losses.psnr(
-          self.denoised, self.clean, axis=(1, 2, 3))))
-    u = np.concatenate([
-        np.asarray(self._classify(state.params, state.stats, b))
-        for b in self._batches(np.concatenate([self.clean, self.denoised]))])
+          np.asarray(self._denoise(state.denoiser,
+                                   self.noisy[i:i + self.batch_size]))
+          for i in self._starts()])
+      self.noisy = None
+      self.psnr_denoised = float(np.mean(np.concatenate([
+          np.asarray(losses.psnr(self.denoised[i:i + self.batch_size],
+                                 self.clean[i:i + self.batch_size],
+                                 axis=(1, 2, 3)))
+          for i in self._starts()])))
+    u = np.concatenate([self._scores(state, self.clean),
+                        self._scores(state, self.denoised)])
     n = len(self.clean)
     y = np.concatenate([np.full(n, losses.REAL), np.full(n, losses.DENOISED)])
     u_j, y_j = jnp.asarray(u), jnp.asarray(y, jnp.float32)
-    name = self.task.config.disc.loss
-    metrics = {"val/loss": float(losses.disc_loss(
-        name, u_j, y_j, float(self.task.config.disc.margin))),
+    cfg = self.task.config.disc
+    metrics = {"val/loss": float(losses.disc_loss(cfg.loss, u_j, y_j,
+                                                  float(cfg.margin))),
                "val/psnr_denoised": self.psnr_denoised}
     metrics.update({f"val/{k}": float(v) for k, v in
                     losses.classification_metrics(u_j, y_j).items()})

@@ -3,11 +3,10 @@
 `train_and_evaluate(config, workdir)`: validates the config before any
 compute, resumes from the workdir's latest checkpoint (else `init_from`,
 else scratch), runs the task's jitted step over a data-parallel mesh of all
-devices,
-logs averaged training metrics every `log.every_images`, evaluates held-out
-full images every `eval.every_images`, checkpoints every
-`train.checkpoint_every_images` and at the end, and keeps a learning-curve
-PNG up to date. All intervals are in images seen.
+devices, logs averaged training metrics every `log.every_images`, evaluates
+held-out data (the task's evaluator) every `eval.every_images`, checkpoints
+every `train.checkpoint_every_images` and at the end, and keeps a
+learning-curve PNG up to date. All intervals are in images seen.
 """
 
 from __future__ import annotations
@@ -147,7 +146,8 @@ def init_or_restore(setup: Setup, task, mngr, rng,
   last = mngr.latest_step()
   if last is not None:
     try:
-      checkpoint.check_restorable(mngr, last, abstract, "the checkpoint")
+      checkpoint.check_restorable(mngr, last, abstract, "the checkpoint",
+                                  task.model_field)
     except ValueError as e:
       what = (f" (changed since it was saved: {', '.join(changed)})"
               if changed else "")
@@ -170,6 +170,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   """
   setup = Setup(config)  # every config error is raised here, before compute
   task = tasks.build(config, setup)
+  # Reads only: a missing init_from fails before the workdir is touched.
+  task.attach(workdir, resuming=checkpoint.has_checkpoint(workdir))
   _check_writable(workdir)
   train_src = data_lib.drop_small(
       data_lib.load_source(config.data.train, config.data), config.data.crop)
@@ -183,7 +185,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   resolved = json.loads(config.to_json_best_effort())
   changed = tuple(_config_diff(saved, resolved)) if saved else ()
   try:
-    task.attach(workdir, resuming=mngr.latest_step() is not None)
     state, how = init_or_restore(setup, task, mngr, rng, changed)
   except Exception:
     mngr.close()

@@ -128,6 +128,22 @@ def test_spectral_norm_keeps_top_singular_value_near_one():
   assert n == 4  # two convs, one hidden dense, the score layer
 
 
+def test_spectral_norm_forward_uses_normalized_kernels():
+  """Scaling every kernel by 10 leaves a spectrally normalized classifier's
+  scores unchanged (W / sigma(W) is scale-free) and changes a plain one's."""
+  x = jax.random.uniform(jax.random.PRNGKey(3), (2, 24, 24, 1))
+  for sn in (True, False):
+    model = discriminators.Classifier(kind="image", features=(8, 16),
+                                      spectral_norm=sn)
+    v = _variables(model, 24)
+    scaled = dict(v, params=jax.tree_util.tree_map_with_path(
+        lambda path, p: p * 10 if "kernel" in jax.tree_util.keystr(path)
+        else p, v["params"]))
+    same = np.allclose(model.apply(v, x), model.apply(scaled, x), rtol=1e-4,
+                       atol=1e-5)
+    assert same == sn
+
+
 @pytest.mark.parametrize("field,value,match", [
     ("kind", "pixel", "disc.kind='pixel': valid values are image, patch"),
     ("padding", "full", "SAME, VALID"),
@@ -317,6 +333,8 @@ def test_run_leaves_checkpoints_metrics_curve_and_frozen_denoiser(
   assert record["step"] == 24
   from ddn import checkpoint
   ae_params, _ = checkpoint.load_params(denoiser_dir)
+  assert (jax.tree_util.tree_structure(state.denoiser) ==
+          jax.tree_util.tree_structure(ae_params))
   for a, b in zip(jax.tree_util.tree_leaves(state.denoiser),
                   jax.tree_util.tree_leaves(ae_params)):
     np.testing.assert_array_equal(a, b)  # loaded, then never trained
@@ -362,17 +380,48 @@ def test_resume_is_exact_with_spectral_norm_and_needs_no_denoiser_dir(
   resumed = train.train_and_evaluate(rest, split)
   assert int(resumed.step) == 24
   for name in ("params", "stats", "denoiser"):
-    for a, b in zip(jax.tree_util.tree_leaves(getattr(full, name)),
-                    jax.tree_util.tree_leaves(getattr(resumed, name))):
-      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    _assert_trees_close(getattr(full, name), getattr(resumed, name))
 
 
-def test_whole_image_hinge_run(denoiser_dir, tmp_path):
+def _assert_trees_close(a, b):
+  assert (jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b))
+  for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def hinge_run(denoiser_dir, tmp_path_factory):
+  """A whole-image run without spectral norm (empty stats), hinge loss."""
   c = _clf_config(denoiser_dir, loss="hinge", pool="max")
-  state = train.train_and_evaluate(c, str(tmp_path / "w"))
-  assert int(state.step) == 24 and state.stats == {}
-  records = logs.read_metrics(str(tmp_path / "w" / "metrics.jsonl"))
+  workdir = str(tmp_path_factory.mktemp("hinge"))
+  return c, workdir, train.train_and_evaluate(c, workdir)
+
+
+def test_whole_image_hinge_run_resumes_exactly(hinge_run, tmp_path):
+  c, workdir, full = hinge_run
+  assert int(full.step) == 24 and full.stats == {}
+  records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+  assert "val/err" in records[-1]
   assert "val/err_image" not in records[-1]  # one score per image already
+  part = c.copy_and_resolve_references()
+  part.train.total_images = 48
+  split = str(tmp_path / "split")
+  train.train_and_evaluate(part, split)
+  resumed = train.train_and_evaluate(c, split)
+  assert int(resumed.step) == 24
+  for name in ("params", "stats", "opt_state"):
+    _assert_trees_close(getattr(full, name), getattr(resumed, name))
+
+
+def test_resume_with_spectral_norm_added_is_refused(hinge_run, tmp_path):
+  c, workdir, _ = hinge_run
+  run = str(tmp_path / "run")
+  shutil.copytree(workdir, run)
+  other = c.copy_and_resolve_references()
+  other.disc.spectral_norm = True
+  other.train.total_images = 400
+  with pytest.raises(ValueError, match="spectral-norm state differs"):
+    train.train_and_evaluate(other, run)
 
 
 @pytest.mark.parametrize("change,match", [
@@ -399,9 +448,7 @@ def test_bad_setups_fail_before_writing(denoiser_dir, patch_run, tmp_path,
   workdir = tmp_path / "w"
   with pytest.raises(ValueError, match=match):
     train.train_and_evaluate(c, str(workdir))
-  assert not (workdir / "checkpoints").exists() or not os.listdir(
-      workdir / "checkpoints")
-  assert not (workdir / "config.json").exists()
+  assert not workdir.exists() or not os.listdir(workdir)  # nothing written
 
 
 def test_figures_classifiers(patch_run, denoiser_dir, tmp_path):
@@ -431,3 +478,28 @@ def test_evaluate_refuses_a_classifier_run(patch_run):
   from ddn import evaluate
   with pytest.raises(ValueError, match="is a classifier run, not a denoiser"):
     evaluate.Denoiser(patch_run[1])
+
+
+def test_resume_without_spectral_norm_is_refused(patch_run, tmp_path):
+  c, workdir, _ = patch_run
+  run = str(tmp_path / "run")
+  shutil.copytree(workdir, run)
+  other = c.copy_and_resolve_references()
+  other.disc.spectral_norm = False
+  other.train.total_images = 400
+  with pytest.raises(ValueError, match=r"disc\.spectral_norm.*spectral-norm "
+                     "state differs"):
+    train.train_and_evaluate(other, run)
+  assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ["12", "24"]
+
+
+def test_resume_needs_no_init_from(patch_run, tmp_path, caplog):
+  caplog.set_level("INFO")
+  c, workdir, state = patch_run
+  run = str(tmp_path / "run")
+  shutil.copytree(workdir, run)
+  again = c.copy_and_resolve_references()
+  again.train.init_from = ""
+  resumed = train.train_and_evaluate(again, run)
+  assert "resumed from step 24" in caplog.text
+  _assert_trees_close(state.params, resumed.params)
