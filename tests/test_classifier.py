@@ -413,17 +413,6 @@ def test_whole_image_hinge_run_resumes_exactly(hinge_run, tmp_path):
     _assert_trees_close(getattr(full, name), getattr(resumed, name))
 
 
-def test_resume_with_spectral_norm_added_is_refused(hinge_run, tmp_path):
-  c, workdir, _ = hinge_run
-  run = str(tmp_path / "run")
-  shutil.copytree(workdir, run)
-  other = c.copy_and_resolve_references()
-  other.disc.spectral_norm = True
-  other.train.total_images = 400
-  with pytest.raises(ValueError, match="spectral-norm state differs"):
-    train.train_and_evaluate(other, run)
-
-
 @pytest.mark.parametrize("change,match", [
     (dict(init_from=""), "init_from is empty.*experiments/ae.py"),
     (dict(init_from="/nonexistent/ae"), "not a trained autoencoder's workdir"),
@@ -480,12 +469,16 @@ def test_evaluate_refuses_a_classifier_run(patch_run):
     evaluate.Denoiser(patch_run[1])
 
 
-def test_resume_without_spectral_norm_is_refused(patch_run, tmp_path):
-  c, workdir, _ = patch_run
+@pytest.mark.parametrize("run_name,spectral_norm", [("patch_run", False),
+                                                    ("hinge_run", True)])
+def test_resume_with_spectral_norm_switched_is_refused(request, run_name,
+                                                       spectral_norm,
+                                                       tmp_path):
+  c, workdir, _ = request.getfixturevalue(run_name)
   run = str(tmp_path / "run")
   shutil.copytree(workdir, run)
   other = c.copy_and_resolve_references()
-  other.disc.spectral_norm = False
+  other.disc.spectral_norm = spectral_norm
   other.train.total_images = 400
   with pytest.raises(ValueError, match=r"disc\.spectral_norm.*spectral-norm "
                      "state differs"):
