@@ -54,11 +54,10 @@ def check_restorable(mngr: ocp.CheckpointManager, step: int, target: Any,
   config group that defines `target.params`."""
   tree = saved_tree(mngr, step)
   check_compatible(tree["params"], target.params, what, model_field)
-  n_saved = len(jax.tree_util.tree_leaves(tree))
-  n_here = len(jax.tree_util.tree_leaves(target))
+  count = lambda t: len(jax.tree_util.tree_leaves(t))
+  n_saved, n_here = count(tree), count(target)
   if n_saved == n_here:
     return
-  count = lambda t: len(jax.tree_util.tree_leaves(t))
   fields = [f.name for f in dataclasses.fields(target) if f.name != "params"
             and count(tree.get(f.name, {})) != count(getattr(target, f.name))]
   hints = "; ".join(FIELD_HINTS.get(f, f"its {f} differs") for f in fields)

@@ -22,9 +22,6 @@ import ml_collections
 from ddn import noise as noise_lib
 
 
-TASKS = ("autoencoder", "classifier")
-
-
 def _data(batch_size: int) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       train="embedded:train", eval="embedded:eval", channels=1,

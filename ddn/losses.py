@@ -77,6 +77,16 @@ def hinge(u: jax.Array, y: jax.Array, margin: float = 1.0) -> jax.Array:
   return jnp.mean(jax.nn.relu(margin + _labels_like(u, y) * u))
 
 
+def validate_disc(cfg) -> None:
+  """Checks the loss fields of `config.disc`; raises naming the bad one."""
+  if cfg.loss not in DISC_LOSSES:
+    raise ValueError(f"config.disc.loss={cfg.loss!r}: valid losses are "
+                     f"{', '.join(DISC_LOSSES)}.")
+  if cfg.margin <= 0:
+    raise ValueError(f"config.disc.margin={cfg.margin}: the hinge margin must "
+                     "be > 0 (the chapter's is 1).")
+
+
 def disc_loss(name: str, u: jax.Array, y: jax.Array, margin: float = 1.0):
   """The classifier loss named by `config.disc.loss`."""
   if name == "logistic":

@@ -32,12 +32,9 @@ def moving_average(y: np.ndarray, window: int) -> np.ndarray:
   return (c[idx] - c[lo]) / (idx - lo)
 
 
-def learning_curve(metrics_path: str, out_path: str, window: int = 10,
-                   train_key: str = "train/ae/loss",
-                   val_key: str = "val/loss", psnr_key: str = "val/psnr"):
-  """Training and validation loss (and validation PSNR) vs images seen."""
-  records = logs.read_metrics(metrics_path)
-  fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+def _loss_panel(ax, records: list[dict], train_key: str, val_key: str,
+                window: int, ylabel: str) -> None:
+  """Training loss (raw and moving average) and validation loss vs images."""
   x, y = logs.series(records, train_key)
   if len(x):
     ax.plot(x, y, color="C0", alpha=0.25, lw=0.8, label="train")
@@ -48,10 +45,19 @@ def learning_curve(metrics_path: str, out_path: str, window: int = 10,
   if len(x):
     ax.plot(x, y, "o-", color="C1", ms=3, label="validation")
   ax.set_xlabel("images seen")
-  ax.set_ylabel("loss")
-  ax.set_yscale("log")
+  ax.set_ylabel(ylabel)
   ax.grid(alpha=0.3)
   ax.legend()
+
+
+def learning_curve(metrics_path: str, out_path: str, window: int = 10,
+                   train_key: str = "train/ae/loss",
+                   val_key: str = "val/loss", psnr_key: str = "val/psnr"):
+  """Training and validation loss (and validation PSNR) vs images seen."""
+  records = logs.read_metrics(metrics_path)
+  fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+  _loss_panel(ax, records, train_key, val_key, window, "loss")
+  ax.set_yscale("log")
   x, y = logs.series(records, psnr_key)
   if len(x):
     ax2.plot(x, y, "o-", color="C2", ms=3, label="validation PSNR")
@@ -73,19 +79,8 @@ def classifier_curve(metrics_path: str, out_path: str, window: int = 10,
   training error, vs images seen."""
   records = logs.read_metrics(metrics_path)
   fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-  x, y = logs.series(records, "train/d/loss")
-  if len(x):
-    ax.plot(x, y, color="C0", alpha=0.25, lw=0.8, label="train")
-    ax.plot(x, moving_average(y, window), color="C0",
-            label=f"train (moving average of "
-                  f"{smoothing_window(len(y), window)})")
-  x, y = logs.series(records, "val/loss")
-  if len(x):
-    ax.plot(x, y, "o-", color="C1", ms=3, label="validation")
-  ax.set_xlabel("images seen")
-  ax.set_ylabel("classifier loss")
-  ax.grid(alpha=0.3)
-  ax.legend()
+  _loss_panel(ax, records, "train/d/loss", "val/loss", window,
+              "classifier loss")
   x, y = logs.series(records, "train/d/err")
   if len(x):
     ax2.plot(x, moving_average(y, window), color="C0", alpha=0.6,

@@ -65,7 +65,6 @@ class AutoencoderTask:
   """Trains the denoiser on a·SSD + b·L1 of clean crops vs their denoised
   noisy versions."""
 
-  train_loss_key = "train/ae/loss"
   model_field = "config.model"  # the config group behind state.params
 
   def __init__(self, config: ml_collections.ConfigDict, setup):
@@ -167,7 +166,6 @@ class ClassifierTask:
   """Trains a classifier to tell real crops from a frozen denoiser's
   outputs (see steps.classifier_train_step)."""
 
-  train_loss_key = "train/d/loss"
   model_field = "config.disc"
 
   def __init__(self, config: ml_collections.ConfigDict, setup):
@@ -180,12 +178,7 @@ class ClassifierTask:
       raise ValueError(f"config.eval.crops={config.eval.crops}: validation "
                        "needs at least 2 crops, e.g. 1024.")
     self.noise_spec = noise_lib.spec_from_config(config.noise)
-    if config.disc.loss not in losses.DISC_LOSSES:
-      raise ValueError(f"config.disc.loss={config.disc.loss!r}: valid losses "
-                       f"are {', '.join(losses.DISC_LOSSES)}.")
-    if config.disc.margin <= 0:
-      raise ValueError(f"config.disc.margin={config.disc.margin}: the hinge "
-                       "margin must be > 0 (the chapter's is 1).")
+    losses.validate_disc(config.disc)
     self.disc = discriminators.from_config(config.disc, int(d.channels),
                                            int(d.crop))
     self.denoiser = None  # set by attach()
