@@ -1,9 +1,12 @@
 """Trains a ddn experiment.
 
+  python launch.py --config=experiments/adv.py --workdir=/tmp/ddn/adv
   python launch.py --config=experiments/ae.py --workdir=/tmp/ddn/ae
   python launch.py --config=experiments/ae.py:smoke --workdir=/tmp/ddn/smoke
   python launch.py --config=experiments/classifier.py --workdir=/tmp/ddn/clf \
       --config.train.init_from=/tmp/ddn/ae
+  python launch.py --config=experiments/adv_patch.py --workdir=/tmp/ddn/advp \
+      --config.train.init_from=/tmp/ddn/ae --config.adv.weight=1e-2
   python launch.py --config=experiments/ae.py --workdir=DIR \
       --config.data.train=folder:../shared/data/Train400 --config.optim.lr=1e-4
 

@@ -44,6 +44,12 @@ FIELD_HINTS = {
              "use the same config.disc",
     "denoiser": "the frozen denoiser differs from the one it was trained "
                 "against (workdir/denoiser.json)",
+    "d_stats": "the discriminator's spectral-norm state differs "
+               "(config.disc.spectral_norm); use the same config.disc",
+    "d_opt_state": "the discriminator's optimizer differs "
+                   "(config.disc_optim); use the same config.disc_optim",
+    "ema": "the EMA of G is on in one and off in the other "
+           "(config.adv.ema_decay); use the same setting",
 }
 
 
@@ -54,6 +60,9 @@ def check_restorable(mngr: ocp.CheckpointManager, step: int, target: Any,
   config group that defines `target.params`."""
   tree = saved_tree(mngr, step)
   check_compatible(tree["params"], target.params, what, model_field)
+  if hasattr(target, "d_params"):  # an adversarial run's discriminator
+    check_compatible(tree.get("d_params", {}), target.d_params,
+                     f"{what}'s discriminator", "config.disc")
   count = lambda t: len(jax.tree_util.tree_leaves(t))
   n_saved, n_here = count(tree), count(target)
   if n_saved == n_here:

@@ -1,7 +1,8 @@
 """Config defaults shared by the experiments, and config-string modifiers.
 
-`config.task` picks what `launch.py` trains: 'autoencoder' (the denoiser)
-or 'classifier' (real vs denoised, against a frozen trained denoiser).
+`config.task` picks what `launch.py` trains: 'autoencoder' (the denoiser),
+'classifier' (real vs denoised, against a frozen trained denoiser) or
+'adversarial' (the denoiser against a discriminator trained alongside).
 
 An experiment file defines `get_config(arg=None)`; `arg` is a comma-separated
 list of modifiers applied after the experiment's own settings:
@@ -89,12 +90,7 @@ def classifier() -> ml_collections.ConfigDict:
   c.seed = 0
   c.data = _data(batch_size=128)  # the chapter's worked example
   c.noise = _noise()
-  c.disc = ml_collections.ConfigDict(dict(
-      kind="image", features=(16, 32, 64, 128), blocks=1, kernel_size=3,
-      downsample="stride", padding="SAME", pool="avg", dense=(64,),
-      activation="leaky_relu", leaky_slope=0.2, spectral_norm=False,
-      power_iterations=1, dropout=0.0,
-      loss="logistic", margin=1.0))  # margin: of the hinge loss
+  c.disc = _disc()
   c.optim = _optim(lr=1e-3, warmup_images=2_000)
   c.train = ml_collections.ConfigDict(dict(
       total_images=102_400, init_from="", checkpoint_every_images=25_600,
@@ -104,6 +100,63 @@ def classifier() -> ml_collections.ConfigDict:
   # and, noised (σ = eval.sigma, -1: the train σ) and denoised, as denoised.
   c.eval = ml_collections.ConfigDict(dict(
       every_images=12_800, crops=1_024, sigma=-1.0))
+  return c
+
+
+def _disc(**overrides) -> ml_collections.ConfigDict:
+  d = dict(
+      kind="image", features=(16, 32, 64, 128), blocks=1, kernel_size=3,
+      downsample="stride", padding="SAME", pool="avg", dense=(64,),
+      activation="leaky_relu", leaky_slope=0.2, spectral_norm=False,
+      power_iterations=1, dropout=0.0,
+      loss="logistic", margin=1.0)  # margin: of the hinge loss
+  d.update(overrides)
+  return ml_collections.ConfigDict(d)
+
+
+def adversarial() -> ml_collections.ConfigDict:
+  """Defaults for adversarial training of the denoiser, sized for a 2-core
+  CPU (ddn.adversarial).
+
+  G is the autoencoder (`model`, `loss`, `optim` as in autoencoder(), so
+  `train.init_from` can name an autoencoder's workdir); D is a classifier
+  (`disc`) with its own optimizer (`disc_optim`). `train.total_images`
+  counts G's batches over the whole run, warm-ups included.
+  """
+  c = autoencoder()
+  c.task = "adversarial"
+  c.disc = _disc(spectral_norm=True)
+  c.disc_optim = _optim(lr=1e-3, warmup_images=0)
+  c.disc_optim.b1 = 0.5
+  c.disc_optim.schedule = "constant"
+  c.adv = ml_collections.ConfigDict(dict(
+      weight=3e-3,  # λ: G loss = Pred + λ · adversarial term
+      g_loss="score",  # score (the chapter's) | nonsaturating | hinge
+      n_d=1, n_g=1,  # per iteration: n_d D steps, then n_g G steps
+      # Reconstruction-only G steps first, when train.init_from is empty.
+      g_warmup_images=6_400,
+      # Then D steps with G still on reconstruction only.
+      d_warmup_images=1_600,
+      freeze_disc=False,  # True: D stops after its warm-up (the 17.3.1 test)
+      ema_decay=0.0,  # > 0: keep an EMA of G, used for evaluation
+      # Balance warnings: a side has "won" when, over `balance_window`
+      # consecutive log lines, D's loss < d_won_loss (D wins), or D's
+      # accuracy is within `chance_band` of 0.5 (D is at chance).
+      balance_window=4, d_won_loss=0.05, chance_band=0.05))
+  c.train.total_images = 12_800
+  c.train.checkpoint_every_images = 3_200
+  c.log.every_images = 320
+  c.eval.every_images = 4_800
+  c.eval.max_images = 3
+  c.eval.crops = 256  # D's validation error on held-out crops
+  # After training: realism = the error of a fresh classifier (disc defaults
+  # of classifier(), no spectral norm) trained from scratch on `train_crops`
+  # training crops, half real, half G's outputs, for `images` images, then
+  # scored on `eval_crops` held-out crops each shown as real and as G's
+  # output. 0.5: G's outputs are indistinguishable from real images.
+  c.eval.realism = ml_collections.ConfigDict(dict(
+      train_crops=2_048, images=12_800, eval_crops=512, batch_size=128,
+      lr=1e-3))
   return c
 
 
@@ -130,6 +183,14 @@ def smoke(c: ml_collections.ConfigDict) -> None:
     c.eval.max_images = 1
   if "crops" in c.eval:
     c.eval.crops = 16
+  if "adv" in c:
+    c.adv.g_warmup_images = 16
+    c.adv.d_warmup_images = 16
+  if "realism" in c.eval:
+    c.eval.realism.train_crops = 16
+    c.eval.realism.images = 32
+    c.eval.realism.eval_crops = 8
+    c.eval.realism.batch_size = 8
 
 
 def apply_args(c: ml_collections.ConfigDict, arg: str | None):

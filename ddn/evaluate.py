@@ -65,14 +65,19 @@ def ssim_uint8(a: np.ndarray, b: np.ndarray) -> float:
       use_sample_covariance=False))
 
 
+DENOISER_TASKS = ("autoencoder", "adversarial")  # runs whose params are G
+
+
 class Denoiser:
   """A trained model from a workdir: `denoiser(noisy (H, W, C)) -> (H, W, C)`."""
 
   def __init__(self, workdir: str, step: int | None = None):
     cfg = checkpoint.load_config(workdir)
-    if cfg.get("task", "autoencoder") != "autoencoder" or "model" not in cfg:
+    if cfg.get("task", "autoencoder") not in DENOISER_TASKS or (
+        "model" not in cfg):
       raise ValueError(f"{workdir!r} is a {cfg.get('task')} run, not a "
-                       "denoiser; give the workdir of an autoencoder run.")
+                       "denoiser; give the workdir of an autoencoder or "
+                       "adversarial run.")
     import ml_collections  # pylint: disable=g-import-not-at-top
     model_cfg = ml_collections.ConfigDict(cfg["model"])
     self.channels = int(cfg["data"]["channels"])

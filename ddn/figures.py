@@ -13,12 +13,19 @@
   python -m ddn.figures classifiers --runs=image=runs/clf,patch=runs/clf_patch \
       --out=classifier_error.png
 
+  # Adversarial comparison (the chapter's Figure 17.5): noisy | each run |
+  # clean, whole images with a magnified detail crop, same noise for all:
+  python -m ddn.figures adversarial --data=embedded:eval --indices=0,1 \
+      --runs="no adversary=runs/ae,big=runs/adv_big,small=runs/adv_small" \
+      --out=adversarial_comparison.png
+
 --runs is a comma-separated list of WORKDIR or LABEL=WORKDIR.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 
 from absl import app
@@ -130,15 +137,7 @@ def classifiers(runs: dict[str, str], out: str) -> dict[str, dict]:
   return final
 
 
-def detail_window(image: np.ndarray, size: int) -> tuple[int, int]:
-  """Top-left corner of the size x size window with the most gradient energy."""
-  g = image.mean(-1)
-  energy = np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1]
-  c = np.cumsum(np.cumsum(np.pad(energy, ((1, 0), (1, 0))), 0), 1)
-  s = min(size, energy.shape[0], energy.shape[1])
-  sums = c[s:, s:] - c[:-s, s:] - c[s:, :-s] + c[:-s, :-s]
-  y, x = np.unravel_index(np.argmax(sums), sums.shape)
-  return int(y), int(x)
+detail_window = plots.detail_window
 
 
 def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
@@ -184,7 +183,48 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
   return psnr
 
 
-FIGURES = ("lr_sweep", "detail", "classifiers")
+def adversarial(runs: dict[str, str], data_spec: str, indices: list[int],
+                sigma: float, out: str, crop: int = 64) -> dict[str, dict]:
+  """noisy | each run | clean for the images `indices` of `data_spec`, the
+  same noise for every run (ddn.evaluate's protocol), each panel whole with
+  a magnified detail crop, captioned with its PSNR.
+
+  Returns:
+    {label: {'psnr': mean PSNR (dB) over the images, 'realism': the run's
+     evaluation.json realism of its final G, if it has one}}.
+  """
+  denoisers = {k: evaluate.Denoiser(w) for k, w in runs.items()}
+  channels = {d.channels for d in denoisers.values()}
+  if len(channels) != 1:
+    raise ValueError("--runs mix gray and colour models; compare like runs.")
+  source = evaluate.load_eval_source(data_spec, channels.pop())
+  bad = [i for i in indices if not 0 <= i < len(source)]
+  if bad:
+    raise ValueError(f"--indices {bad}: {data_spec} has {len(source)} "
+                     f"images (0..{len(source) - 1}).")
+  cleans = [np.asarray(source[i], np.float32) for i in indices]
+  noisies = [evaluate.noisy_version(c, sigma, i) for c, i in
+             zip(cleans, indices)]
+  columns = [("noisy", noisies)]
+  columns += [(k, [d(x) for x in noisies]) for k, d in denoisers.items()]
+  columns.append(("clean", cleans))
+  notes, summary = {}, {}
+  for label, images in columns[:-1]:
+    psnr = [evaluate.psnr_uint8(evaluate.quantise(np.clip(v, 0, 1)),
+                                evaluate.quantise(c))
+            for v, c in zip(images, cleans)]
+    notes[label] = [f"{p:.2f} dB" for p in psnr]
+    summary[label] = {"psnr": float(np.mean(psnr))}
+    path = os.path.join(runs.get(label, ""), "evaluation.json")
+    if label in runs and os.path.exists(path):
+      with open(path) as f:
+        summary[label]["realism"] = json.load(f)["g"]["realism"]
+  plots.comparison(columns, out, crop=crop, notes=notes,
+                   title=f"{data_spec} {indices}, σ={sigma:g}")
+  return summary
+
+
+FIGURES = ("lr_sweep", "detail", "classifiers", "adversarial")
 
 
 def define_flags():
@@ -194,7 +234,9 @@ def define_flags():
   flags.DEFINE_string("data", "embedded:eval", "detail: image source.")
   flags.DEFINE_integer("index", 0, "detail: image index in --data.")
   flags.DEFINE_float("sigma", 25.0, "detail: noise σ (0-255 scale).")
-  flags.DEFINE_integer("crop", 64, "detail: magnified crop size.")
+  flags.DEFINE_integer("crop", 64, "detail, adversarial: magnified crop "
+                       "size.")
+  flags.DEFINE_list("indices", ["0"], "adversarial: image indices in --data.")
   flags.mark_flags_as_required(["runs", "out"])
 
 
@@ -215,6 +257,14 @@ def main(argv):
         if "val/err_image" in r:
           line += f", per image {r['val/err_image']:.3f}"
         print(f"{line} at {r['images']} images")
+    elif argv[1] == "adversarial":
+      summary = adversarial(runs, f.data, [int(i) for i in f.indices],
+                            f.sigma, f.out, f.crop)
+      for label, r in summary.items():
+        line = f"{label}: PSNR {r['psnr']:.2f} dB"
+        if "realism" in r:
+          line += f", realism {r['realism']:.3f} (its evaluation.json)"
+        print(line)
     else:
       psnr = detail(runs, f.data, f.index, f.sigma, f.out, f.crop)
       print(", ".join(f"{k} {v:.2f} dB" for k, v in psnr.items()))

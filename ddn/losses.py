@@ -122,3 +122,35 @@ def classification_metrics(u: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
           "acc": 1.0 - err,
           "u_real": jnp.sum(real * u) / n_real,
           "u_denoised": jnp.sum(fake * u) / n_fake}
+
+
+# ----------------------------------------------------------------------------
+# The generator's adversarial term (same sign convention: the generator wants
+# its outputs scored as real, i.e. u(G(x)) low).
+
+GEN_LOSSES = ("score", "nonsaturating", "hinge")
+
+
+def generator_loss(name: str, u: jax.Array, margin: float = 1.0) -> jax.Array:
+  """The adversarial term the generator minimises, from the classifier's
+  scores u of its outputs.
+
+    score          mean u: the chapter's raw-score term (its "-u", with u
+                   read as the log-odds of *real*; here u is the log-odds of
+                   denoised, so the generator lowers u). Also the hinge-GAN
+                   generator loss. Unbounded: keeps pushing.
+    nonsaturating  mean log(1 + exp(u)) = -log P(real | G(x)): the
+                   classifier's logistic loss with the real label; strong
+                   gradient while the classifier is sure the output is fake.
+    hinge          mean max(0, margin + u): the classifier's hinge loss with
+                   the real label; stops pushing a score once it is `margin`
+                   on the real side.
+  """
+  if name == "score":
+    return jnp.mean(u)
+  if name == "nonsaturating":
+    return logistic(u, jnp.full(u.shape[:1], REAL))
+  if name == "hinge":
+    return hinge(u, jnp.full(u.shape[:1], REAL), margin)
+  raise ValueError(f"config.adv.g_loss={name!r}: valid generator losses are "
+                   f"{', '.join(GEN_LOSSES)}.")

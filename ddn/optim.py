@@ -32,13 +32,15 @@ def steps_for(images: int, batch_size: int) -> int:
   return max(int(math.ceil(images / batch_size)), 0)
 
 
-def schedule(cfg, batch_size: int, total_images: int) -> optax.Schedule:
-  """The learning-rate schedule described by `config.optim`, per step."""
+def schedule(cfg, batch_size: int, total_images: int,
+             field: str = "config.optim") -> optax.Schedule:
+  """The learning-rate schedule described by `cfg` (the config group named
+  `field`, for errors), per step."""
   if cfg.lr <= 0:
-    raise ValueError(f"config.optim.lr={cfg.lr}: the learning rate must be "
+    raise ValueError(f"{field}.lr={cfg.lr}: the learning rate must be "
                      "> 0, e.g. 1e-3.")
   if cfg.schedule not in SCHEDULES:
-    raise ValueError(f"config.optim.schedule={cfg.schedule!r}: valid "
+    raise ValueError(f"{field}.schedule={cfg.schedule!r}: valid "
                      f"schedules are {', '.join(SCHEDULES)}.")
   total = max(steps_for(total_images, batch_size), 1)
   warmup = steps_for(cfg.warmup_images, batch_size)
@@ -47,7 +49,7 @@ def schedule(cfg, batch_size: int, total_images: int) -> optax.Schedule:
   elif cfg.schedule == "step":
     if cfg.decay_every_images <= 0 or not 0 < cfg.decay_factor:
       raise ValueError(
-          "config.optim: the step schedule needs decay_every_images > 0 and "
+          f"{field}: the step schedule needs decay_every_images > 0 and "
           f"decay_factor > 0, got {cfg.decay_every_images} and "
           f"{cfg.decay_factor}.")
     decay = optax.exponential_decay(
@@ -65,16 +67,17 @@ def schedule(cfg, batch_size: int, total_images: int) -> optax.Schedule:
       [optax.linear_schedule(0.0, cfg.lr, warmup), main], [warmup])
 
 
-def optimizer(cfg, lr_schedule: optax.Schedule) -> optax.GradientTransformation:
-  """The optimizer described by `config.optim`."""
+def optimizer(cfg, lr_schedule: optax.Schedule,
+              field: str = "config.optim") -> optax.GradientTransformation:
+  """The optimizer described by `cfg` (the config group named `field`)."""
   if cfg.name not in OPTIMIZERS:
-    raise ValueError(f"config.optim.name={cfg.name!r}: valid optimizers are "
+    raise ValueError(f"{field}.name={cfg.name!r}: valid optimizers are "
                      f"{', '.join(OPTIMIZERS)}.")
   if cfg.weight_decay < 0:
-    raise ValueError(f"config.optim.weight_decay={cfg.weight_decay}: must be "
+    raise ValueError(f"{field}.weight_decay={cfg.weight_decay}: must be "
                      ">= 0.")
   if cfg.name == "adam" and cfg.weight_decay > 0:
-    raise ValueError("config.optim.weight_decay > 0 with name='adam': use "
+    raise ValueError(f"{field}.weight_decay > 0 with name='adam': use "
                      "name='adamw' for (decoupled) weight decay.")
   parts = []
   if cfg.grad_clip > 0:

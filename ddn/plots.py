@@ -106,6 +106,104 @@ def classifier_curve(metrics_path: str, out_path: str, window: int = 10,
   save_figure(fig, out_path)
 
 
+def adversarial_curve(metrics_path: str, out_path: str, window: int = 10,
+                      title: str = ""):
+  """The chapter's Figure 17.6 for an adversarial run: G's overall loss, its
+  "Pred" (reconstruction) term, D's loss and the adversarial term vs images
+  seen, moving-averaged; beside it the balance: D's accuracy on real and on
+  G's outputs (training batches) and D's validation error."""
+  records = logs.read_metrics(metrics_path)
+  fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+  panels = [(axes[0], [("train/g/loss", "overall (Pred + λ·adv)", "C0"),
+                       ("train/g/pred", "Pred (a·SSD + b·L1)", "C1")],
+             "G loss", True),
+            (axes[1], [("train/d/loss", "disc loss", "C3"),
+                       ("train/g/adv", "adv term (before λ)", "C2")],
+             "D loss / adversarial term", False)]
+  for ax, series, ylabel, log_y in panels:
+    for key, label, color in series:
+      x, y = logs.series(records, key)
+      if len(x):
+        ax.plot(x, y, color=color, alpha=0.2, lw=0.8)
+        ax.plot(x, moving_average(y, window), color=color,
+                label=f"{label} (moving average of "
+                      f"{smoothing_window(len(y), window)})")
+    ax.set_xlabel("images seen")
+    ax.set_ylabel(ylabel)
+    if log_y:
+      ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+  ax = axes[2]
+  for key, label, color, style in [
+      ("train/d/acc_real", "D accuracy, real (train)", "C2", "-"),
+      ("train/d/acc_fake", "D accuracy, G's outputs (train)", "C3", "-"),
+      ("val/d_err", "D error, held-out crops", "C1", "o-")]:
+    x, y = logs.series(records, key)
+    if len(x):
+      y = moving_average(y, window) if style == "-" else y
+      ax.plot(x, y, style, color=color, ms=3, label=label)
+  ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+  ax.set_ylim(0, 1.02)
+  ax.set_xlabel("images seen")
+  ax.set_ylabel("rate")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  save_figure(fig, out_path)
+
+
+def detail_window(image: np.ndarray, size: int) -> tuple[int, int]:
+  """Top-left corner of the size x size window with the most gradient energy."""
+  g = image.mean(-1)
+  energy = np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1]
+  c = np.cumsum(np.cumsum(np.pad(energy, ((1, 0), (1, 0))), 0), 1)
+  s = min(size, energy.shape[0], energy.shape[1])
+  sums = c[s:, s:] - c[:-s, s:] - c[s:, :-s] + c[:-s, :-s]
+  y, x = np.unravel_index(np.argmax(sums), sums.shape)
+  return int(y), int(x)
+
+
+def comparison(columns: list[tuple[str, list[np.ndarray]]], out_path: str,
+               crop: int = 64, title: str = "", notes: dict | None = None):
+  """The chapter's Figure 17.5: one column per method (e.g. noisy | no
+  adversary | adversaries | clean), one image a row, each shown whole with
+  a red box and beside it that box magnified. The box is where the clean
+  image (last column) has the most detail. `notes[label][row]`: a caption
+  line under that panel (e.g. its PSNR)."""
+  n_rows = len(columns[0][1])
+  n_cols = len(columns)
+  fig, axes = plt.subplots(2 * n_rows, n_cols, squeeze=False,
+                           figsize=(2.4 * n_cols, 4.8 * n_rows))
+  for i in range(n_rows):
+    clean = columns[-1][1][i]
+    y, x = detail_window(clean, crop)
+    s = min(crop, clean.shape[0], clean.shape[1])
+    for j, (label, images) in enumerate(columns):
+      v = np.clip(images[i], 0, 1)
+      gray = v.shape[-1] == 1
+      show = v[..., 0] if gray else v
+      kw = dict(cmap="gray" if gray else None, vmin=0, vmax=1)
+      top, bottom = axes[2 * i, j], axes[2 * i + 1, j]
+      top.imshow(show, **kw)
+      top.add_patch(plt.Rectangle((x, y), s, s, fill=False, edgecolor="red",
+                                  lw=1))
+      caption = label
+      if notes and label in notes:
+        caption += f"\n{notes[label][i]}"
+      top.set_title(caption, fontsize=8)
+      bottom.imshow(show[y:y + s, x:x + s], interpolation="nearest", **kw)
+      for ax in (top, bottom):
+        ax.set_xticks([])
+        ax.set_yticks([])
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  save_figure(fig, out_path)
+
+
 def save_figure(fig, out_path: str):
   """Saves atomically (write then rename) so readers never see half a PNG."""
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)

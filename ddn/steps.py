@@ -201,27 +201,39 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
   x, y, psnr = real_and_denoised(
       state.denoiser, batch, step_key(rng, state.step, TAG_NOISE),
       denoiser=denoiser, noise_spec=noise_spec)
-  dropout_rng = step_key(rng, state.step, TAG_DROPOUT)
-
-  def loss_fn(params):
-    u, updates = disc.apply({"params": params, STATS: state.stats}, x,
-                            train=True, mutable=[STATS],
-                            rngs={"dropout": dropout_rng})
-    return losses.disc_loss(loss, u, y, margin), (u, updates)
-
-  (value, (u, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      state.params)
-  tx_updates, opt_state = tx.update(grads, state.opt_state, state.params)
-  params = optax.apply_updates(state.params, tx_updates)
+  params, stats, opt_state, value, u, grads = disc_update(
+      state.params, state.stats, state.opt_state, x, y,
+      step_key(rng, state.step, TAG_DROPOUT), disc=disc, tx=tx, loss=loss,
+      margin=margin)
   metrics = {"d/loss": value, "d/psnr_denoised": psnr,
              "grad_norm": optax.global_norm(grads),
              "param_norm": optax.global_norm(params), "lr": lr_fn(state.step)}
   metrics.update({f"d/{k}": v for k, v in
                   losses.classification_metrics(u, y).items()})
-  new_state = state.replace(step=state.step + 1, params=params,
-                            stats=updates.get(STATS, state.stats),
+  new_state = state.replace(step=state.step + 1, params=params, stats=stats,
                             opt_state=opt_state)
   return new_state, metrics
+
+
+def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
+                dropout_rng: jax.Array, *, disc: nn.Module,
+                tx: optax.GradientTransformation, loss: str, margin: float):
+  """One classifier update on images x with labels y, in one call (the
+  spectral-norm state advances one power iteration).
+
+  Returns:
+    (params, stats, opt_state, loss value, scores u, gradients).
+  """
+  def loss_fn(p):
+    u, updates = disc.apply({"params": p, STATS: stats}, x, train=True,
+                            mutable=[STATS], rngs={"dropout": dropout_rng})
+    return losses.disc_loss(loss, u, y, margin), (u, updates)
+
+  (value, (u, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      params)
+  tx_updates, opt_state = tx.update(grads, opt_state, params)
+  params = optax.apply_updates(params, tx_updates)
+  return params, updates.get(STATS, stats), opt_state, value, u, grads
 
 
 def classify(params, stats, x: jax.Array, *, disc: nn.Module) -> jax.Array:
@@ -236,3 +248,186 @@ def make_classifier_train_step(disc, denoiser, tx, lr_fn, noise_spec, disc_cfg,
                          tx=tx, lr_fn=lr_fn, noise_spec=noise_spec,
                          loss=disc_cfg.loss, margin=float(disc_cfg.margin))
   return _jit_step(fn, shardings)
+
+
+# ----------------------------------------------------------------------------
+# Adversarial training: a generator G (the denoiser) and a discriminator D
+# (a classifier of ddn.discriminators), each with its own jitted step over
+# one state. D steps touch only the d_* fields, G steps only the G fields.
+
+TAG_D_NOISE, TAG_D_DROPOUT = 4, 5
+
+
+@flax.struct.dataclass
+class AdversarialState:
+  step: jax.Array  # int32: finished iterations (n_d D steps + n_g G steps)
+  g_step: jax.Array  # int32: G updates taken (keys G's noise and dropout)
+  params: Any  # G (named as in TrainState: init_from and evaluation read it)
+  opt_state: Any  # G's optimizer
+  ema: Any  # exponential moving average of G's params; {} when off
+  ref: Any  # G before the adversarial phase (frozen: the "no adversary" G)
+  d_step: jax.Array  # int32: D updates taken (keys D's noise and dropout)
+  d_params: Any
+  d_stats: Any  # D's spectral-norm state; {} without spectral norm
+  d_opt_state: Any
+
+
+def init_adversarial_state(rng: jax.Array, g: nn.Module, disc: nn.Module,
+                           g_tx: optax.GradientTransformation,
+                           d_tx: optax.GradientTransformation, crop: int,
+                           ema: bool) -> AdversarialState:
+  """A fresh state; `jax.eval_shape` of it is the checkpoint restore target."""
+  key = jax.random.fold_in(rng, TAG_INIT)
+  dummy = jnp.zeros((1, crop, crop, g.channels), jnp.float32)
+  params = g.init(key, dummy)["params"]
+  variables = disc.init(jax.random.fold_in(key, 1), dummy)
+  d_params = variables["params"]
+  zero = jnp.zeros((), jnp.int32)
+  copy = lambda t: jax.tree_util.tree_map(jnp.copy, t)
+  return AdversarialState(
+      step=zero, g_step=zero, params=params, opt_state=g_tx.init(params),
+      ema=copy(params) if ema else {}, ref=copy(params), d_step=zero,
+      d_params=d_params, d_stats=variables.get(STATS, {}),
+      d_opt_state=d_tx.init(d_params))
+
+
+def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
+                 g: nn.Module, disc: nn.Module,
+                 tx: optax.GradientTransformation, lr_fn: optax.Schedule,
+                 noise_spec: noise_lib.NoiseSpec, loss: str, margin: float):
+  """One D update on clean images `batch` (B, H, W, C): the B clean images
+  (real) and G's outputs for their noisy versions (noise from
+  `fold_in(rng, d_step)`; G in evaluation mode, clipped to [0, 1], no
+  gradient to G) go through D in one call of 2B images.
+
+  Returns:
+    (new state, metrics 'd/loss', 'd/err*', 'd/acc_real', 'd/acc_fake',
+     'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr').
+  """
+  noisy = noise_lib.apply(batch, step_key(rng, state.d_step, TAG_D_NOISE),
+                          noise_spec)
+  fake = g.apply({"params": state.params}, noisy, train=False)
+  fake = jnp.clip(jax.lax.stop_gradient(fake), 0.0, 1.0)
+  n = batch.shape[0]
+  x = jnp.concatenate([batch, fake], axis=0)
+  y = jnp.concatenate([jnp.full((n,), losses.REAL),
+                       jnp.full((n,), losses.DENOISED)])
+  params, stats, opt_state, value, u, grads = disc_update(
+      state.d_params, state.d_stats, state.d_opt_state, x, y,
+      step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx, loss=loss,
+      margin=margin)
+  cm = losses.classification_metrics(u, y)
+  metrics = {"d/loss": value, "d/grad_norm": optax.global_norm(grads),
+             "d/lr": lr_fn(state.d_step),
+             "d/err": cm["err"], "d/err_real": cm["err_real"],
+             "d/err_fake": cm["err_denoised"], "d/acc": cm["acc"],
+             "d/acc_real": cm["acc_real"], "d/acc_fake": cm["acc_denoised"],
+             "d/u_real": cm["u_real"], "d/u_fake": cm["u_denoised"]}
+  new_state = state.replace(d_step=state.d_step + 1, d_params=params,
+                            d_stats=stats, d_opt_state=opt_state)
+  return new_state, metrics
+
+
+def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
+                 g: nn.Module, disc: nn.Module | None,
+                 tx: optax.GradientTransformation, lr_fn: optax.Schedule,
+                 noise_spec: noise_lib.NoiseSpec, ssd_weight: float,
+                 l1_weight: float, adv_weight: float, g_loss: str,
+                 margin: float, ema_decay: float, n_g: int):
+  """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
+  vs clean (the "Pred" term) + adv_weight · generator_loss(u(G(noisy))).
+
+  Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
+  step's tags, so with adv_weight = 0 this is the autoencoder step. D is
+  applied in evaluation mode (its spectral-norm state is read, not advanced)
+  and only G's parameters get gradients. `disc=None` is the reconstruction
+  warm-up: no D call at all.
+
+  Returns:
+    (new state, metrics 'g/loss', 'g/pred', 'g/ssd', 'g/l1', 'g/adv',
+     'g/u_fake', 'g/psnr', 'grad_norm', 'param_norm', 'lr').
+  """
+  noisy = noise_lib.apply(batch, step_key(rng, state.g_step, TAG_NOISE),
+                          noise_spec)
+  dropout_rng = step_key(rng, state.g_step, TAG_DROPOUT)
+
+  def loss_fn(params):
+    out = g.apply({"params": params}, noisy, train=True,
+                  rngs={"dropout": dropout_rng})
+    pred, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight)
+    if disc is None:
+      return pred, (pred, parts, out, jnp.zeros(()), jnp.zeros(()))
+    u = disc.apply({"params": state.d_params, STATS: state.d_stats},
+                   jnp.clip(out, 0.0, 1.0), train=False)
+    adv = losses.generator_loss(g_loss, u, margin)
+    return pred + adv_weight * adv, (pred, parts, out, adv, jnp.mean(u))
+
+  (loss, (pred, parts, out, adv, u_fake)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  ema = state.ema
+  if ema_decay > 0:
+    ema = jax.tree_util.tree_map(
+        lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, params)
+  metrics = {"g/loss": loss, "g/pred": pred, "g/ssd": parts["ssd"],
+             "g/l1": parts["l1"],
+             "g/psnr": jnp.mean(losses.psnr(out, batch, axis=(1, 2, 3))),
+             "grad_norm": optax.global_norm(grads),
+             "param_norm": optax.global_norm(params),
+             "lr": lr_fn(state.g_step)}
+  if disc is not None:
+    metrics.update({"g/adv": adv, "g/u_fake": u_fake})
+  g_step = state.g_step + 1
+  new_state = state.replace(
+      step=state.step + (g_step % n_g == 0).astype(jnp.int32), g_step=g_step,
+      params=params, opt_state=opt_state, ema=ema)
+  return new_state, metrics
+
+
+def snapshot_ref(state: AdversarialState) -> AdversarialState:
+  """Keeps the current G as the "no adversary" reference."""
+  return state.replace(ref=jax.tree_util.tree_map(jnp.copy, state.params))
+
+
+def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
+                           config, shardings=None):
+  """The jitted steps of one iteration, each with state donation:
+  {'d': D step, 'g': G step with the adversarial term, 'g_rec': G step on
+  reconstruction alone (warm-ups), 'ref': snapshot_ref}.
+
+  The steps take the iteration's stacked batches (n_d + n_g, B, H, W, C):
+  the i-th D step of an iteration uses batch i = d_step mod n_d, the G steps
+  the batches after those.
+  """
+  a, lc = config.adv, config.loss
+  n_d, n_g = int(a.n_d), int(a.n_g)
+  d_fn = functools.partial(
+      d_train_step, g=g, disc=disc, tx=d_tx, lr_fn=d_lr_fn,
+      noise_spec=noise_spec, loss=config.disc.loss,
+      margin=float(config.disc.margin))
+  g_kw = dict(g=g, tx=g_tx, lr_fn=g_lr_fn, noise_spec=noise_spec,
+              ssd_weight=float(lc.ssd_weight), l1_weight=float(lc.l1_weight),
+              adv_weight=float(a.weight), g_loss=a.g_loss,
+              margin=float(config.disc.margin), ema_decay=float(a.ema_decay),
+              n_g=n_g)
+  g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
+  g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
+
+  def on_stack(fn, pick):
+    return lambda state, stack, rng: fn(state, stack[pick(state)], rng)
+
+  d_pick = lambda s: s.d_step % n_d
+  g_pick = lambda s: n_d + s.g_step % n_g
+  if shardings is None:
+    jit = lambda f: jax.jit(f, donate_argnums=(0,))
+    ref = jax.jit(snapshot_ref, donate_argnums=(0,))
+  else:
+    state_sh, stack_sh, repl = shardings
+    jit = lambda f: jax.jit(f, donate_argnums=(0,),
+                            in_shardings=(state_sh, stack_sh, repl),
+                            out_shardings=(state_sh, repl))
+    ref = jax.jit(snapshot_ref, donate_argnums=(0,), in_shardings=(state_sh,),
+                  out_shardings=state_sh)
+  return {"d": jit(on_stack(d_fn, d_pick)), "g": jit(on_stack(g_fn, g_pick)),
+          "g_rec": jit(on_stack(g_rec_fn, g_pick)), "ref": ref}

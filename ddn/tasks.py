@@ -14,6 +14,12 @@ same way.
                denoised class; that network is frozen and its parameters are
                saved in the classifier's checkpoints (and its config in
                `workdir/denoiser.json`), so a resumed run needs nothing else.
+  adversarial  the denoiser against a discriminator trained alongside
+               (ddn.adversarial).
+
+Optional: `batches_per_step` (default 1: the loop's batch is then (B, ...);
+k > 1: (k, B, ...), k batches for one step), `finish(state, workdir,
+train_src, eval_src)` (after the last step, e.g. a final evaluation).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ def eval_noise_spec(config, spec: noise_lib.NoiseSpec) -> noise_lib.NoiseSpec:
                                 "blind": False})
 
 
-def _load_params_into(workdir: str, expected, what: str, repl):
+def load_params_into(workdir: str, expected, what: str, repl):
   params, step = checkpoint.load_params(workdir)
   checkpoint.check_compatible(params, expected, what,
                               "config.model (of that run)")
@@ -91,7 +97,7 @@ class AutoencoderTask:
     src = self.config.train.init_from
     if not src:
       return state, "started from scratch"
-    params, step = _load_params_into(src, state.params,
+    params, step = load_params_into(src, state.params,
                                      f"init_from={src!r}", self.setup.repl)
     opt_state = jax.jit(self.setup.tx.init,
                         out_shardings=self.setup.repl)(params)
@@ -103,7 +109,8 @@ class AutoencoderTask:
             "receptive field "
             f"{models.receptive_field(self.model.encoder_layers()).size} px")
 
-  def make_step(self, shardings):
+  def make_step(self, shardings, start: int):
+    del start  # one jitted step, the same at every step
     return steps.make_ae_train_step(
         self.model, self.setup.tx, self.setup.lr_fn, self.noise_spec,
         self.config.loss, shardings=shardings)
@@ -216,7 +223,8 @@ class ClassifierTask:
             f"launch.py --config=experiments/ae.py --workdir={src}) or point "
             "init_from at one.")
       cfg = checkpoint.load_config(src)
-      if "model" not in cfg or cfg.get("task", "autoencoder") != "autoencoder":
+      if "model" not in cfg or cfg.get("task", "autoencoder") not in (
+          "autoencoder", "adversarial"):
         raise ValueError(
             f"config.train.init_from={src!r} is not an autoencoder's workdir "
             f"(its task is {cfg.get('task')!r}); give the workdir of a run of "
@@ -246,7 +254,7 @@ class ClassifierTask:
   def start(self, state: steps.ClassifierState):
     """A fresh classifier with the trained denoiser's parameters loaded."""
     src = self.config.train.init_from
-    params, step = _load_params_into(src, state.denoiser,
+    params, step = load_params_into(src, state.denoiser,
                                      f"the denoiser at init_from={src!r}",
                                      self.setup.repl)
     record = dict(self.denoiser_record, step=step)
@@ -263,7 +271,8 @@ class ClassifierTask:
             f"{self.denoiser_record['workdir']} "
             f"({models.count_params(state.denoiser)} parameters, frozen)")
 
-  def make_step(self, shardings):
+  def make_step(self, shardings, start: int):
+    del start
     return steps.make_classifier_train_step(
         self.disc, self.denoiser, self.setup.tx, self.setup.lr_fn,
         self.noise_spec, self.config.disc, shardings=shardings)
@@ -370,13 +379,16 @@ class ClassifierEvaluator:
     return metrics, None
 
 
-TASKS = {"autoencoder": AutoencoderTask, "classifier": ClassifierTask}
+TASKS = ("autoencoder", "classifier", "adversarial")
 
 
 def build(config: ml_collections.ConfigDict, setup):
   """The task named by `config.task`; raises on an unknown name."""
+  from ddn import adversarial  # pylint: disable=g-import-not-at-top
+  classes = {"autoencoder": AutoencoderTask, "classifier": ClassifierTask,
+             "adversarial": adversarial.AdversarialTask}
   name = config.get("task", "autoencoder")
   if name not in TASKS:
     raise ValueError(f"config.task={name!r}: valid tasks are "
                      f"{', '.join(TASKS)}.")
-  return TASKS[name](config, setup)
+  return classes[name](config, setup)

@@ -127,7 +127,10 @@ def _mean_metrics(pending: list[dict[str, Any]], first_step: int,
           f"of steps {first_step + 1}-{first_step + len(fetched)}); stopping. "
           f"{ckpt_hint} Try a lower config.optim.lr or "
           "config.optim.grad_clip > 0.")
-  return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+  # Keys may come and go within a window (the adversarial run's D metrics
+  # start after its warm-up): each is averaged over the steps that have it.
+  keys = dict.fromkeys(k for m in fetched for k in m)
+  return {k: float(np.mean([m[k] for m in fetched if k in m])) for k in keys}
 
 
 def init_or_restore(setup: Setup, task, mngr, rng,
@@ -196,12 +199,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
                jax.device_count(), train_src.name, len(train_src), start,
                setup.total_steps, bs)
 
-  train_step = task.make_step((setup.repl, setup.batch_sharding, setup.repl))
+  train_step = task.make_step((setup.repl, setup.batch_sharding, setup.repl),
+                              start)
   evaluator = task.evaluator(eval_src)
   writer = logs.Writer(workdir)
-  batches = data_lib.train_batches(
-      train_src, start, bs, config.data.crop, config.data.augment,
+  k = getattr(task, "batches_per_step", 1)
+  crops = data_lib.train_batches(
+      train_src, start, bs * k, config.data.crop, config.data.augment,
       config.seed, config.data.prefetch)
+  batches, batch_sharding = crops, setup.batch_sharding
+  if k > 1:  # k batches per step, stacked: (k, B, ...), B split over devices
+    batch_sharding = NamedSharding(setup.mesh, P(None, "data"))
+    batches = (b.reshape((k, bs) + b.shape[1:]) for b in crops)
   rng = jax.device_put(rng, setup.repl)
 
   def ckpt_hint():
@@ -215,7 +224,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   try:
     for step in range(start, setup.total_steps):
       t0 = time.time()
-      batch = jax.device_put(next(batches), setup.batch_sharding)
+      batch = jax.device_put(next(batches), batch_sharding)
       data_wait += time.time() - t0
       state, metrics = train_step(state, batch, rng)
       pending.append(metrics)
@@ -254,13 +263,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       if saving:
         checkpoint.save(mngr, done, state)
   finally:
-    batches.close()
+    crops.close()
     writer.close()
     mngr.wait_until_finished()
     mngr.close()
   if start >= setup.total_steps:
-    logging.info("already trained for %d steps; nothing to do.", start)
+    logging.info("already trained for %d steps; nothing to train.", start)
   task.plot(writer.path, workdir)
+  if hasattr(task, "finish"):
+    task.finish(state, workdir, train_src, eval_src)
   return state
 
 

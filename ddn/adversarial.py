@@ -1,0 +1,394 @@
+"""Adversarial training of the denoiser (the task 'adversarial' of ddn.train).
+
+G is the denoising autoencoder, D a classifier of ddn.discriminators (whole
+image or patches). One iteration runs `adv.n_d` D steps, then `adv.n_g` G
+steps that see the updated D (ddn.steps.make_adversarial_steps); each step
+is its own jitted function over one AdversarialState. The run has up to
+three phases, in iterations of one G batch:
+
+  1. G warm-up    reconstruction only, no D (only when `train.init_from` is
+                  empty: G starts from scratch); `adv.g_warmup_images`.
+  2. D warm-up    D steps against G, G still on reconstruction only;
+                  `adv.d_warmup_images`.
+  3. adversarial  D steps, then G on Pred + λ·adversarial term. With
+                  `adv.freeze_disc` D stops after its warm-up: G then trains
+                  against a fixed classifier (the chapter's 17.3.1).
+
+G as it enters phase 2 is kept in the state (`ref`): the final evaluation
+compares it ("no adversary") with the trained G on PSNR and on realism (the
+error of a freshly trained judge, ddn.realism), and draws both side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ddn import checkpoint
+from ddn import data as data_lib
+from ddn import discriminators
+from ddn import losses
+from ddn import models
+from ddn import noise as noise_lib
+from ddn import optim
+from ddn import plots
+from ddn import realism
+from ddn import steps
+from ddn import tasks
+
+EVALUATION = "evaluation.json"
+
+
+class Phases:
+  """Iteration boundaries of the run's phases (see the module docstring)."""
+
+  def __init__(self, config, batch_size: int):
+    a = config.adv
+    scratch = not config.train.init_from
+    self.g_warmup = optim.steps_for(a.g_warmup_images, batch_size) if scratch else 0
+    self.d_start = self.g_warmup
+    self.adv_start = self.g_warmup + optim.steps_for(a.d_warmup_images,
+                                                     batch_size)
+    self.total = optim.steps_for(config.train.total_images, batch_size)
+    self.freeze = bool(a.freeze_disc)
+
+  def d_active(self, it: int) -> bool:
+    return it >= self.d_start and not (self.freeze and it >= self.adv_start)
+
+  def d_steps_total(self, n_d: int) -> int:
+    end = self.adv_start if self.freeze else self.total
+    return n_d * max(end - self.d_start, 0)
+
+  def describe(self, bs: int) -> str:
+    parts = []
+    if self.g_warmup:
+      parts.append(f"G warm-up (reconstruction only) for {self.g_warmup * bs} "
+                   "images")
+    if self.adv_start > self.d_start:
+      parts.append(f"D warm-up for {(self.adv_start - self.d_start) * bs} "
+                   "images")
+    rest = (self.total - self.adv_start) * bs
+    parts.append(f"adversarial for {rest} images"
+                 + (" against the frozen D" if self.freeze else ""))
+    return ", then ".join(parts)
+
+
+class Balance:
+  """Warns when one side has won for `window` consecutive log lines: D's
+  loss near zero (D wins: G's adversarial gradient carries little), or D's
+  accuracy at chance (D has lost: the adversarial term is noise)."""
+
+  def __init__(self, cfg):
+    self.window, self.won, self.band = (int(cfg.balance_window),
+                                        float(cfg.d_won_loss),
+                                        float(cfg.chance_band))
+    self.runs = {"d_wins": 0, "d_at_chance": 0}
+
+  def update(self, m: dict) -> list[str]:
+    """Feeds one log line's metrics; returns warnings that just fired."""
+    if "d/loss" not in m:
+      return []
+    state = {"d_wins": m["d/loss"] < self.won,
+             "d_at_chance": abs(m["d/acc"] - 0.5) < self.band}
+    out = []
+    for k, on in state.items():
+      self.runs[k] = self.runs[k] + 1 if on else 0
+      if self.runs[k] == self.window:
+        if k == "d_wins":
+          out.append(
+              f"D has won for {self.window} log lines (D loss "
+              f"{m['d/loss']:.4f} < {self.won}, accuracy real "
+              f"{m['d/acc_real']:.2f} / fake {m['d/acc_fake']:.2f}): G's "
+              "adversarial gradient carries little. Consider a larger "
+              "config.adv.weight, g_loss='nonsaturating', fewer D steps "
+              "(config.adv.n_d) or a lower config.disc_optim.lr.")
+        else:
+          out.append(
+              f"D is at chance for {self.window} log lines (accuracy "
+              f"{m['d/acc']:.2f}, u real {m['d/u_real']:.3f} / fake "
+              f"{m['d/u_fake']:.3f}): the adversarial term is noise. "
+              "Consider more D steps (config.adv.n_d), a higher "
+              "config.disc_optim.lr or a smaller config.adv.weight.")
+    return out
+
+
+class AdversarialTask:
+  """Trains G (the denoiser) against D (see the module docstring)."""
+
+  model_field = "config.model"  # the config group behind state.params
+
+  def __init__(self, config: ml_collections.ConfigDict, setup):
+    self.config, self.setup = config, setup
+    a, d = config.adv, config.data
+    checks = [("weight", a.weight >= 0, "must be >= 0 (0: no adversary)"),
+              ("n_d", a.n_d >= 1, "must be >= 1"),
+              ("n_g", a.n_g >= 1, "must be >= 1"),
+              ("g_warmup_images", a.g_warmup_images >= 0, "must be >= 0"),
+              ("d_warmup_images", a.d_warmup_images >= 0, "must be >= 0"),
+              ("ema_decay", 0 <= a.ema_decay < 1, "must be in [0, 1)"),
+              ("balance_window", a.balance_window >= 1, "must be >= 1")]
+    for field, ok, why in checks:
+      if not ok:
+        raise ValueError(f"config.adv.{field}={a[field]}: {why}.")
+    if a.g_loss not in losses.GEN_LOSSES:
+      raise ValueError(f"config.adv.g_loss={a.g_loss!r}: valid generator "
+                       f"losses are {', '.join(losses.GEN_LOSSES)}.")
+    if config.eval.max_images <= 0 or config.eval.crops < 1:
+      raise ValueError("config.eval: max_images and crops must be >= 1, got "
+                       f"{config.eval.max_images} and {config.eval.crops}.")
+    self.noise_spec = noise_lib.spec_from_config(config.noise)
+    losses.validate(config.loss)
+    losses.validate_disc(config.disc)
+    channels = int(d.channels)
+    self.model = models.from_config(config.model, channels)
+    self.disc = discriminators.from_config(config.disc, channels, int(d.crop))
+    bs = int(d.batch_size)
+    self.phases = Phases(config, bs)
+    if self.phases.adv_start >= self.phases.total:
+      raise ValueError(
+          f"config.train.total_images={config.train.total_images} leaves no "
+          "adversarial phase after the warm-ups ("
+          f"{self.phases.adv_start * bs} images: adv.g_warmup_images, used "
+          "when train.init_from is empty, plus adv.d_warmup_images); raise "
+          "total_images or shorten the warm-ups.")
+    self.batches_per_step = int(a.n_d) + int(a.n_g)
+    # G: config.optim over all its steps; D: config.disc_optim over its own.
+    self.d_lr_fn = optim.schedule(
+        config.disc_optim, bs, self.phases.d_steps_total(int(a.n_d)) * bs,
+        field="config.disc_optim")
+    self.d_tx = optim.optimizer(config.disc_optim, self.d_lr_fn,
+                                field="config.disc_optim")
+    self.balance = Balance(a)
+
+  def check_sources(self, train_src, eval_src) -> None:
+    data_lib.check_disjoint(train_src, eval_src)  # realism is held out
+
+  def attach(self, workdir: str, resuming: bool) -> None:
+    del resuming
+    self.workdir = workdir
+    src = self.config.train.init_from
+    if src and not checkpoint.has_checkpoint(src):
+      raise ValueError(
+          f"config.train.init_from={src!r} has no checkpoint: give the "
+          "workdir of a trained autoencoder (python launch.py "
+          f"--config=experiments/ae.py --workdir={src}), or leave it empty "
+          "to start G from scratch with a reconstruction warm-up.")
+
+  def init(self, rng: jax.Array) -> steps.AdversarialState:
+    return steps.init_adversarial_state(
+        rng, self.model, self.disc, self.setup.tx, self.d_tx,
+        self.config.data.crop, ema=self.config.adv.ema_decay > 0)
+
+  def start(self, state: steps.AdversarialState):
+    src = self.config.train.init_from
+    plan = self.phases.describe(int(self.config.data.batch_size))
+    if not src:
+      return state, f"G from scratch; {plan}"
+    params, step = tasks.load_params_into(src, state.params,
+                                          f"init_from={src!r}", self.setup.repl)
+    opt_state = jax.jit(self.setup.tx.init,
+                        out_shardings=self.setup.repl)(params)
+    copy = jax.jit(lambda p: jax.tree_util.tree_map(jnp.copy, p),
+                   out_shardings=self.setup.repl)
+    state = state.replace(params=params, opt_state=opt_state,
+                          ref=copy(params),
+                          ema=copy(params) if state.ema else state.ema)
+    return state, f"G initialised from {src} step {step}; {plan}"
+
+  def describe(self, state) -> str:
+    a = self.config.adv
+    return (f"G {models.count_params(state.params)} parameters; D "
+            f"{models.count_params(state.d_params)} parameters, "
+            f"{self.disc.describe()}; λ={a.weight} ({a.g_loss}), "
+            f"{a.n_d} D step(s) then {a.n_g} G step(s) per iteration")
+
+  def make_step(self, shardings, start: int):
+    """The host side of one iteration (Python alternation of jitted steps)."""
+    state_sh, batch_sh, repl = shardings
+    stack_sh = jax.sharding.NamedSharding(
+        batch_sh.mesh, jax.sharding.PartitionSpec(None, *batch_sh.spec))
+    fns = steps.make_adversarial_steps(
+        self.model, self.disc, self.setup.tx, self.setup.lr_fn, self.d_tx,
+        self.d_lr_fn, self.noise_spec, self.config,
+        shardings=(state_sh, stack_sh, repl))
+    n_d, n_g = int(self.config.adv.n_d), int(self.config.adv.n_g)
+    phases = self.phases
+    counter = {"it": start}
+
+    def step(state, stack, rng):
+      it = counter["it"]
+      metrics = {}
+      if it == phases.d_start and phases.g_warmup:
+        state = fns["ref"](state)  # G leaving its warm-up: "no adversary"
+      if phases.d_active(it):
+        for _ in range(n_d):
+          state, metrics = fns["d"](state, stack, rng)
+      g_fn = fns["g"] if it >= phases.adv_start else fns["g_rec"]
+      for _ in range(n_g):
+        state, g_metrics = g_fn(state, stack, rng)
+      counter["it"] = it + 1
+      return state, {**metrics, **g_metrics}
+
+    step.stack_sharding = stack_sh
+    return step
+
+  def g_params(self, state):
+    """The G that is evaluated: its EMA when config.adv.ema_decay > 0."""
+    return state.ema if self.config.adv.ema_decay > 0 else state.params
+
+  def evaluator(self, source: data_lib.Source):
+    return AdversarialEvaluator(self, source)
+
+  def log_line(self, m: dict) -> str:
+    line = f"G loss {m['g/loss']:.5f}  pred {m['g/pred']:.5f}"
+    if "g/adv" in m:
+      line += f"  adv {m['g/adv']:+.3f}"
+    line += f"  psnr {m['g/psnr']:.2f} dB"
+    if "d/loss" in m:
+      line += (f" | D loss {m['d/loss']:.4f}  acc real {m['d/acc_real']:.2f} "
+               f"fake {m['d/acc_fake']:.2f}  u real {m['d/u_real']:+.2f} "
+               f"fake {m['d/u_fake']:+.2f}")
+    for warning in self.balance.update(m):
+      logging.warning("balance: %s", warning)
+    return line
+
+  def eval_line(self, m: dict) -> str:
+    return (f"val PSNR {m['val/psnr']:.2f} dB (noisy {m['val/psnr_noisy']:.2f}"
+            f" dB); D error on held-out crops {m['val/d_err']:.3f} (real "
+            f"{m['val/d_err_real']:.3f}, G's outputs {m['val/d_err_fake']:.3f})")
+
+  def plot(self, metrics_path: str, workdir: str) -> None:
+    plots.learning_curve(metrics_path,
+                         os.path.join(workdir, "learning_curve.png"),
+                         train_key="train/g/pred")
+    plots.adversarial_curve(metrics_path,
+                            os.path.join(workdir, "adversarial_curve.png"),
+                            title=self.disc.describe())
+
+  def finish(self, state, workdir: str, train_src, eval_src) -> None:
+    """The final evaluation (evaluation.json, comparison.png), once per
+    final step: PSNR and realism of G and of G before the adversary."""
+    path = os.path.join(workdir, EVALUATION)
+    step = int(state.step)
+    if os.path.exists(path):
+      with open(path) as f:
+        if json.load(f).get("step") == step:
+          return
+    record = final_evaluation(self, state, train_src, eval_src, workdir)
+    record["step"] = step
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(record, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+    for name in ("ref", "g"):
+      r = record[name]
+      logging.info("evaluation, %s: PSNR %.2f dB on %d images; realism "
+                   "(fresh judge's error, 0.5 = indistinguishable) %.3f "
+                   "(real %.3f, denoised %.3f)", r["label"], r["psnr"],
+                   record["images"], r["realism"], r["realism_real"],
+                   r["realism_denoised"])
+
+
+class AdversarialEvaluator:
+  """Every eval: G's full-image PSNR on held-out images (fixed noise) with a
+  noisy | G | clean grid, and D's error on fixed held-out crops shown as
+  real and as G's outputs."""
+
+  def __init__(self, task: AdversarialTask, source: data_lib.Source):
+    cfg = task.config
+    self.task = task
+    view = _GView(task)
+    self.images = tasks.AutoencoderEvaluator(view, source)
+    self.clean = tasks.validation_crops(source, int(cfg.eval.crops),
+                                        int(cfg.data.crop), int(cfg.seed))
+    spec = tasks.eval_noise_spec(cfg, task.noise_spec)
+    key = jax.random.PRNGKey(cfg.seed + tasks.EVAL_NOISE_SEED)
+    self.noisy = np.asarray(noise_lib.apply(jnp.asarray(self.clean), key,
+                                            spec))
+    self._fake_and_scores = jax.jit(self._scores)
+
+  def _scores(self, g_params, d_params, d_stats, clean, noisy):
+    fake = jnp.clip(self.task.model.apply({"params": g_params}, noisy,
+                                          train=False), 0.0, 1.0)
+    u = steps.classify(d_params, d_stats, jnp.concatenate([clean, fake]),
+                       disc=self.task.disc)
+    n = clean.shape[0]
+    y = jnp.concatenate([jnp.full((n,), losses.REAL),
+                         jnp.full((n,), losses.DENOISED)])
+    return losses.classification_metrics(u, y)
+
+  def __call__(self, state):
+    g = self.task.g_params(state)
+    metrics, grid = self.images(_ParamsView(g))
+    dm = jax.device_get(self._fake_and_scores(
+        g, state.d_params, state.d_stats, self.clean, self.noisy))
+    metrics.update({"val/d_err": float(dm["err"]),
+                    "val/d_err_real": float(dm["err_real"]),
+                    "val/d_err_fake": float(dm["err_denoised"]),
+                    "val/d_u_real": float(dm["u_real"]),
+                    "val/d_u_fake": float(dm["u_denoised"])})
+    return metrics, grid
+
+
+class _GView:
+  """What AutoencoderEvaluator reads from a task, for G."""
+
+  def __init__(self, task: AdversarialTask):
+    self.config, self.model, self.noise_spec = (task.config, task.model,
+                                                task.noise_spec)
+
+
+class _ParamsView:
+  def __init__(self, params):
+    self.params = params
+
+
+def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
+                     workdir: str) -> dict:
+  """PSNR on the eval images and realism (ddn.realism) of G and of `ref`
+  (G before the adversarial phase); writes comparison.png."""
+  cfg = task.config
+  r = cfg.eval.realism
+  crop, seed = int(cfg.data.crop), int(cfg.seed)
+  train_crops = tasks.validation_crops(train_src, int(r.train_crops), crop,
+                                       seed + realism.JUDGE_SEED)
+  eval_crops = tasks.validation_crops(eval_src, int(r.eval_crops), crop,
+                                      seed + realism.JUDGE_SEED)
+  spec = tasks.eval_noise_spec(cfg, task.noise_spec)
+  judge = realism.Judge(train_crops, eval_crops, spec, r, seed)
+  apply_fn = jax.jit(lambda p, x: task.model.apply({"params": p}, x,
+                                                   train=False))
+  images = tasks.AutoencoderEvaluator(_GView(task), eval_src)
+  labels = {"ref": "G entering the adversarial phase", "g": "final G"}
+  record = {"images": len(images.images), "data": eval_src.name,
+            "judge_train_crops": int(r.train_crops),
+            "judge_images": int(r.images), "judge_eval_crops": int(r.eval_crops)}
+  outputs = {}
+  for name, params in (("ref", state.ref), ("g", task.g_params(state))):
+    m, _ = images(_ParamsView(params))
+    judged = judge(apply_fn, params)
+    record[name] = {"label": labels[name], "psnr": float(m["val/psnr"]),
+                    "realism": judged["err"],
+                    "realism_real": judged["err_real"],
+                    "realism_denoised": judged["err_denoised"],
+                    "judge_train_err": judged["train_err"]}
+    outputs[name] = [np.clip(np.asarray(apply_fn(params, x))[0], 0, 1)
+                     for x in images.noisy]
+  record["psnr_noisy"] = float(np.mean([losses.psnr(x, c) for x, c in
+                                        zip(images.noisy, images.images)]))
+  columns = [("noisy", [np.clip(x[0], 0, 1) for x in images.noisy]),
+             ("entering the adversarial phase", outputs["ref"]),
+             ("final", outputs["g"]),
+             ("clean", [c[0] for c in images.images])]
+  plots.comparison(columns, os.path.join(workdir, "comparison.png"),
+                   title=(f"PSNR {record['ref']['psnr']:.2f} -> "
+                          f"{record['g']['psnr']:.2f} dB; realism "
+                          f"{record['ref']['realism']:.3f} -> "
+                          f"{record['g']['realism']:.3f}"))
+  return record

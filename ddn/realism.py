@@ -1,0 +1,115 @@
+"""Realism of a denoiser's outputs, measured by a judge trained from scratch.
+
+A fresh whole-image classifier (the `disc` defaults of
+`configs.classifier()`, no spectral norm) learns to separate real crops from
+the denoiser's outputs; its error on held-out crops is the realism score:
+0.5 means it cannot tell them apart, 0 that it always can. The judge never
+saw the run's own discriminator, so a generator that merely fooled that one
+gains nothing here.
+
+Training crops come from the training images: the first half are shown as
+real, the second half noised (fixed noise), denoised and shown as denoised,
+so the judge never sees the same content both ways. Held-out crops come from
+the evaluation images, each scored once as real and once denoised.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ddn import configs
+from ddn import discriminators
+from ddn import losses
+from ddn import noise as noise_lib
+from ddn import steps
+
+JUDGE_SEED = 30_000  # crops, noise and the judge's init: from seed + this
+
+
+def denoise_batches(apply_fn, params, images: np.ndarray, key: jax.Array,
+                    spec: noise_lib.NoiseSpec, batch_size: int) -> np.ndarray:
+  """Noises `images` (N, H, W, C) with `key` and returns the clipped
+  outputs of apply_fn(params, noisy), in batches."""
+  out = []
+  for i in range(0, len(images), batch_size):
+    noisy = noise_lib.apply(jnp.asarray(images[i:i + batch_size]),
+                            jax.random.fold_in(key, i), spec)
+    out.append(np.asarray(jnp.clip(apply_fn(params, noisy), 0.0, 1.0)))
+  return np.concatenate(out)
+
+
+class Judge:
+  """Trains fresh judges on fixed crops; one call per denoiser to score."""
+
+  def __init__(self, train_crops: np.ndarray, eval_crops: np.ndarray,
+               spec: noise_lib.NoiseSpec, cfg, seed: int):
+    """cfg: `config.eval.realism` (images, batch_size, lr)."""
+    if len(train_crops) < 2 or len(eval_crops) < 1:
+      raise ValueError(
+          "config.eval.realism: the judge needs train_crops >= 2 and "
+          f"eval_crops >= 1, got {len(train_crops)} and {len(eval_crops)}.")
+    if cfg.batch_size < 2 or cfg.images <= 0 or cfg.lr <= 0:
+      raise ValueError(
+          "config.eval.realism: batch_size must be >= 2 and images, lr > 0, "
+          f"got {cfg.batch_size}, {cfg.images}, {cfg.lr}.")
+    self.cfg, self.spec = cfg, spec
+    half = len(train_crops) // 2
+    self.real, self.to_fake = train_crops[:half], train_crops[half:]
+    self.eval_crops = eval_crops
+    self.key = jax.random.PRNGKey(seed + JUDGE_SEED)
+    channels = train_crops.shape[-1]
+    self.disc = discriminators.from_config(configs.classifier().disc,
+                                           channels, train_crops.shape[1])
+    self.steps = max(int(cfg.images) // int(cfg.batch_size), 1)
+    self.tx = optax.adam(optax.cosine_decay_schedule(float(cfg.lr),
+                                                     self.steps, 0.01))
+    self._update = jax.jit(functools.partial(
+        steps.disc_update, disc=self.disc, tx=self.tx, loss="logistic",
+        margin=1.0))
+    self._score = jax.jit(lambda p, x: steps.classify(p, {}, x,
+                                                      disc=self.disc))
+
+  def __call__(self, apply_fn, params) -> dict[str, float]:
+    """Realism of apply_fn(params, noisy) -> denoised.
+
+    Returns:
+      {'err' (the realism score), 'err_real', 'err_denoised',
+       'train_err' (the judge's error on its last training batches)}.
+    """
+    bs = int(self.cfg.batch_size)
+    fake = denoise_batches(apply_fn, params, self.to_fake,
+                           jax.random.fold_in(self.key, 1), self.spec, bs)
+    held_fake = denoise_batches(apply_fn, params, self.eval_crops,
+                                jax.random.fold_in(self.key, 2), self.spec, bs)
+    variables = discriminators.init_variables(
+        self.disc, jax.random.fold_in(self.key, 3), self.real.shape[1])
+    params_d, opt_state = variables["params"], self.tx.init(variables["params"])
+    rng = np.random.default_rng(self.cfg.images)
+    half = bs // 2
+    y = jnp.concatenate([jnp.full((half,), losses.REAL),
+                         jnp.full((bs - half,), losses.DENOISED)])
+    errs = []
+    for i in range(self.steps):
+      r = rng.integers(0, len(self.real), half)
+      f = rng.integers(0, len(fake), bs - half)
+      x = jnp.asarray(np.concatenate([self.real[r], fake[f]]))
+      params_d, _, opt_state, _, u, _ = self._update(
+          params_d, {}, opt_state, x, y, jax.random.fold_in(self.key, 100 + i))
+      if i >= self.steps - 10:
+        errs.append(losses.classification_metrics(u, y)["err"])
+    u = np.concatenate([
+        np.asarray(self._score(params_d, a[i:i + bs]))
+        for a in (self.eval_crops, held_fake) for i in range(0, len(a), bs)])
+    n = len(self.eval_crops)
+    labels = np.concatenate([np.full(n, losses.REAL),
+                             np.full(n, losses.DENOISED)])
+    m = losses.classification_metrics(jnp.asarray(u),
+                                      jnp.asarray(labels, jnp.float32))
+    return {"err": float(m["err"]), "err_real": float(m["err_real"]),
+            "err_denoised": float(m["err_denoised"]),
+            "train_err": float(np.mean(jax.device_get(errs)))}

@@ -1,0 +1,346 @@
+"""Adversarial training: the D and G steps, the phases, an end-to-end run."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ddn import adversarial
+from ddn import configs
+from ddn import discriminators
+from ddn import logs
+from ddn import losses
+from ddn import models
+from ddn import noise as noise_lib
+from ddn import optim
+from ddn import steps
+from ddn import train
+
+G_FIELDS = ("step", "g_step", "params", "opt_state", "ema")
+D_FIELDS = ("d_step", "d_params", "d_stats", "d_opt_state")
+
+
+def _config(**adv):
+  c = configs.apply_args(configs.adversarial(), "smoke")
+  c.optim.schedule = "constant"  # cosine would depend on total_images
+  c.disc.spectral_norm = True
+  for k, v in adv.items():
+    c.adv[k] = v
+  return c
+
+
+def _parts(c):
+  g = models.from_config(c.model, 1)
+  disc = discriminators.from_config(c.disc, 1, c.data.crop)
+  g_lr = optim.schedule(c.optim, 4, 96)
+  d_lr = optim.schedule(c.disc_optim, 4, 96)
+  g_tx, d_tx = optim.optimizer(c.optim, g_lr), optim.optimizer(c.disc_optim,
+                                                               d_lr)
+  spec = noise_lib.spec_from_config(c.noise)
+  state = steps.init_adversarial_state(jax.random.PRNGKey(0), g, disc, g_tx,
+                                       d_tx, c.data.crop,
+                                       ema=c.adv.ema_decay > 0)
+  kw = dict(g=g, noise_spec=spec)
+  d_kw = dict(kw, disc=disc, tx=d_tx, lr_fn=d_lr, loss=c.disc.loss,
+              margin=1.0)
+  g_kw = dict(kw, disc=disc, tx=g_tx, lr_fn=g_lr,
+              ssd_weight=float(c.loss.ssd_weight),
+              l1_weight=float(c.loss.l1_weight), adv_weight=float(c.adv.weight),
+              g_loss=c.adv.g_loss, margin=1.0, ema_decay=float(c.adv.ema_decay),
+              n_g=1)
+  return state, d_kw, g_kw, g_tx, g_lr, spec, g
+
+
+def _batch(n=4, size=32, seed=0):
+  rng = np.random.default_rng(seed)
+  return jnp.asarray(rng.uniform(0, 1, (n, size, size, 1)), jnp.float32)
+
+
+def _changed(a, b, field) -> bool:
+  la = jax.tree_util.tree_leaves(getattr(a, field))
+  lb = jax.tree_util.tree_leaves(getattr(b, field))
+  return any(not np.array_equal(x, y) for x, y in zip(la, lb))
+
+
+def _copy(state):
+  return jax.tree_util.tree_map(np.array, state)
+
+
+def test_d_step_changes_only_d_fields_and_advances_spectral_norm():
+  state, d_kw, *_ = _parts(_config(ema_decay=0.9))
+  before = _copy(state)
+  after, m = jax.jit(lambda s, b, r: steps.d_train_step(s, b, r, **d_kw))(
+      state, _batch(), jax.random.PRNGKey(1))
+  for f in D_FIELDS:
+    assert _changed(before, after, f), f
+  for f in G_FIELDS + ("ref",):
+    assert not _changed(before, after, f), f
+  assert jax.tree_util.tree_leaves(after.d_stats)  # spectral norm is on
+  assert int(after.d_step) == 1 and int(after.step) == 0
+  for k in ("d/loss", "d/acc_real", "d/acc_fake", "d/u_real", "d/u_fake"):
+    assert np.isfinite(m[k])
+
+
+def test_g_step_changes_only_g_fields_and_reads_spectral_norm():
+  state, _, g_kw, *_ = _parts(_config(ema_decay=0.9))
+  before = _copy(state)
+  after, m = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r, **g_kw))(
+      state, _batch(), jax.random.PRNGKey(1))
+  for f in G_FIELDS:
+    assert _changed(before, after, f), f
+  for f in D_FIELDS + ("ref",):  # d_stats too: D is only read
+    assert not _changed(before, after, f), f
+  assert int(after.step) == 1 and int(after.g_step) == 1
+  assert np.isfinite(m["g/adv"]) and m["g/loss"] != m["g/pred"]
+
+
+def test_g_step_with_zero_weight_is_the_autoencoder_step():
+  c = _config(weight=0.0)
+  state, _, g_kw, g_tx, g_lr, spec, g = _parts(c)
+  batch, rng = _batch(), jax.random.PRNGKey(7)
+  ae_state = steps.TrainState(step=state.g_step, params=state.params,
+                              opt_state=state.opt_state)
+  ae_after, ae_m = jax.jit(lambda s, b, r: steps.ae_train_step(
+      s, b, r, model=g, tx=g_tx, lr_fn=g_lr, noise_spec=spec,
+      ssd_weight=1.0, l1_weight=0.1))(ae_state, batch, rng)
+  g_after, g_m = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r, **g_kw))(
+      state, batch, rng)
+  np.testing.assert_allclose(g_m["g/loss"], ae_m["ae/loss"], rtol=1e-6)
+  for a, b in zip(jax.tree_util.tree_leaves((ae_after.params,
+                                             ae_after.opt_state)),
+                  jax.tree_util.tree_leaves((g_after.params,
+                                             g_after.opt_state))):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_adversarial_gradient_reaches_g_and_not_d():
+  """The adversarial term alone (Pred weights ~0) moves G's parameters, and
+  the direction lowers u(G(x)): G's outputs are pushed toward 'real'. D's
+  parameters get no gradient from it."""
+  c = _config(weight=1.0)
+  state, _, g_kw, *_ = _parts(c)
+  g_kw = dict(g_kw, ssd_weight=1e-12, l1_weight=0.0)
+  batch, rng = _batch(), jax.random.PRNGKey(3)
+  disc, g = g_kw["disc"], g_kw["g"]
+
+  def mean_u(s):
+    noisy = noise_lib.apply(batch, steps.step_key(rng, jnp.int32(0),
+                                                  steps.TAG_NOISE),
+                            g_kw["noise_spec"])
+    out = jnp.clip(g.apply({"params": s.params}, noisy, train=False), 0, 1)
+    return float(jnp.mean(steps.classify(s.d_params, s.d_stats, out,
+                                         disc=disc)))
+
+  step = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r, **g_kw))
+  u0, s = mean_u(state), _copy(state)
+  before = _copy(state)
+  for _ in range(5):
+    s, _ = step(s, batch, rng)
+  assert _changed(before, s, "params")
+  assert not _changed(before, s, "d_params")
+  assert mean_u(s) < u0
+
+  # The same through jax.grad: the term's gradient w.r.t. D's parameters
+  # is not what the G step uses; w.r.t. G's it is non-zero.
+  def adv_term(g_params):
+    out = jnp.clip(g.apply({"params": g_params}, batch, train=False), 0, 1)
+    u = disc.apply({"params": state.d_params, steps.STATS: state.d_stats},
+                   out, train=False)
+    return losses.generator_loss("score", u)
+
+  grads = jax.grad(adv_term)(state.params)
+  assert optim_norm(grads) > 0
+
+
+def optim_norm(tree) -> float:
+  return float(jnp.sqrt(sum(jnp.sum(jnp.square(x))
+                            for x in jax.tree_util.tree_leaves(tree))))
+
+
+def test_generator_losses_against_hand_values():
+  u = jnp.asarray([-2.0, 0.0, 3.0])
+  np.testing.assert_allclose(losses.generator_loss("score", u), 1 / 3)
+  np.testing.assert_allclose(
+      losses.generator_loss("nonsaturating", u),
+      np.mean(np.log1p(np.exp([-2.0, 0.0, 3.0]))), rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_loss("hinge", u, 1.0),
+                             np.mean([0.0, 1.0, 4.0]))
+  patches = jnp.ones((2, 3, 3))  # patch scores: mean over all of them
+  np.testing.assert_allclose(losses.generator_loss("score", patches), 1.0)
+  with pytest.raises(ValueError, match="config.adv.g_loss='wgan'"):
+    losses.generator_loss("wgan", u)
+
+
+def test_phases():
+  c = _config()
+  c.train.total_images = 96  # 24 iterations of 4
+  p = adversarial.Phases(c, 4)
+  assert (p.g_warmup, p.d_start, p.adv_start, p.total) == (4, 4, 8, 24)
+  assert not p.d_active(3) and p.d_active(4) and p.d_active(23)
+  c.train.init_from = "somewhere"
+  p = adversarial.Phases(c, 4)
+  assert (p.g_warmup, p.adv_start) == (0, 4)
+  c.adv.freeze_disc = True
+  p = adversarial.Phases(c, 4)
+  assert p.d_active(3) and not p.d_active(4)
+  assert p.d_steps_total(2) == 8
+
+
+def test_balance_warns_after_a_sustained_window():
+  c = _config(balance_window=3)
+  b = adversarial.Balance(c.adv)
+  won = {"d/loss": 0.01, "d/acc": 0.99, "d/acc_real": 1.0, "d/acc_fake": 0.98,
+         "d/u_real": -5.0, "d/u_fake": 5.0}
+  chance = dict(won, **{"d/loss": 0.69, "d/acc": 0.51})
+  assert b.update(won) == [] and b.update(won) == []
+  (w,) = b.update(won)
+  assert "D has won for 3 log lines" in w
+  assert b.update(won) == []  # once per episode
+  assert b.update({"g/loss": 1.0}) == []  # warm-up lines: no D metrics
+  assert b.update(chance) == [] and b.update(chance) == []
+  (w,) = b.update(chance)
+  assert "D is at chance" in w
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("adv.n_d", 0, "config.adv.n_d=0"),
+    ("adv.weight", -1.0, "config.adv.weight=-1.0"),
+    ("adv.g_loss", "wgan", "config.adv.g_loss='wgan'"),
+    ("adv.ema_decay", 1.0, "config.adv.ema_decay=1.0"),
+    ("train.total_images", 32, "leaves no adversarial phase"),
+    ("disc_optim.lr", 0.0, "config.disc_optim.lr=0.0"),
+    ("train.init_from", "/nonexistent/ae", "has no checkpoint"),
+])
+def test_bad_config_fails_before_writing(tmp_path, field, value, match):
+  c = _config()
+  group, name = field.split(".")
+  c[group][name] = value
+  workdir = tmp_path / "run"
+  with pytest.raises(ValueError, match=match):
+    train.train_and_evaluate(c, str(workdir))
+  assert not workdir.exists()
+
+
+@pytest.fixture(scope="module")
+def adv_run(tmp_path_factory):
+  """A smoke adversarial run: 4 warm-up, 4 D warm-up, 16 adversarial
+  iterations of batch 4, patch D with spectral norm, 2 D steps each."""
+  c = _config(n_d=2)
+  c.disc.kind, c.disc.padding, c.disc.dense = "patch", "VALID", ()
+  workdir = str(tmp_path_factory.mktemp("adv"))
+  return c, workdir, train.train_and_evaluate(c, workdir)
+
+
+def test_run_leaves_checkpoints_metrics_plots_and_evaluation(adv_run):
+  c, workdir, state = adv_run
+  assert int(state.step) == 24 and int(state.g_step) == 24
+  assert int(state.d_step) == 2 * 20  # D from iteration 4 on, 2 per iteration
+  for f in ("config.json", "metrics.jsonl", "learning_curve.png",
+            "adversarial_curve.png", "comparison.png", "evaluation.json"):
+    assert os.path.getsize(os.path.join(workdir, f)) > 0, f
+  with open(os.path.join(workdir, "evaluation.json")) as f:
+    ev = json.load(f)
+  assert ev["step"] == 24
+  for name in ("ref", "g"):
+    assert 0 <= ev[name]["realism"] <= 1 and ev[name]["psnr"] > 0
+  records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+  keys = set().union(*records)
+  for k in ("train/g/loss", "train/g/pred", "train/g/adv", "train/d/loss",
+            "train/d/acc_real", "train/d/acc_fake", "train/d/u_real",
+            "train/d/u_fake", "val/psnr", "val/d_err"):
+    assert k in keys, k
+  # The reference is G as it left its warm-up, not the final G.
+  assert any(not np.array_equal(a, b) for a, b in zip(
+      jax.tree_util.tree_leaves(state.ref),
+      jax.tree_util.tree_leaves(state.params)))
+
+
+def test_resume_continues_the_same_loss_curve(adv_run, tmp_path):
+  c, workdir, full = adv_run
+  part = c.copy_and_resolve_references()
+  part.train.total_images = 48  # stops at iteration 12, mid adversarial phase
+  split = str(tmp_path / "split")
+  train.train_and_evaluate(part, split)
+  resumed = train.train_and_evaluate(c, split)
+  for f in ("params", "opt_state", "ref", "d_params", "d_stats",
+            "d_opt_state"):
+    for a, b in zip(jax.tree_util.tree_leaves(getattr(full, f)),
+                    jax.tree_util.tree_leaves(getattr(resumed, f))):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=f)
+
+  def curve(w):
+    recs = logs.read_metrics(os.path.join(w, "metrics.jsonl"))
+    return {r["step"]: (r["train/g/loss"], r.get("train/d/loss"))
+            for r in recs if "train/g/loss" in r}
+
+  a, b = curve(workdir), curve(split)
+  assert sorted(a) == sorted(b) and max(a) == 24
+  for s in a:
+    np.testing.assert_allclose(np.array(a[s], float), np.array(b[s], float),
+                               rtol=1e-5, err_msg=f"step {s}")
+
+
+def test_frozen_disc_stops_after_its_warmup(tmp_path):
+  c = _config(freeze_disc=True)
+  state = train.train_and_evaluate(c, str(tmp_path / "frozen"))
+  assert int(state.d_step) == 4  # D's warm-up only
+  assert int(state.step) == 24
+
+
+def test_init_from_an_autoencoder_skips_the_warmup(tmp_path, caplog):
+  ae = configs.apply_args(configs.autoencoder(), "smoke")
+  ae_dir = str(tmp_path / "ae")
+  ae_state = train.train_and_evaluate(ae, ae_dir)
+  c = _config()
+  c.train.init_from = ae_dir
+  c.train.total_images = 32
+  caplog.set_level("INFO")
+  state = train.train_and_evaluate(c, str(tmp_path / "adv"))
+  assert "G initialised from" in caplog.text
+  assert int(state.d_step) == 8  # no G warm-up: D from the first iteration
+  for a, b in zip(jax.tree_util.tree_leaves(ae_state.params),
+                  jax.tree_util.tree_leaves(state.ref)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_evaluate_reads_an_adversarial_run(adv_run, gray_folder, tmp_path):
+  from ddn import evaluate
+  _, workdir, _ = adv_run
+  d = evaluate.Denoiser(workdir)
+  x = np.full((40, 48, 1), 0.5, np.float32)
+  assert d(x).shape == x.shape
+
+
+def test_comparison_figure_over_finished_runs(adv_run, tmp_path):
+  from ddn import figures
+  _, workdir, _ = adv_run
+  out = str(tmp_path / "cmp.png")
+  summary = figures.adversarial({"big": workdir, "again": workdir},
+                                "embedded:eval", [0, 2], 25.0, out, crop=32)
+  assert os.path.getsize(out) > 0
+  assert set(summary) == {"noisy", "big", "again"}
+  assert summary["big"]["psnr"] == summary["again"]["psnr"]  # same noise
+  assert 0 <= summary["big"]["realism"] <= 1
+  with pytest.raises(ValueError, match="has 3 images"):
+    figures.adversarial({"big": workdir}, "embedded:eval", [5], 25.0, out)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("disc.features", (8, 24), "discriminator does not match.*config.disc"),
+    ("disc.spectral_norm", False, "spectral-norm state differs"),
+    ("adv.ema_decay", 0.99, "config.adv.ema_decay"),
+])
+def test_resume_with_changed_state_is_refused(adv_run, tmp_path, field, value,
+                                              match):
+  import shutil
+  c, workdir, _ = adv_run
+  copy = str(tmp_path / "copy")
+  shutil.copytree(workdir, copy)
+  changed = c.copy_and_resolve_references()
+  group, name = field.split(".")
+  changed[group][name] = value
+  with pytest.raises(ValueError, match=match):
+    train.train_and_evaluate(changed, copy)
