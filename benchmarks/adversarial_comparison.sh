@@ -35,7 +35,7 @@ python launch.py --config=experiments/adv.py --workdir="$out/none" \
   "${common[@]}" --config.adv.weight=0 "$@" > "$out/none.log" 2>&1
 data=$(python -c "import json; print(json.load(open('$out/big/config.json'))['data']['eval'])")
 python -m ddn.figures adversarial --data="$data" --indices=0,1,2 \
-  --runs="no adversary (λ=0)=$out/none,big=$out/big,small=$out/small,frozen D=$out/frozen" \
+  --runs="no adversary=$out/none,big=$out/big,small=$out/small,frozen D=$out/frozen" \
   --out="$out/comparison.png"
 for r in none big small frozen; do
   python - "$out/$r/evaluation.json" "$r" <<'PY'

@@ -235,7 +235,6 @@ class AdversarialTask:
       counter["it"] = it + 1
       return state, {**metrics, **g_metrics}
 
-    step.stack_sharding = stack_sh
     return step
 
   def g_params(self, state):

@@ -149,14 +149,14 @@ def adversarial() -> ml_collections.ConfigDict:
   c.eval.every_images = 4_800
   c.eval.max_images = 3
   c.eval.crops = 256  # D's validation error on held-out crops
-  # After training: realism = the error of a fresh classifier (disc defaults
+  # After training: realism = the error of a fresh classifier (`disc`: that
   # of classifier(), no spectral norm) trained from scratch on `train_crops`
   # training crops, half real, half G's outputs, for `images` images, then
   # scored on `eval_crops` held-out crops each shown as real and as G's
   # output. 0.5: G's outputs are indistinguishable from real images.
   c.eval.realism = ml_collections.ConfigDict(dict(
       train_crops=2_048, images=12_800, eval_crops=512, batch_size=128,
-      lr=1e-3))
+      lr=1e-3, disc=_disc()))
   return c
 
 
@@ -191,6 +191,8 @@ def smoke(c: ml_collections.ConfigDict) -> None:
     c.eval.realism.images = 32
     c.eval.realism.eval_crops = 8
     c.eval.realism.batch_size = 8
+    c.eval.realism.disc.features = (8, 16)
+    c.eval.realism.disc.dense = (8,)
 
 
 def apply_args(c: ml_collections.ConfigDict, arg: str | None):

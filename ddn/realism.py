@@ -1,7 +1,7 @@
 """Realism of a denoiser's outputs, measured by a judge trained from scratch.
 
-A fresh whole-image classifier (the `disc` defaults of
-`configs.classifier()`, no spectral norm) learns to separate real crops from
+A fresh whole-image classifier (`config.eval.realism.disc`, by default the
+`disc` of `configs.classifier()`, no spectral norm) learns to separate real crops from
 the denoiser's outputs; its error on held-out crops is the realism score:
 0.5 means it cannot tell them apart, 0 that it always can. The judge never
 saw the run's own discriminator, so a generator that merely fooled that one
@@ -11,6 +11,9 @@ Training crops come from the training images: the first half are shown as
 real, the second half noised (fixed noise), denoised and shown as denoised,
 so the judge never sees the same content both ways. Held-out crops come from
 the evaluation images, each scored once as real and once denoised.
+
+Finished runs, several judges each (mean and spread of the score):
+  python -m ddn.realism --runs=none=runs/a,big=runs/b --seeds=0,1,2
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class Judge:
 
   def __init__(self, train_crops: np.ndarray, eval_crops: np.ndarray,
                spec: noise_lib.NoiseSpec, cfg, seed: int):
-    """cfg: `config.eval.realism` (images, batch_size, lr)."""
+    """cfg: `config.eval.realism` (images, batch_size, lr, disc: the
+    judge's architecture, a `config.disc` group; its loss is logistic)."""
     if len(train_crops) < 2 or len(eval_crops) < 1:
       raise ValueError(
           "config.eval.realism: the judge needs train_crops >= 2 and "
@@ -63,8 +67,9 @@ class Judge:
     self.eval_crops = eval_crops
     self.key = jax.random.PRNGKey(seed + JUDGE_SEED)
     channels = train_crops.shape[-1]
-    self.disc = discriminators.from_config(configs.classifier().disc,
-                                           channels, train_crops.shape[1])
+    disc_cfg = cfg.get("disc") or configs.classifier().disc
+    self.disc = discriminators.from_config(disc_cfg, channels,
+                                           train_crops.shape[1])
     self.steps = max(int(cfg.images) // int(cfg.batch_size), 1)
     self.tx = optax.adam(optax.cosine_decay_schedule(float(cfg.lr),
                                                      self.steps, 0.01))
@@ -113,3 +118,59 @@ class Judge:
     return {"err": float(m["err"]), "err_real": float(m["err_real"]),
             "err_denoised": float(m["err_denoised"]),
             "train_err": float(np.mean(jax.device_get(errs)))}
+
+
+def judge_run(workdir: str, seeds: list[int]) -> list[float]:
+  """Realism of a finished autoencoder or adversarial run's final G, by one
+  fresh judge per seed (crops, noise and the judge's init drawn from it),
+  with the run's own data and `eval.realism` settings (an autoencoder run,
+  which has none, gets those of configs.adversarial())."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from ddn import checkpoint  # pylint: disable=g-import-not-at-top
+  from ddn import data as data_lib  # pylint: disable=g-import-not-at-top
+  from ddn import evaluate  # pylint: disable=g-import-not-at-top
+  from ddn import tasks  # pylint: disable=g-import-not-at-top
+  cfg = ml_collections.ConfigDict(checkpoint.load_config(workdir))
+  r = (cfg.eval.realism if "realism" in cfg.eval
+       else configs.adversarial().eval.realism)
+  crop = int(cfg.data.crop)
+  train_src = data_lib.drop_small(data_lib.load_source(cfg.data.train,
+                                                       cfg.data), crop)
+  eval_src = data_lib.load_source(cfg.data.eval, cfg.data)
+  spec = tasks.eval_noise_spec(cfg, noise_lib.spec_from_config(cfg.noise))
+  g = evaluate.Denoiser(workdir)
+  apply_fn = jax.jit(lambda p, x: g.model.apply({"params": p}, x,
+                                                train=False))
+  out = []
+  for s in seeds:
+    judge = Judge(
+        tasks.validation_crops(train_src, int(r.train_crops), crop,
+                               s + JUDGE_SEED),
+        tasks.validation_crops(eval_src, int(r.eval_crops), crop,
+                               s + JUDGE_SEED), spec, r, s)
+    out.append(judge(apply_fn, g.params)["err"])
+  return out
+
+
+def main(argv):
+  """python -m ddn.realism --runs=LABEL=WORKDIR,... --seeds=0,1,2"""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ddn import figures  # pylint: disable=g-import-not-at-top
+  from ddn import runtime  # pylint: disable=g-import-not-at-top
+  del argv
+  runtime.setup()
+  seeds = [int(s) for s in flags.FLAGS.seeds]
+  for label, workdir in figures.parse_runs(flags.FLAGS.runs).items():
+    errs = judge_run(workdir, seeds)
+    sd = np.std(errs, ddof=1) if len(errs) > 1 else 0.0
+    print(f"{label}: realism {np.mean(errs):.3f} ± {sd:.3f} (mean ± sd over {len(errs)} judges: "
+          f"{', '.join(f'{e:.3f}' for e in errs)})", flush=True)
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_list("runs", None, "WORKDIR or LABEL=WORKDIR, ...")
+  flags.DEFINE_list("seeds", ["0", "1", "2"], "Judge seeds.")
+  flags.mark_flags_as_required(["runs"])
+  app.run(main)

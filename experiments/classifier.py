@@ -1,11 +1,11 @@
 """Whole-image real-vs-denoised classifier against a trained denoiser.
 
 Real = clean crops; denoised = the frozen autoencoder of `train.init_from`
-(default runs/ae, the README's first command) applied to freshly noised
+(default runs/ae, made by experiments/ae.py) applied to freshly noised
 crops (σ = 25). Batch 128, half real and half denoised; Adam 1e-3, cosine;
 logistic loss (`--config.disc.loss=hinge` for the hinge loss, margin 1).
 
-Command (embedded photographs, after README's first command):
+Command (embedded photographs, after training runs/ae with experiments/ae.py):
   python launch.py --config=experiments/classifier.py --workdir=runs/clf
 Cost: 102,400 crops of 48x48 (800 steps of 128), 11 minutes on a 2-core
 CPU (one XLA device; 6 1/2 minutes with two, see README).

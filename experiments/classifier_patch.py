@@ -7,7 +7,7 @@ also gives the per-image error of the mean score). Otherwise as
 experiments/classifier.py: the denoiser of `train.init_from` (default
 runs/ae), batch 128, Adam 1e-3, logistic loss.
 
-Command (embedded photographs, after README's first command):
+Command (embedded photographs, after training runs/ae with experiments/ae.py):
   python launch.py --config=experiments/classifier_patch.py --workdir=runs/clf_patch
 Cost: 102,400 crops of 48x48, about 10 minutes on a 2-core CPU.
 

@@ -283,24 +283,20 @@ def test_resume_continues_the_same_loss_curve(adv_run, tmp_path):
                                rtol=1e-5, err_msg=f"step {s}")
 
 
-def test_frozen_disc_stops_after_its_warmup(tmp_path):
-  c = _config(freeze_disc=True)
-  state = train.train_and_evaluate(c, str(tmp_path / "frozen"))
-  assert int(state.d_step) == 4  # D's warm-up only
-  assert int(state.step) == 24
-
-
-def test_init_from_an_autoencoder_skips_the_warmup(tmp_path, caplog):
+def test_init_from_an_autoencoder_skips_the_warmup_and_frozen_d_stops(
+    tmp_path, caplog):
   ae = configs.apply_args(configs.autoencoder(), "smoke")
   ae_dir = str(tmp_path / "ae")
   ae_state = train.train_and_evaluate(ae, ae_dir)
-  c = _config()
+  c = _config(freeze_disc=True)
   c.train.init_from = ae_dir
-  c.train.total_images = 32
+  c.train.total_images = 32  # 8 iterations: 4 of D warm-up, 4 frozen
   caplog.set_level("INFO")
   state = train.train_and_evaluate(c, str(tmp_path / "adv"))
   assert "G initialised from" in caplog.text
-  assert int(state.d_step) == 8  # no G warm-up: D from the first iteration
+  assert "against the frozen D" in caplog.text
+  # No G warm-up: D from the first iteration, and only for its warm-up.
+  assert int(state.d_step) == 4 and int(state.step) == 8
   for a, b in zip(jax.tree_util.tree_leaves(ae_state.params),
                   jax.tree_util.tree_leaves(state.ref)):
     np.testing.assert_array_equal(a, b)
@@ -344,3 +340,13 @@ def test_resume_with_changed_state_is_refused(adv_run, tmp_path, field, value,
   changed[group][name] = value
   with pytest.raises(ValueError, match=match):
     train.train_and_evaluate(changed, copy)
+
+
+def test_realism_of_a_finished_run_matches_its_evaluation(adv_run):
+  from ddn import realism
+  c, workdir, _ = adv_run
+  with open(os.path.join(workdir, "evaluation.json")) as f:
+    ev = json.load(f)
+  again = realism.judge_run(workdir, [c.seed, c.seed + 1])
+  np.testing.assert_allclose(again[0], ev["g"]["realism"], atol=1e-6)
+  assert all(0 <= e <= 1 for e in again)
