@@ -354,13 +354,9 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
   (G before the adversarial phase); writes comparison.png."""
   cfg = task.config
   r = cfg.eval.realism
-  crop, seed = int(cfg.data.crop), int(cfg.seed)
-  train_crops = tasks.validation_crops(train_src, int(r.train_crops), crop,
-                                       seed + realism.JUDGE_SEED)
-  eval_crops = tasks.validation_crops(eval_src, int(r.eval_crops), crop,
-                                      seed + realism.JUDGE_SEED)
-  spec = tasks.eval_noise_spec(cfg, task.noise_spec)
-  judge = realism.Judge(train_crops, eval_crops, spec, r, seed)
+  judge = realism.Judge.from_sources(
+      train_src, eval_src, tasks.eval_noise_spec(cfg, task.noise_spec), r,
+      int(cfg.data.crop), int(cfg.seed))
   apply_fn = jax.jit(lambda p, x: task.model.apply({"params": p}, x,
                                                    train=False))
   images = tasks.AutoencoderEvaluator(_GView(task), eval_src)

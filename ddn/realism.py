@@ -30,6 +30,7 @@ from ddn import discriminators
 from ddn import losses
 from ddn import noise as noise_lib
 from ddn import steps
+from ddn import tasks
 
 JUDGE_SEED = 30_000  # crops, noise and the judge's init: from seed + this
 
@@ -78,6 +79,18 @@ class Judge:
         margin=1.0))
     self._score = jax.jit(lambda p, x: steps.classify(p, {}, x,
                                                       disc=self.disc))
+
+  @classmethod
+  def from_sources(cls, train_src, eval_src, spec: noise_lib.NoiseSpec, cfg,
+                   crop: int, seed: int) -> "Judge":
+    """A judge on `cfg.train_crops` crops of the training images and
+    `cfg.eval_crops` of the held-out ones, at positions drawn from `seed`
+    (tasks.validation_crops)."""
+    pick = lambda src, n: tasks.validation_crops(src, int(n), crop,
+                                                 seed + JUDGE_SEED)
+    return cls(pick(train_src, cfg.train_crops), pick(eval_src,
+                                                      cfg.eval_crops),
+               spec, cfg, seed)
 
   def __call__(self, apply_fn, params) -> dict[str, float]:
     """Realism of apply_fn(params, noisy) -> denoised.
@@ -129,7 +142,6 @@ def judge_run(workdir: str, seeds: list[int]) -> list[float]:
   from ddn import checkpoint  # pylint: disable=g-import-not-at-top
   from ddn import data as data_lib  # pylint: disable=g-import-not-at-top
   from ddn import evaluate  # pylint: disable=g-import-not-at-top
-  from ddn import tasks  # pylint: disable=g-import-not-at-top
   cfg = ml_collections.ConfigDict(checkpoint.load_config(workdir))
   r = (cfg.eval.realism if "realism" in cfg.eval
        else configs.adversarial().eval.realism)
@@ -141,15 +153,8 @@ def judge_run(workdir: str, seeds: list[int]) -> list[float]:
   g = evaluate.Denoiser(workdir)
   apply_fn = jax.jit(lambda p, x: g.model.apply({"params": p}, x,
                                                 train=False))
-  out = []
-  for s in seeds:
-    judge = Judge(
-        tasks.validation_crops(train_src, int(r.train_crops), crop,
-                               s + JUDGE_SEED),
-        tasks.validation_crops(eval_src, int(r.eval_crops), crop,
-                               s + JUDGE_SEED), spec, r, s)
-    out.append(judge(apply_fn, g.params)["err"])
-  return out
+  return [Judge.from_sources(train_src, eval_src, spec, r, crop, s)(
+      apply_fn, g.params)["err"] for s in seeds]
 
 
 def main(argv):

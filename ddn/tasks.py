@@ -379,16 +379,13 @@ class ClassifierEvaluator:
     return metrics, None
 
 
-TASKS = ("autoencoder", "classifier", "adversarial")
-
-
 def build(config: ml_collections.ConfigDict, setup):
   """The task named by `config.task`; raises on an unknown name."""
   from ddn import adversarial  # pylint: disable=g-import-not-at-top
   classes = {"autoencoder": AutoencoderTask, "classifier": ClassifierTask,
              "adversarial": adversarial.AdversarialTask}
   name = config.get("task", "autoencoder")
-  if name not in TASKS:
+  if name not in classes:
     raise ValueError(f"config.task={name!r}: valid tasks are "
-                     f"{', '.join(TASKS)}.")
+                     f"{', '.join(classes)}.")
   return classes[name](config, setup)
