@@ -142,6 +142,9 @@ class AdversarialTask:
     if config.eval.max_images <= 0 or config.eval.crops < 1:
       raise ValueError("config.eval: max_images and crops must be >= 1, got "
                        f"{config.eval.max_images} and {config.eval.crops}.")
+    if config.eval.realism.judges < 1:
+      raise ValueError(f"config.eval.realism.judges="
+                       f"{config.eval.realism.judges}: need >= 1 judge.")
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate(config.loss)
     losses.validate_disc(config.disc)
@@ -354,25 +357,31 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
   (G before the adversarial phase); writes comparison.png."""
   cfg = task.config
   r = cfg.eval.realism
-  judge = realism.Judge.from_sources(
+  judges = [realism.Judge.from_sources(
       train_src, eval_src, tasks.eval_noise_spec(cfg, task.noise_spec), r,
-      int(cfg.data.crop), int(cfg.seed))
+      int(cfg.data.crop), int(cfg.seed) + k) for k in range(int(r.judges))]
   apply_fn = jax.jit(lambda p, x: task.model.apply({"params": p}, x,
                                                    train=False))
   images = tasks.AutoencoderEvaluator(_GView(task), eval_src)
   labels = {"ref": "G entering the adversarial phase", "g": "final G"}
   record = {"images": len(images.images), "data": eval_src.name,
             "judge_train_crops": int(r.train_crops),
-            "judge_images": int(r.images), "judge_eval_crops": int(r.eval_crops)}
+            "judge_images": int(r.images), "judge_eval_crops": int(r.eval_crops),
+            "judges": len(judges)}
   outputs = {}
   for name, params in (("ref", state.ref), ("g", task.g_params(state))):
     m, _ = images(_ParamsView(params))
-    judged = judge(apply_fn, params)
+    judged = [judge(apply_fn, params) for judge in judges]
+    mean = lambda key: float(np.mean([j[key] for j in judged]))
     record[name] = {"label": labels[name], "psnr": float(m["val/psnr"]),
-                    "realism": judged["err"],
-                    "realism_real": judged["err_real"],
-                    "realism_denoised": judged["err_denoised"],
-                    "judge_train_err": judged["train_err"]}
+                    "realism": mean("err"),
+                    "realism_sd": (float(np.std([j["err"] for j in judged],
+                                                ddof=1))
+                                   if len(judged) > 1 else 0.0),
+                    "realism_judges": [j["err"] for j in judged],
+                    "realism_real": mean("err_real"),
+                    "realism_denoised": mean("err_denoised"),
+                    "judge_train_err": mean("train_err")}
     outputs[name] = [np.clip(np.asarray(apply_fn(params, x))[0], 0, 1)
                      for x in images.noisy]
   record["psnr_noisy"] = float(np.mean([losses.psnr(x, c) for x, c in

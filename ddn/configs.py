@@ -154,9 +154,11 @@ def adversarial() -> ml_collections.ConfigDict:
   # training crops, half real, half G's outputs, for `images` images, then
   # scored on `eval_crops` held-out crops each shown as real and as G's
   # output. 0.5: G's outputs are indistinguishable from real images.
+  # `judges` > 1 trains that many judges (seeds seed, seed + 1, ...) and
+  # reports their mean and spread.
   c.eval.realism = ml_collections.ConfigDict(dict(
       train_crops=2_048, images=12_800, eval_crops=512, batch_size=128,
-      lr=1e-3, disc=_disc()))
+      lr=1e-3, judges=1, disc=_disc()))
   return c
 
 

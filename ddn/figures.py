@@ -13,6 +13,10 @@
   python -m ddn.figures classifiers --runs=image=runs/clf,patch=runs/clf_patch \
       --out=classifier_error.png
 
+  # Perception-distortion plane over finished adversarial runs (also
+  # drawn by python -m ddn.sweep --config=experiments/adv_pd.py):
+  python -m ddn.figures perception --runs=runs/pd/* --out=pd.png
+
   # Adversarial comparison (the chapter's Figure 17.5): noisy | each run |
   # clean, whole images with a magnified detail crop, same noise for all:
   python -m ddn.figures adversarial --data=embedded:eval --indices=0,1 \
@@ -89,6 +93,10 @@ def lr_sweep(runs: dict[str, str], out: str, window: int = 10) -> None:
   for i, (label, workdir) in enumerate(sorted(runs.items(),
                                               key=lambda r: -(_lr(r[1]) or 0.0))):
     records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    diverged = os.path.join(workdir, "diverged.json")
+    if os.path.exists(diverged):
+      with open(diverged) as f:
+        label += f" (diverged at {json.load(f)['images']:,} images)"
     x, y = logs.series(records, "train/ae/loss")
     ax_t.plot(x, y, color=f"C{i}", alpha=0.2, lw=0.7)
     ax_t.plot(x, plots.moving_average(y, window), color=f"C{i}", label=label)
@@ -224,7 +232,69 @@ def adversarial(runs: dict[str, str], data_spec: str, indices: list[int],
   return summary
 
 
-FIGURES = ("lr_sweep", "detail", "classifiers", "adversarial")
+def _adversary(cfg: dict) -> str:
+  d = cfg.get("disc", {})
+  return ("small (patch D)" if d.get("kind") == "patch"
+          else "big (whole-image D)")
+
+
+def perception(runs: dict[str, str], out: str) -> list[dict]:
+  """The perception-distortion plane: each finished adversarial run's final
+  G at (realism, PSNR) from its evaluation.json, one curve per adversary
+  size ordered by λ; a λ = 0 run (D does not touch G) starts every curve.
+  The realism bars are the spread (sd) over the run's judges. Also writes
+  OUT with .json: the points.
+
+  Returns:
+    [{'run', 'adversary', 'weight', 'psnr', 'realism', 'realism_sd',
+      'judges', 'start_psnr', 'start_realism'}], by adversary then λ.
+  """
+  points = []
+  for label, workdir in runs.items():
+    path = os.path.join(workdir, "evaluation.json")
+    if not os.path.exists(path):
+      raise ValueError(f"{workdir!r} has no evaluation.json: not a finished "
+                       "adversarial run.")
+    with open(path) as f:
+      e = json.load(f)
+    cfg = checkpoint.load_config(workdir)
+    points.append({
+        "run": label, "adversary": _adversary(cfg),
+        "weight": float(cfg["adv"]["weight"]), "psnr": e["g"]["psnr"],
+        "realism": e["g"]["realism"], "realism_sd": e["g"].get("realism_sd",
+                                                               0.0),
+        "judges": e.get("judges", 1), "start_psnr": e["ref"]["psnr"],
+        "start_realism": e["ref"]["realism"]})
+  points.sort(key=lambda p: (p["adversary"], p["weight"]))
+  zero = [p for p in points if p["weight"] == 0]
+  fig, ax = plt.subplots(figsize=(6.5, 4.5))
+  kinds = sorted({p["adversary"] for p in points if p["weight"] > 0})
+  for i, kind in enumerate(kinds or ["λ = 0"]):
+    curve = zero + [p for p in points if p["adversary"] == kind and
+                    p["weight"] > 0]
+    ax.errorbar([p["realism"] for p in curve], [p["psnr"] for p in curve],
+                xerr=[p["realism_sd"] for p in curve], fmt="o-",
+                color=f"C{i}", capsize=3, label=kind)
+    for p in curve:
+      ax.annotate(f"λ={p['weight']:g}", (p["realism"], p["psnr"]),
+                  textcoords="offset points", xytext=(4, 4), fontsize=8)
+  start = (np.mean([p["start_realism"] for p in points]),
+           np.mean([p["start_psnr"] for p in points]))
+  ax.plot(*start, "k*", ms=10, label="start (G before the adversary)")
+  ax.axvline(0.5, color="gray", ls=":", lw=1)
+  ax.set_xlabel("realism (fresh judge's error; 0.5 = indistinguishable)")
+  ax.set_ylabel("PSNR (dB)")
+  ax.set_title("perception-distortion plane: final G of each run")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  plots.save_figure(fig, out)
+  with open(os.path.splitext(out)[0] + ".json", "w") as f:
+    json.dump(points, f, indent=1)
+  return points
+
+
+FIGURES = ("lr_sweep", "detail", "classifiers", "adversarial", "perception")
 
 
 def define_flags():
@@ -265,6 +335,12 @@ def main(argv):
         if "realism" in r:
           line += f", realism {r['realism']:.3f} (its evaluation.json)"
         print(line)
+    elif argv[1] == "perception":
+      for p in perception(runs, f.out):
+        print(f"{p['run']}: {p['adversary']}, λ={p['weight']:g}: PSNR "
+              f"{p['start_psnr']:.2f} -> {p['psnr']:.2f} dB, realism "
+              f"{p['start_realism']:.3f} -> {p['realism']:.3f} ± "
+              f"{p['realism_sd']:.3f} ({p['judges']} judges)")
     else:
       psnr = detail(runs, f.data, f.index, f.sigma, f.out, f.crop)
       print(", ".join(f"{k} {v:.2f} dB" for k, v in psnr.items()))

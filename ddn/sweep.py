@@ -6,9 +6,13 @@
 
 Each entry of `get_sweep()` (a dict of dotted overrides) runs in
 WORKDIR/<name>, e.g. WORKDIR/lr=0.001, on top of the config and its
-command-line overrides. Rerunning resumes unfinished runs and skips finished
-ones (the training loop resumes from checkpoints). When every entry only
-sets optim.lr, WORKDIR/lr_sweep.png is drawn at the end (ddn.figures).
+command-line overrides; an entry's optional "_name" key names its run
+instead. Rerunning resumes unfinished runs and skips finished ones (the
+training loop resumes from checkpoints). A run that diverges (non-finite
+loss) is recorded in WORKDIR/<name>/diverged.json ({"step", "why"}) and the
+sweep goes on. At the end (ddn.figures): WORKDIR/lr_sweep.png when every
+entry only sets optim.lr; WORKDIR/perception_distortion.png when every entry
+sets adv.weight.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def load_sweep(config_path: str) -> list[dict]:
 
 
 def run_name(overrides: dict) -> str:
+  if "_name" in overrides:
+    return str(overrides["_name"])
   return ",".join(f"{k.split('.')[-1]}={v:g}" if isinstance(v, float)
                   else f"{k.split('.')[-1]}={v}" for k, v in overrides.items())
 
@@ -52,6 +58,8 @@ def run_name(overrides: dict) -> str:
 def apply_overrides(config, overrides: dict):
   c = config.copy_and_resolve_references()
   for key, value in overrides.items():
+    if key == "_name":
+      continue
     node = c
     *parents, leaf = key.split(".")
     for p in parents:
@@ -84,10 +92,18 @@ def main(argv):
       diverged[name] = str(e).splitlines()[0]
     except ValueError as e:  # bad input: stop with the message, no traceback
       sys.exit(f"ddn.sweep: run {name}: {e}")
-  if all(set(o) == {"optim.lr"} for o in sweep):
+  finished = {n: os.path.join(f.workdir, n) for n, _ in configs
+              if n not in diverged}
+  if all(set(o) - {"_name"} == {"optim.lr"} for o in sweep):
     out = os.path.join(f.workdir, "lr_sweep.png")
     figures.lr_sweep({n: os.path.join(f.workdir, n) for n, _ in configs},
                      out)
+    logging.info("wrote %s", out)
+  if all("adv.weight" in o for o in sweep) and finished:
+    out = os.path.join(f.workdir, "perception_distortion.png")
+    for p in figures.perception(finished, out):
+      print(f"{p['run']}: PSNR {p['psnr']:.2f} dB, realism "
+            f"{p['realism']:.3f} ± {p['realism_sd']:.3f}")
     logging.info("wrote %s", out)
   for name, why in diverged.items():
     print(f"{name}: diverged ({why})")

@@ -115,6 +115,17 @@ def _check_writable(workdir: str):
                      "another --workdir.") from None
 
 
+class Diverged(FloatingPointError):
+  """A non-finite training metric; `step` is the first step that had one."""
+
+  def __init__(self, message: str, step: int):
+    super().__init__(message)
+    self.step = step
+
+
+DIVERGED_RECORD = "diverged.json"
+
+
 def _mean_metrics(pending: list[dict[str, Any]], first_step: int,
                   ckpt_hint: str) -> dict[str, float]:
   """Averages fetched per-step metrics; stops on any non-finite value."""
@@ -122,11 +133,12 @@ def _mean_metrics(pending: list[dict[str, Any]], first_step: int,
   for i, m in enumerate(fetched):
     bad = [k for k, v in m.items() if not np.isfinite(v)]
     if bad:
-      raise FloatingPointError(
-          f"non-finite {', '.join(bad)} at step {first_step + i + 1} (window "
+      raise Diverged(
+          f"diverged at step {first_step + i + 1}: non-finite "
+          f"{', '.join(bad)} (window "
           f"of steps {first_step + 1}-{first_step + len(fetched)}); stopping. "
           f"{ckpt_hint} Try a lower config.optim.lr or "
-          "config.optim.grad_clip > 0.")
+          "config.optim.grad_clip > 0.", first_step + i + 1)
   # Keys may come and go within a window (the adversarial run's D metrics
   # start after its warm-up): each is averaged over the steps that have it.
   keys = dict.fromkeys(k for m in fetched for k in m)
@@ -262,11 +274,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         t_log, steps_since, data_wait = time.time(), 0, 0.0
       if saving:
         checkpoint.save(mngr, done, state)
+  except Diverged as e:
+    # The record a sweep (or a person) reads; checkpoints are untouched.
+    with open(os.path.join(workdir, DIVERGED_RECORD), "w") as f:
+      json.dump({"step": e.step, "images": e.step * bs, "why": str(e)}, f,
+                indent=2)
+    raise
   finally:
     crops.close()
     writer.close()
     mngr.wait_until_finished()
     mngr.close()
+  stale = os.path.join(workdir, DIVERGED_RECORD)
+  if os.path.exists(stale):  # an earlier attempt diverged; this one finished
+    os.remove(stale)
   if start >= setup.total_steps:
     logging.info("already trained for %d steps; nothing to train.", start)
   task.plot(writer.path, workdir)

@@ -108,9 +108,12 @@ def test_non_finite_loss_stops_and_keeps_checkpoint(trained, tmp_path):
   bad.train.total_images = 400
   bad.train.checkpoint_every_images = 4  # would save every step
   with pytest.raises(FloatingPointError, match=(
-      rf"non-finite .*param_norm.* at step {last + 1} \(window of steps "
-      rf"{last + 1}-\d+\).*Last good checkpoint: step {last}\b")):
+      rf"diverged at step {last + 1}: non-finite .*param_norm.* \(window of "
+      rf"steps {last + 1}-\d+\).*Last good checkpoint: step {last}\b")):
     train.train_and_evaluate(bad, run)
+  with open(os.path.join(run, train.DIVERGED_RECORD)) as f:
+    record = json.load(f)
+  assert record["step"] == last + 1 and "diverged at step" in record["why"]
   assert _checkpoint_steps(run)[-1] == last
   params, step = checkpoint.load_params(run)
   assert step == last
@@ -195,14 +198,16 @@ def test_evaluate_contract(trained, gray_folder, tmp_path):
     assert r["psnr"] == pytest.approx(np.mean([p["psnr"] for p in
                                                r["per_image"]]))
   assert saved[0]["psnr"] > saved[1]["psnr"]  # less noise, better output
+  assert "| gray (3) | ddn |" in open(str(tmp_path / "eval.md")).read()
 
 
 def test_evaluate_command_line_errors(tmp_path):
   r = subprocess.run(
-      [sys.executable, "-m", "ddn.evaluate", f"--workdir={tmp_path}",
+      [sys.executable, "-m", "ddn.evaluate", f"--checkpoint={tmp_path}",
        "--data=embedded:eval", f"--out={tmp_path}/e.json"],
       capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert r.returncode != 0 and "not a ddn workdir" in r.stderr
+  assert "flags:" not in r.stderr  # one clear line, not the usage text
 
 
 def test_figures_over_finished_runs(trained, tmp_path):
