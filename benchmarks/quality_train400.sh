@@ -22,7 +22,7 @@ python launch.py --config=experiments/ae.py --workdir="$WORKDIR" \
   --config.train.total_images=80000 --config.eval.every_images=20000 \
   --config.eval.max_images=4 "$@" 2>&1 | tee -a "$WORKDIR/train.log"
 echo "training wall time: $(( $(date +%s) - start )) s" | tee -a "$WORKDIR/train.log"
-python -m ddn.evaluate --workdir="$WORKDIR" \
+python -m ddn.evaluate --checkpoint="$WORKDIR" \
   --data=folder:$DATA/Set12,folder:$DATA/BSD68 \
   --sigmas=15,25,50 --out="$WORKDIR/eval.json"
 python -m ddn.report "$WORKDIR/eval.json"

@@ -1,7 +1,12 @@
 """Evaluates a trained denoiser with the field's standard protocol.
 
-  python -m ddn.evaluate --workdir=DIR --data=folder:../shared/data/BSD68 \
-      --sigmas=15,25,50 --out=FILE.json
+  python -m ddn.evaluate --checkpoint=DIR --data=folder:../shared/data/BSD68 \
+      --sigmas=15,25,50 --baselines=gaussian,median,nlm,bm3d --out=FILE.json
+
+--checkpoint is a run's workdir or a shipped model (ddn.inference; default
+the shipped gray σ=25 model); --baselines adds the classical methods of
+ddn.baselines, run on exactly the same noisy images. FILE.json gets the
+records and FILE.md the Markdown table (ddn.report).
 
 Protocol (the one DnCNN/BM3D tables use):
   * clean image: the file as float in [0, 1] (8-bit: uint8 / 255);
@@ -14,31 +19,38 @@ Protocol (the one DnCNN/BM3D tables use):
     PSNR = 10 log10(255^2 / MSE) against the uint8 clean image, and SSIM by
     scikit-image (Gaussian window σ=1.5, no sample covariance: Wang et
     al. 2004) on the same uint8 images;
-  * timing: seconds per image of the denoiser alone, after one untimed call
-    per image size (compilation excluded).
+  * timing: seconds per image of each method alone (ddn: after one untimed
+    call per image size, so compilation is excluded), and megapixels per
+    second over the set.
 
 FILE.json is a list of records, one per (data, sigma, method):
   {"data", "sigma", "method", "images", "psnr", "ssim", "seconds_per_image",
-   "checkpoint_step", "per_image": [{"name", "psnr", "ssim", "seconds"}]}
-(psnr and ssim are means over the images). Other tools rely on this contract.
+   "megapixels_per_second", "per_image": [{"name", "psnr", "ssim",
+   "seconds", "megapixels"}], ...}
+(psnr and ssim are means over the images); ddn's records add "checkpoint",
+"checkpoint_step" and "tile", a baseline's add "params" (its width and
+what it was tuned on, or the σ it was given). Records are rewritten after
+every σ. Other tools rely on this contract.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Callable
 
 from absl import app
 from absl import flags
-import jax
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from ddn import baselines as baselines_lib
 from ddn import checkpoint
 from ddn import data as data_lib
-from ddn import models
+from ddn import inference
+from ddn import report
 from ddn import runtime
 
 
@@ -65,60 +77,72 @@ def ssim_uint8(a: np.ndarray, b: np.ndarray) -> float:
       use_sample_covariance=False))
 
 
-DENOISER_TASKS = ("autoencoder", "adversarial")  # runs whose params are G
+def Denoiser(workdir: str, step: int | None = None,  # pylint: disable=invalid-name
+             **kw) -> inference.Denoiser:
+  """A workdir's trained denoiser (see ddn.inference.load for shipped
+  models)."""
+  return inference.Denoiser.from_workdir(workdir, step, **kw)
 
 
-class Denoiser:
-  """A trained model from a workdir: `denoiser(noisy (H, W, C)) -> (H, W, C)`."""
+class Method:
+  """One denoiser under evaluation: `fn(noisy (H, W, C)) -> (H, W, C)`.
 
-  def __init__(self, workdir: str, step: int | None = None):
-    cfg = checkpoint.load_config(workdir)
-    if cfg.get("task", "autoencoder") not in DENOISER_TASKS or (
-        "model" not in cfg):
-      raise ValueError(f"{workdir!r} is a {cfg.get('task')} run, not a "
-                       "denoiser; give the workdir of an autoencoder or "
-                       "adversarial run.")
-    import ml_collections  # pylint: disable=g-import-not-at-top
-    model_cfg = ml_collections.ConfigDict(cfg["model"])
-    self.channels = int(cfg["data"]["channels"])
-    self.model = models.from_config(model_cfg, self.channels)
-    self.params, self.step = checkpoint.load_params(workdir, step)
-    self.workdir = workdir
-    self._apply = jax.jit(
-        lambda p, x: self.model.apply({"params": p}, x, train=False))
+  `compiled` methods get one untimed call per image size first.
+  """
 
-  def __call__(self, noisy: np.ndarray) -> np.ndarray:
-    return np.asarray(self._apply(self.params, noisy[None]))[0]
+  def __init__(self, name: str, fn: Callable[[np.ndarray], np.ndarray],
+               compiled: bool = False, extra: dict | None = None):
+    self.name, self.fn, self.compiled = name, fn, compiled
+    self.extra = extra or {}
+
+
+def evaluate_methods(methods: list[Method], source, sigma: float,
+                     seed: int = 0) -> dict[str, dict]:
+  """Runs the protocol for one σ over a source, every method on exactly the
+  same noisy images; returns {method name: record (no keys data, method)}."""
+  per_image = {m.name: [] for m in methods}
+  seen = {m.name: set() for m in methods}
+  for i in range(len(source)):
+    clean = np.asarray(source[i], np.float32)
+    noisy = noisy_version(clean, sigma, i, seed)
+    ref = quantise(clean)
+    name = (os.path.basename(source.names[i]) if source.names
+            else f"{source.name}[{i}]")
+    for m in methods:
+      if m.compiled and clean.shape not in seen[m.name]:
+        m.fn(noisy)  # compile outside the timing
+        seen[m.name].add(clean.shape)
+      t0 = time.perf_counter()
+      out = np.asarray(m.fn(noisy))
+      seconds = time.perf_counter() - t0
+      est = quantise(out)
+      per_image[m.name].append({
+          "name": name, "psnr": psnr_uint8(est, ref),
+          "ssim": ssim_uint8(est, ref), "seconds": seconds,
+          "megapixels": clean.shape[0] * clean.shape[1] / 1e6})
+  records = {}
+  for m in methods:
+    rows = per_image[m.name]
+    secs = sum(r["seconds"] for r in rows)
+    records[m.name] = {
+        "sigma": sigma,
+        "images": len(rows),
+        "psnr": float(np.mean([r["psnr"] for r in rows])),
+        "ssim": float(np.mean([r["ssim"] for r in rows])),
+        "seconds_per_image": float(secs / max(len(rows), 1)),
+        "megapixels_per_second": float(
+            sum(r["megapixels"] for r in rows) / max(secs, 1e-12)),
+        **m.extra,
+        "per_image": rows,
+    }
+  return records
 
 
 def evaluate(denoise: Callable[[np.ndarray], np.ndarray], source, sigma: float,
              seed: int = 0) -> dict:
-  """Runs the protocol for one σ over a source; returns one record (no keys
-  `data`, `method`)."""
-  per_image = []
-  seen_shapes = set()
-  for i in range(len(source)):
-    clean = np.asarray(source[i], np.float32)
-    noisy = noisy_version(clean, sigma, i, seed)
-    if clean.shape not in seen_shapes:  # compile outside the timing
-      denoise(noisy)
-      seen_shapes.add(clean.shape)
-    t0 = time.perf_counter()
-    out = np.asarray(denoise(noisy))
-    seconds = time.perf_counter() - t0
-    ref, est = quantise(clean), quantise(out)
-    name = (os.path.basename(source.names[i]) if source.names
-            else f"{source.name}[{i}]")
-    per_image.append({"name": name, "psnr": psnr_uint8(est, ref),
-                      "ssim": ssim_uint8(est, ref), "seconds": seconds})
-  return {
-      "sigma": sigma,
-      "images": len(per_image),
-      "psnr": float(np.mean([r["psnr"] for r in per_image])),
-      "ssim": float(np.mean([r["ssim"] for r in per_image])),
-      "seconds_per_image": float(np.mean([r["seconds"] for r in per_image])),
-      "per_image": per_image,
-  }
+  """The protocol for one denoiser (compiled: one untimed call per size)."""
+  return evaluate_methods([Method("ddn", denoise, compiled=True)], source,
+                          sigma, seed)["ddn"]
 
 
 def load_eval_source(spec: str, channels: int):
@@ -147,35 +171,129 @@ def write_json(records: list[dict], path: str):
   os.replace(tmp, path)
 
 
-def run(workdir: str, data_specs: list[str], sigmas: list[float], out: str,
-        method: str = "ddn", seed: int = 0) -> list[dict]:
-  denoiser = Denoiser(workdir)
-  records = []
-  for spec in data_specs:
-    source = load_eval_source(spec, denoiser.channels)
+def tune_images(spec: str, channels: int, count: int,
+                eval_sources: list) -> tuple[str, list[np.ndarray]]:
+  """Up to `count` images of `spec` for tuning baseline widths; refuses a
+  source that shares an image with an evaluation set."""
+  src = load_eval_source(spec, channels)
+  for held_out in eval_sources:
+    try:
+      data_lib.check_disjoint(src, held_out)
+    except ValueError:
+      raise ValueError(
+          f"--tune_data={spec} shares images with the evaluation set "
+          f"{held_out.name}; baseline widths must be chosen on training "
+          "images (e.g. folder:../shared/data/Train400).") from None
+  idx = np.linspace(0, len(src) - 1, min(count, len(src))).round().astype(int)
+  return src.name, [np.asarray(src[int(i)], np.float32)
+                    for i in sorted(set(idx))]
+
+
+def default_tune_data(denoiser) -> str:
+  """The model's own training data when it is readable here, else the
+  embedded training photographs."""
+  spec = (denoiser.info.get("train_data") if denoiser is not None else None)
+  if denoiser is not None and not spec and os.path.isdir(str(denoiser.name)):
+    spec = checkpoint.load_config(denoiser.name)["data"]["train"]
+  if spec:
+    kind, _, rest = str(spec).partition(":")
+    if kind != "folder" or os.path.exists(rest):
+      return spec
+  return "embedded:train"
+
+
+def run(checkpoints: str | list[str] | None, data_specs: list[str],
+        sigmas: list[float], out: str, method: str = "", seed: int = 0,
+        baselines: list[str] = (), tune_data: str = "", tune_count: int = 16,
+        tile="auto", memory_mb: float = 1024.0, channels: int = 1
+        ) -> list[dict]:
+  """Evaluates denoisers (`checkpoints`: workdirs or shipped models, None
+  the default shipped one, "none" for baselines only) and `baselines` on
+  every (data, σ); writes OUT (JSON records) and OUT with .md (the Markdown
+  table). Methods are named `method` (default "ddn") for one checkpoint,
+  "ddn <name>" for several."""
+  if checkpoints is None or isinstance(checkpoints, str):
+    checkpoints = [checkpoints]
+  checkpoints = [c for c in checkpoints if c != "none"]
+  if not checkpoints and not baselines:
+    raise ValueError("--checkpoint=none needs --baselines: nothing to "
+                     "evaluate.")
+  denoisers = {}
+  for c in checkpoints:
+    d = inference.load(c, tile=tile, memory_mb=memory_mb)
+    name = method or "ddn"
+    if len(checkpoints) > 1:
+      name = f"{method or 'ddn'} {os.path.basename(os.path.normpath(d.name))}"
+    denoisers[name] = d
+  if len({d.channels for d in denoisers.values()}) > 1:
+    raise ValueError("--checkpoint: the models differ in channel count; "
+                     "evaluate gray and colour models separately.")
+  if denoisers:
+    channels = next(iter(denoisers.values())).channels
+  denoiser = next(iter(denoisers.values()), None)
+  sources = [(spec, load_eval_source(spec, channels)) for spec in data_specs]
+  tuning = None
+  if any(b in baselines_lib.GRIDS for b in baselines):
+    tune_spec = tune_data or default_tune_data(denoiser)
+    tuning = tune_images(tune_spec, channels, tune_count,
+                         [s for _, s in sources])
+    print(f"baseline widths tuned on {len(tuning[1])} images of "
+          f"{tuning[0]}", flush=True)
+  records, widths = [], {}
+  for spec, source in sources:
     for sigma in sigmas:
-      rec = {"data": spec, "method": method,
-             **evaluate(denoiser, source, sigma, seed),
-             "checkpoint_step": denoiser.step, "workdir": workdir}
-      records.append(rec)
-      print(f"{method:>8s}  {spec}  σ={sigma:g}  PSNR {rec['psnr']:.2f} dB  "
-            f"SSIM {rec['ssim']:.4f}  {rec['seconds_per_image']:.3f} s/image "
-            f"({rec['images']} images)", flush=True)
-  write_json(records, out)
+      methods = [Method(name, d, compiled=True, extra={
+          "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile)})
+                 for name, d in denoisers.items()]
+      for b in baselines:
+        if b in baselines_lib.GRIDS and (b, sigma) not in widths:
+          widths[b, sigma] = baselines_lib.tune(b, sigma, tuning[1])
+        width = widths.get((b, sigma))
+        extra = {"params": ({"width": width, "tuned_on": tuning[0],
+                             "tune_images": len(tuning[1])}
+                            if width is not None else {"sigma": sigma})}
+        methods.append(Method(b, baselines_lib.make(b, sigma, width),
+                              extra=extra))
+      for name, rec in evaluate_methods(methods, source, sigma, seed).items():
+        rec = {"data": spec, "method": name, **rec}
+        records.append(rec)
+        print(f"{name:>8s}  {spec}  σ={sigma:g}  PSNR {rec['psnr']:.2f} dB  "
+              f"SSIM {rec['ssim']:.4f}  {rec['seconds_per_image']:.3f} s/image "
+              f"{rec['megapixels_per_second']:.2f} MP/s "
+              f"({rec['images']} images)", flush=True)
+      write_json(records, out)  # after every σ: a killed run keeps its part
+  md = os.path.splitext(out)[0] + ".md"
+  with open(md + ".tmp", "w") as f:
+    f.write(report.table(records) + "\n")
+  os.replace(md + ".tmp", md)
   return records
 
 
 def define_flags():
   """Command-line flags; defined only when run as a program, so importing
   this module never claims flag names."""
-  flags.DEFINE_string("workdir", None, "Trained run's workdir.")
+  flags.DEFINE_list("checkpoint", None, "Trained runs' workdirs or shipped "
+                    "models' names, comma-separated (default: the shipped "
+                    f"{inference.DEFAULT_MODEL}); 'none': baselines only.")
   flags.DEFINE_list("data", None, "Sources, e.g. "
                     "folder:../shared/data/Set12,folder:../shared/data/BSD68")
   flags.DEFINE_string("sigmas", "15,25,50", "σ values (0-255 scale).")
-  flags.DEFINE_string("out", None, "Output JSON file.")
-  flags.DEFINE_string("method", "ddn", "Name in the records.")
+  flags.DEFINE_string("out", None, "Output JSON file (the table goes beside "
+                      "it, .md).")
+  flags.DEFINE_string("method", "", "The denoiser's name in the records "
+                      "(default ddn; several checkpoints: 'ddn <name>').")
+  flags.DEFINE_list("baselines", [], "Also evaluate these, on the same noisy "
+                    f"images: {', '.join(baselines_lib.BASELINES)}.")
+  flags.DEFINE_string("tune_data", "", "Images to choose the gaussian/median "
+                      "widths on (default: the model's training data if "
+                      "present here, else embedded:train); never a test set.")
+  flags.DEFINE_integer("tune_images", 16, "How many of them.")
+  flags.DEFINE_string("tile", "auto", "Tile core size in pixels, 'auto' "
+                      "(whole image when it fits --memory_mb) or 'none'.")
+  flags.DEFINE_float("memory_mb", 1024.0, "tile=auto: working-memory budget.")
+  flags.DEFINE_integer("channels", 1, "--checkpoint=none: image channels.")
   flags.DEFINE_integer("seed", 0, "Noise seed base (see protocol).")
-  flags.mark_flags_as_required(["workdir", "data", "out"])
+  flags.mark_flags_as_required(["data", "out"])
 
 
 def main(argv):
@@ -183,9 +301,12 @@ def main(argv):
   runtime.setup()
   try:
     f = flags.FLAGS
-    run(f.workdir, f.data, parse_sigmas(f.sigmas), f.out, f.method, f.seed)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
+    run(f.checkpoint, f.data, parse_sigmas(f.sigmas), f.out, f.method,
+        f.seed, baselines_lib.parse(f.baselines), f.tune_data,
+        f.tune_images, f.tile, f.memory_mb, f.channels)
+  except ValueError as e:  # bad input: one clear line, no usage dump
+    sys.exit(f"ddn.evaluate: {e}")
+  print(f"wrote {f.out} and {os.path.splitext(f.out)[0]}.md")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,329 @@
+"""Trained denoisers for inference: from a workdir or shipped in the package,
+applied to whole images of any size, tiled when memory asks for it.
+
+  denoiser = inference.load()              # the shipped gray σ=25 model
+  denoiser = inference.load("gray-blind")  # the shipped blind one
+  denoiser = inference.load("runs/ae")     # a workdir's latest checkpoint
+  clean = denoiser(noisy)                  # (H, W, C) float, tiled if large
+
+Tiling. The image is cut into cores of `tile` x `tile` pixels; each core is
+denoised inside a window that adds `margin` pixels of the image's own
+context on every side (none past the image's border, so the network sees the
+border exactly as it does on the whole image), and neighbouring outputs are
+cross-faded with linear ramps over `blend` pixels around each core boundary
+(the weights sum to one). Cores and margins are multiples of the network's
+downsampling factor, so every window sits on the whole image's pooling grid.
+With the default margin (at least the network's receptive-field radius) a
+tiled output matches the untiled one to float rounding in the interior of
+each core. tile='auto' denoises whole when the compiled network's working
+memory (XLA's own figure, per pixel) fits in `memory_mb`, else picks the
+largest core that does.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+from typing import Any
+
+import flax.serialization
+import jax
+import ml_collections
+import numpy as np
+
+from ddn import checkpoint
+from ddn import models
+
+SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "shipped")
+DEFAULT_MODEL = "gray-s25"
+PARAMS_FILE = "params.msgpack"
+MODEL_FILE = "model.json"
+DENOISER_TASKS = ("autoencoder", "adversarial")  # runs whose params are G
+
+
+def shipped_models() -> list[str]:
+  """Names of the models shipped inside the package."""
+  if not os.path.isdir(SHIPPED_DIR):
+    return []
+  return sorted(n for n in os.listdir(SHIPPED_DIR)
+                if os.path.exists(os.path.join(SHIPPED_DIR, n, PARAMS_FILE)))
+
+
+def _noise_summary(noise: dict) -> dict:
+  g = noise.get("gaussian", {})
+  if noise.get("kinds", "gaussian") != "gaussian":
+    return {"kinds": noise.get("kinds")}
+  if g.get("blind"):
+    return {"blind": True, "sigma_min": g.get("sigma_min"),
+            "sigma_max": g.get("sigma_max")}
+  return {"blind": False, "sigma": g.get("sigma")}
+
+
+class Denoiser:
+  """A trained denoiser: `denoiser(noisy (H, W, C)) -> (H, W, C)` float32.
+
+  Attributes:
+    name: the shipped model's name or the workdir.
+    channels: 1 (gray) or 3 (RGB).
+    step: the checkpoint's step (shipped: the step it was exported at).
+    noise: what it was trained on: {'blind': False, 'sigma': 25.0} or
+      {'blind': True, 'sigma_min', 'sigma_max'}.
+    info: the shipped model's provenance (empty for a workdir).
+  """
+
+  def __init__(self, model_cfg: dict, channels: int, params: Any, step: int,
+               name: str, noise: dict, info: dict | None = None,
+               tile: int | str = "auto", memory_mb: float = 1024.0,
+               margin: int | None = None, blend: int | None = None):
+    self.model = models.from_config(ml_collections.ConfigDict(model_cfg),
+                                    channels)
+    self.model_cfg, self.channels, self.params = model_cfg, channels, params
+    self.step, self.name, self.noise = step, name, noise
+    self.info = info or {}
+    self.multiple = 2 ** (self.model.levels - 1)
+    rf = self.receptive_field()
+    self.margin = _round_up(margin if margin is not None else max(32, rf),
+                            self.multiple)
+    self.blend = blend if blend is not None else min(16, self.margin)
+    if not 0 <= self.blend <= self.margin:
+      raise ValueError(f"blend={self.blend}: must be in [0, margin="
+                       f"{self.margin}].")
+    self.tile, self.memory_mb = tile, float(memory_mb)
+    _check_tile(tile, self.multiple, self.blend)
+    self._apply = _jitted_apply(self.model)
+    self._bytes_per_pixel = None
+
+  # -- construction --------------------------------------------------------
+
+  @classmethod
+  def from_workdir(cls, workdir: str, step: int | None = None, **kw):
+    cfg = checkpoint.load_config(workdir)
+    if cfg.get("task", "autoencoder") not in DENOISER_TASKS or (
+        "model" not in cfg):
+      raise ValueError(f"{workdir!r} is a {cfg.get('task')} run, not a "
+                       "denoiser; give the workdir of an autoencoder or "
+                       "adversarial run.")
+    params, step = checkpoint.load_params(workdir, step)
+    return cls(cfg["model"], int(cfg["data"]["channels"]), params, step,
+               workdir, _noise_summary(cfg.get("noise", {})), **kw)
+
+  @classmethod
+  def from_shipped(cls, name: str, **kw):
+    folder = os.path.join(SHIPPED_DIR, name)
+    try:
+      with open(os.path.join(folder, MODEL_FILE)) as f:
+        meta = json.load(f)
+      with open(os.path.join(folder, PARAMS_FILE), "rb") as f:
+        params = flax.serialization.msgpack_restore(f.read())
+    except (OSError, ValueError) as e:
+      raise ValueError(f"shipped model {name!r} is unreadable ({e}); "
+                       "reinstall ddn (pip install -e .).") from None
+    return cls(meta["model"], int(meta["channels"]), params,
+               int(meta["step"]), name, meta["noise"], meta.get("info"), **kw)
+
+  # -- inference -----------------------------------------------------------
+
+  def receptive_field(self) -> int:
+    """Radius, in pixels, of the whole network's receptive field (encoder
+    down and decoder back up)."""
+    m = self.model
+    k = m.kernel_size // 2
+    radius, scale = 0, 1
+    for level in range(m.levels):  # encoder: blocks convs per level
+      if level > 0:
+        scale *= 2
+      radius += m.blocks * k * scale
+    for level in range(m.levels - 2, -1, -1):  # decoder
+      scale //= 2
+      radius += scale + m.blocks * k * scale  # upsample, then convs
+    return radius
+
+  def apply_batch(self, x: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) -> (N, H, W, C): the network on whole inputs."""
+    if x.shape[-1] != self.channels:
+      raise ValueError(
+          f"{self.name} is a {self.channels}-channel model, the image has "
+          f"{x.shape[-1]} channels.")
+    return np.asarray(self._apply(self.params, np.asarray(x, np.float32)))
+
+  def bytes_per_pixel(self) -> float:
+    """XLA's working memory per input pixel for this network (measured once
+    on a 128 x 128 input)."""
+    if self._bytes_per_pixel is None:
+      x = jax.ShapeDtypeStruct((1, 128, 128, self.channels), np.float32)
+      mem = self._apply.lower(self.params, x).compile().memory_analysis()
+      temp = getattr(mem, "temp_size_in_bytes", 0) if mem else 0
+      # Without XLA's figure: 4 bytes x all feature maps x 2 (conservative).
+      self._bytes_per_pixel = (temp / 128 ** 2 if temp else
+                               8.0 * sum(self.model.features) * 2)
+    return self._bytes_per_pixel
+
+  def plan(self, h: int, w: int, tile: int | str | None = None) -> int | None:
+    """The core size for an (h, w) image: None = whole image."""
+    tile = self.tile if tile is None else tile
+    _check_tile(tile, self.multiple, self.blend)
+    if tile == "none" or tile == 0:
+      return None
+    if tile != "auto":
+      core = int(tile)
+      return None if core >= max(h, w) else core
+    budget = self.memory_mb * 2 ** 20 / self.bytes_per_pixel()
+    if _round_up(h, self.multiple) * _round_up(w, self.multiple) <= budget:
+      return None
+    core = int(math.sqrt(budget)) - 2 * self.margin
+    core = max(core // self.multiple * self.multiple,
+               max(self.multiple, self.blend))
+    return None if core >= max(h, w) else core
+
+  def __call__(self, noisy: np.ndarray, tile: int | str | None = None
+               ) -> np.ndarray:
+    noisy = np.asarray(noisy, np.float32)
+    if noisy.ndim != 3:
+      raise ValueError(f"expected one (H, W, C) image, got shape "
+                       f"{noisy.shape}.")
+    core = self.plan(noisy.shape[0], noisy.shape[1], tile)
+    if core is None:
+      return self.apply_batch(noisy[None])[0]
+    return denoise_tiled(self.apply_batch, noisy, core, self.margin,
+                         self.blend)
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted_apply(model):
+  """One jitted apply per architecture, so Denoisers of the same network
+  share compiled shapes."""
+  return jax.jit(lambda p, x: model.apply({"params": p}, x, train=False))
+
+
+def _round_up(n: int, multiple: int) -> int:
+  return -(-int(n) // multiple) * multiple
+
+
+def _check_tile(tile, multiple: int, blend: int) -> None:
+  if tile in ("auto", "none"):
+    return
+  try:
+    t = int(tile)
+  except (TypeError, ValueError):
+    t = -1
+  if t == 0:
+    return
+  if t < max(multiple, blend) or t % multiple:
+    raise ValueError(
+        f"tile={tile!r}: give 'auto', 'none' (whole image) or a core size in "
+        f"pixels that is a multiple of {multiple} (the network's "
+        f"downsampling) and at least {max(multiple, blend)}.")
+
+
+def _ramp(start: int, stop: int, core_lo: int, core_hi: int, n: int,
+          blend: int) -> np.ndarray:
+  """1-D weights over window [start, stop) for the core [core_lo, core_hi):
+  linear ramps of `blend` pixels centred on inner core boundaries."""
+  t = np.arange(start, stop, dtype=np.float64) + 0.5
+  w = np.ones_like(t)
+  half = blend / 2
+  if core_lo > 0:
+    w *= np.clip((t - (core_lo - half)) / blend, 0, 1) if blend else (
+        t >= core_lo)
+  if core_hi < n:
+    w *= np.clip(((core_hi + half) - t) / blend, 0, 1) if blend else (
+        t < core_hi)
+  return w.astype(np.float32)
+
+
+def tiles(h: int, w: int, core: int, margin: int, blend: int):
+  """The windows covering an (h, w) image: [(ys, xs, weight (wh, ww, 1))]."""
+  out = []
+  for y0 in range(0, h, core):
+    for x0 in range(0, w, core):
+      ys = slice(max(0, y0 - margin), min(h, y0 + core + margin))
+      xs = slice(max(0, x0 - margin), min(w, x0 + core + margin))
+      wy = _ramp(ys.start, ys.stop, y0, min(h, y0 + core), h, blend)
+      wx = _ramp(xs.start, xs.stop, x0, min(w, x0 + core), w, blend)
+      out.append((ys, xs, (wy[:, None] * wx[None, :])[:, :, None]))
+  return out
+
+
+def denoise_tiled(apply_batch, noisy: np.ndarray, core: int, margin: int,
+                  blend: int, batch: int = 4) -> np.ndarray:
+  """`apply_batch` ((N, h, w, C) -> same) over the windows of `tiles`,
+  batched by window shape, blended into one (H, W, C) image."""
+  h, w, c = noisy.shape
+  out = np.zeros((h, w, c), np.float32)
+  total = np.zeros((h, w, 1), np.float32)
+  by_shape: dict[tuple[int, int], list] = {}
+  for t in tiles(h, w, core, margin, blend):
+    ys, xs, _ = t
+    by_shape.setdefault((ys.stop - ys.start, xs.stop - xs.start), []).append(t)
+  for group in by_shape.values():
+    for i in range(0, len(group), batch):
+      part = group[i:i + batch]
+      pred = apply_batch(np.stack([noisy[ys, xs] for ys, xs, _ in part]))
+      for (ys, xs, wgt), p in zip(part, pred):
+        out[ys, xs] += p * wgt
+        total[ys, xs] += wgt
+  return out / total
+
+
+def load(checkpoint_or_name: str | None = None, step: int | None = None,
+         **kw) -> Denoiser:
+  """A shipped model by name, or a workdir's checkpoint; None = the shipped
+  gray σ=25 model. Keyword arguments (tile, memory_mb, margin, blend) go to
+  Denoiser."""
+  what = checkpoint_or_name or DEFAULT_MODEL
+  if what in shipped_models():
+    return Denoiser.from_shipped(what, **kw)
+  if os.path.isdir(what):
+    return Denoiser.from_workdir(what, step, **kw)
+  raise ValueError(
+      f"--checkpoint={what!r}: neither a workdir nor a shipped model; shipped "
+      f"models: {', '.join(shipped_models()) or 'none (reinstall ddn)'}.")
+
+
+def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
+           step: int | None = None) -> str:
+  """Writes a workdir's G parameters (float32 msgpack) and its model config
+  to OUT_ROOT/NAME, the shipped-model format; returns the folder."""
+  d = Denoiser.from_workdir(workdir, step)
+  cfg = checkpoint.load_config(workdir)
+  folder = os.path.join(out_root, name)
+  os.makedirs(folder, exist_ok=True)
+  params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32),
+                                  jax.device_get(d.params))
+  meta = {"model": cfg["model"], "channels": d.channels, "step": d.step,
+          "noise": d.noise, "info": {**info, "workdir": workdir,
+                                     "train_data": cfg["data"]["train"]}}
+  for fname, payload, mode in (
+      (PARAMS_FILE, flax.serialization.msgpack_serialize(params), "wb"),
+      (MODEL_FILE, json.dumps(meta, indent=1), "w")):
+    tmp = os.path.join(folder, fname + ".tmp")
+    with open(tmp, mode) as f:
+      f.write(payload)
+    os.replace(tmp, os.path.join(folder, fname))
+  return folder
+
+
+def main(argv):
+  """python -m ddn.inference --export=WORKDIR --name=NAME [--note=TEXT]:
+  packs a run's G as a shipped model (ddn/shipped/NAME)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  del argv
+  f = flags.FLAGS
+  folder = export(f.export, f.name, {"note": f.note}, f.out_root)
+  size = sum(os.path.getsize(os.path.join(folder, n))
+             for n in os.listdir(folder))
+  print(f"wrote {folder} ({size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string("export", None, "Workdir of an autoencoder or "
+                      "adversarial run.")
+  flags.DEFINE_string("name", None, "The shipped model's name.")
+  flags.DEFINE_string("note", "", "Provenance: how it was trained.")
+  flags.DEFINE_string("out_root", SHIPPED_DIR, "Where shipped models live.")
+  flags.mark_flags_as_required(["export", "name"])
+  app.run(main)

@@ -1,0 +1,295 @@
+"""Evaluation: baselines, tiled inference, the denoise command, shipped
+models, the perception-distortion figure."""
+
+import functools
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from ddn import baselines
+from ddn import configs
+from ddn import denoise
+from ddn import evaluate
+from ddn import figures
+from ddn import inference
+
+
+def write_png(path, array):
+  Image.fromarray(array).save(path)
+
+
+def _smooth_image(h, w, seed=0):
+  """A synthetic photograph-like image: gradients, a disc, soft texture."""
+  rng = np.random.default_rng(seed)
+  y, x = np.mgrid[0:h, 0:w] / max(h, w)
+  img = 0.3 + 0.4 * x + 0.2 * np.sin(6 * y)
+  img[(y - 0.5) ** 2 + (x - 0.4) ** 2 < 0.05] = 0.85
+  img += 0.03 * rng.standard_normal((h, w))
+  return np.clip(img, 0, 1).astype(np.float32)[:, :, None]
+
+
+_TINY = dict(features=(4, 8, 16), blocks=1)
+
+
+@functools.lru_cache(maxsize=1)
+def _tiny_params():
+  from ddn import models
+  cfg = configs.autoencoder().model
+  cfg.update(_TINY)
+  model = models.from_config(cfg, 1)
+  # Random weights from the shapes alone (compiling flax's init costs more
+  # than every test here).
+  shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                          jnp.zeros((1, 16, 16, 1)))["params"]
+  rng = np.random.default_rng(0)
+  return jax.tree_util.tree_map(
+      lambda s: (0.3 * rng.standard_normal(s.shape)).astype(np.float32),
+      shapes)
+
+
+def _tiny_denoiser(**kw) -> inference.Denoiser:
+  """A random 3-level network (receptive-field radius 13 px) with a 16 px
+  margin, so tiles stay small in tests."""
+  kw = {"margin": 16, "blend": 8, **kw}
+  cfg = configs.autoencoder().model.to_dict()
+  cfg.update(_TINY)
+  return inference.Denoiser(cfg, 1, _tiny_params(), 0, "tiny",
+                            {"sigma": 25.0}, **kw)
+
+
+# ----------------------------------------------------------------------------
+# Baselines.
+
+
+def test_baseline_records_have_keys_and_finite_values(tmp_path):
+  test_dir, tune_dir = tmp_path / "test", tmp_path / "tune"
+  test_dir.mkdir(), tune_dir.mkdir()
+  for d, seed in ((test_dir, 1), (tune_dir, 2)):
+    write_png(str(d / "a.png"), (_smooth_image(40, 36, seed)[:, :, 0] * 255)
+              .round().astype(np.uint8))
+  out = str(tmp_path / "eval.json")
+  records = evaluate.run("none", [f"folder:{test_dir}"], [25.0], out,
+                         baselines=list(baselines.BASELINES),
+                         tune_data=f"folder:{tune_dir}")
+  assert [r["method"] for r in records] == list(baselines.BASELINES)
+  noisy_psnr = evaluate.psnr_uint8(
+      evaluate.quantise(evaluate.noisy_version(
+          evaluate.load_eval_source(f"folder:{test_dir}", 1)[0], 25, 0)),
+      evaluate.quantise(evaluate.load_eval_source(f"folder:{test_dir}",
+                                                  1)[0]))
+  for r in records:
+    for key in ("data", "sigma", "method", "images", "psnr", "ssim",
+                "seconds_per_image", "megapixels_per_second", "per_image",
+                "params"):
+      assert key in r, (r["method"], key)
+    assert r["images"] == 1 and r["sigma"] == 25.0
+    assert all(np.isfinite(r[k]) for k in ("psnr", "ssim",
+                                            "seconds_per_image",
+                                            "megapixels_per_second"))
+    assert r["psnr"] > noisy_psnr + 2, r  # every baseline denoises
+  widths = {r["method"]: r["params"] for r in records}
+  assert widths["gaussian"]["width"] in baselines.GRIDS["gaussian"]
+  assert widths["median"]["tuned_on"] == f"folder:{tune_dir}"
+  assert widths["bm3d"] == {"sigma": 25.0}
+  with open(out) as f:
+    assert json.load(f) == json.loads(json.dumps(records))
+  table = open(str(tmp_path / "eval.md")).read()
+  assert "| test (1) | bm3d |" in table and "σ=25" in table
+
+
+def test_baselines_refuse_tuning_on_the_test_set(tmp_path, gray_folder):
+  with pytest.raises(ValueError, match=r"--tune_data=.*shares images"):
+    evaluate.run("none", [f"folder:{gray_folder}"], [25.0],
+                 str(tmp_path / "e.json"), baselines=["gaussian"],
+                 tune_data=f"folder:{gray_folder}")
+  with pytest.raises(ValueError, match=r"unknown wiener.*valid baselines"):
+    baselines.parse("gaussian,wiener")
+
+
+def test_ddn_and_baselines_see_the_same_noisy_images(tmp_path, gray_folder):
+  seen = {}
+
+  def recorder(name):
+    def fn(noisy):
+      seen.setdefault(name, []).append(noisy.copy())
+      return noisy
+    return fn
+  source = evaluate.load_eval_source(f"folder:{gray_folder}", 1)
+  recs = evaluate.evaluate_methods(
+      [evaluate.Method("a", recorder("a"), compiled=True),
+       evaluate.Method("b", recorder("b"))], source, 15.0)
+  # a: one untimed call for the (one) image size, then one per image.
+  assert len(seen["b"]) == 3 and len(seen["a"]) == 4
+  for x, y in zip(seen["a"][1:], seen["b"]):
+    np.testing.assert_array_equal(x, y)
+  assert recs["a"]["psnr"] == recs["b"]["psnr"]
+
+
+# ----------------------------------------------------------------------------
+# Tiled inference.
+
+
+@pytest.mark.parametrize("shape,tile", [((40, 36), 16), ((30, 44), 12)])
+def test_tiled_equals_untiled(shape, tile):
+  d = _tiny_denoiser()
+  assert d.receptive_field() <= d.margin
+  x = np.random.default_rng(0).random(shape + (1,)).astype(np.float32)
+  whole = d(x, tile="none")
+  tiled = d(x, tile=tile)
+  assert d.plan(*shape, tile=tile) == tile
+  np.testing.assert_allclose(tiled, whole, atol=2e-5)
+
+
+def test_auto_tiles_under_a_memory_budget():
+  d = _tiny_denoiser(memory_mb=0.5)
+  assert d.plan(40, 40) is None  # fits: whole image
+  core = d.plan(600, 500)
+  assert core is not None and core % d.multiple == 0
+  window = (core + 2 * d.margin) ** 2 * d.bytes_per_pixel()
+  assert window <= 0.5 * 2 ** 20
+  small = _tiny_denoiser(memory_mb=(48 ** 2 + 1) * d.bytes_per_pixel() / 2 ** 20)
+  assert small.plan(60, 52) == 16  # a 48 x 48 window: 16 + 2 x 16
+  x = _smooth_image(60, 52)
+  np.testing.assert_allclose(small(x), d(x, "none"), atol=2e-5)
+
+
+def test_bad_tile_is_refused():
+  with pytest.raises(ValueError, match=r"tile=10: .*a multiple of 4"):
+    _tiny_denoiser(tile=10)
+
+
+# ----------------------------------------------------------------------------
+# Shipped models.
+
+
+@pytest.mark.parametrize("name", ["gray-s25", "gray-blind"])
+def test_shipped_model_loads_small_and_denoises(name):
+  assert name in inference.shipped_models()
+  folder = os.path.join(inference.SHIPPED_DIR, name)
+  size = sum(os.path.getsize(os.path.join(folder, f))
+             for f in os.listdir(folder))
+  assert size <= 5 * 2 ** 20
+  d = inference.load(name)
+  assert d.channels == 1 and d.info.get("command")
+  clean = _smooth_image(64, 72)
+  noisy = evaluate.noisy_version(clean, 25.0, 0)
+  before = evaluate.psnr_uint8(evaluate.quantise(noisy),
+                               evaluate.quantise(clean))
+  after = evaluate.psnr_uint8(evaluate.quantise(d(noisy)),
+                              evaluate.quantise(clean))
+  assert after > before + 5, (before, after)
+
+
+def test_default_and_unknown_checkpoints():
+  assert inference.load(None).name == inference.DEFAULT_MODEL
+  with pytest.raises(ValueError, match=r"neither a workdir nor a shipped "
+                     r"model; shipped models: gray-blind, gray-s25"):
+    inference.load("gray-s99")
+
+
+# ----------------------------------------------------------------------------
+# The denoise command.
+
+
+@pytest.mark.parametrize("bits,channels", [(8, 1), (16, 1), (16, 3), (8, 3)])
+def test_png_round_trip(tmp_path, bits, channels):
+  rng = np.random.default_rng(bits + channels)
+  top = 2 ** bits - 1
+  q = rng.integers(0, top + 1, (9, 11, channels))
+  path = str(tmp_path / "x.png")
+  denoise.write(path, (q / top).astype(np.float64), bits)
+  pic = denoise.read(path)
+  assert pic.bits == bits and pic.pixels.shape == (9, 11, channels)
+  np.testing.assert_array_equal(np.round(pic.pixels * top), q)
+
+
+def test_denoise_files_keeps_depth_mode_and_alpha(tmp_path):
+  d = _tiny_denoiser()
+  src = tmp_path / "in"
+  (src / "sub").mkdir(parents=True)
+  g = _smooth_image(24, 28)
+  denoise.write(str(src / "g16.png"), g, 16)
+  rgba = np.concatenate([np.repeat(g, 3, -1), np.full_like(g, 0.5)], -1)
+  denoise.write(str(src / "sub" / "c8.png"), rgba[:, :, :3], 8, rgba[:, :, 3:])
+  pairs = denoise.collect([str(src)], str(tmp_path / "out"))
+  rows = denoise.denoise_files(pairs, d, per_channel=True, compare=True,
+                               add_noise=20, progress=False)
+  assert {os.path.relpath(r["output"], tmp_path / "out") for r in rows} == {
+      "g16.png", os.path.join("sub", "c8.png")}
+  out16 = denoise.read(str(tmp_path / "out" / "g16.png"))
+  assert out16.bits == 16 and out16.pixels.shape == (24, 28, 1)
+  out8 = denoise.read(str(tmp_path / "out" / "sub" / "c8.png"))
+  assert out8.bits == 8 and out8.pixels.shape == (24, 28, 3)
+  np.testing.assert_allclose(out8.alpha, 0.5, atol=1 / 255)
+  assert os.path.exists(tmp_path / "out" / "g16_compare.png")
+  assert all(np.isfinite(r["psnr"]) for r in rows)
+
+
+def test_denoise_rejects_bad_inputs_clearly(tmp_path):
+  d = _tiny_denoiser()
+  bad = tmp_path / "bad"
+  bad.mkdir()
+  (bad / "broken.png").write_bytes(b"\x89PNG not really")
+  Image.new("CMYK", (8, 8)).save(str(bad / "cmyk.jpg"))
+  denoise.write(str(bad / "rgb.png"), np.zeros((8, 8, 3)), 8)
+  out = tmp_path / "out"
+  with pytest.raises(ValueError) as e:
+    denoise.denoise_files(denoise.collect([str(bad)], str(out)), d,
+                          progress=False)
+  msg = str(e.value)
+  assert "broken.png: not a readable image" in msg
+  assert "cmyk.jpg: unsupported image mode 'CMYK'" in msg
+  assert "rgb.png: a RGB image, but tiny is a 1-channel" in msg
+  assert "--per_channel" in msg
+  assert not out.exists()  # checked before anything was written
+  with pytest.raises(ValueError, match=r"nothere.png: no such file"):
+    denoise.collect([str(tmp_path / "nothere.png")], str(out))
+  with pytest.raises(ValueError, match=r"no images in folder"):
+    (tmp_path / "empty").mkdir()
+    denoise.collect([str(tmp_path / "empty")], str(out))
+  with pytest.raises(ValueError, match=r"would overwrite an input"):
+    denoise.collect([str(bad / "rgb.png")], str(bad))
+
+
+def test_model_choice_and_sigma_warning():
+  assert denoise.pick_model(None, None) == "gray-s25"
+  assert denoise.pick_model(None, 25) == "gray-s25"
+  assert denoise.pick_model(None, 15) == "gray-blind"
+  assert denoise.pick_model("runs/x", 15) == "runs/x"
+  d = _tiny_denoiser()
+  assert "trained at σ=25, not 50" in denoise.sigma_warning(d, 50)
+  assert denoise.sigma_warning(d, 27) == ""
+
+
+# ----------------------------------------------------------------------------
+# The perception-distortion figure.
+
+
+def test_perception_figure_from_finished_runs(tmp_path):
+  runs = {}
+  for name, kind, weight, realism in (("zero", "image", 0.0, 0.40),
+                                      ("big", "image", 0.01, 0.45),
+                                      ("small", "patch", 0.01, 0.30)):
+    w = tmp_path / name
+    w.mkdir()
+    (w / "config.json").write_text(json.dumps(
+        {"task": "adversarial", "adv": {"weight": weight},
+         "disc": {"kind": kind}}))
+    (w / "evaluation.json").write_text(json.dumps({
+        "judges": 2, "ref": {"psnr": 30.0, "realism": 0.4},
+        "g": {"psnr": 30.0 - 100 * weight, "realism": realism,
+              "realism_sd": 0.01}}))
+    runs[name] = str(w)
+  out = str(tmp_path / "pd.png")
+  points = figures.perception(runs, out)
+  assert os.path.exists(out)
+  by_run = {p["run"]: p for p in points}
+  assert by_run["small"]["adversary"].startswith("small")
+  assert by_run["big"]["psnr"] == pytest.approx(29.0)
+  with open(str(tmp_path / "pd.json")) as f:
+    assert len(json.load(f)) == 3
