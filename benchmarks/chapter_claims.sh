@@ -47,3 +47,21 @@ train "$ROOT/gen_plain" experiments/ae.py "${ONE[@]}" "${NOAUG[@]}"
 train "$ROOT/gen_aug" experiments/ae.py "${ONE[@]}"
 train "$ROOT/gen_wd" experiments/ae.py "${ONE[@]}" "${NOAUG[@]}" "${WD[@]}"
 train "$ROOT/gen_aug_wd" experiments/ae.py "${ONE[@]}" "${WD[@]}"
+
+# Figures and numbers (docs/results.md). Cheating and losses: PSNR on the
+# same noisy Set12 images (σ = 25) and detail crops of scikit-image's camera
+# (embedded:eval #0, so docs/ holds no pixel of the shared test sets).
+python -m ddn.evaluate --checkpoint="$ROOT/ae_l2,$ROOT/ae_l1,$ROOT/ae_mix,$ROOT/ae_cheat" \
+  --data=folder:$DATA/Set12 --sigmas=25 --out="$ROOT/losses_cheat.json"
+python -m ddn.figures detail --data=embedded:eval --index=0 --sigma=25 \
+  --runs="SSD only=$ROOT/ae_l2,L1 only=$ROOT/ae_l1,mix=$ROOT/ae_mix" \
+  --out=docs/detail_losses.png
+python -m ddn.figures detail --data=embedded:eval --index=0 --sigma=25 \
+  --runs="trained on clean inputs=$ROOT/ae_cheat,trained to denoise=$ROOT/ae_mix" \
+  --out=docs/cheating.png
+python -m ddn.figures generalization --out=docs/generalization.png \
+  --runs="plain=$ROOT/gen_plain,augmentation=$ROOT/gen_aug,weight decay=$ROOT/gen_wd,both=$ROOT/gen_aug_wd"
+# Smoothing vs learned: widths tuned on Train400, the shipped σ=25 model.
+python -m ddn.figures detail --data=embedded:eval --index=0 --sigma=25 \
+  --baselines=gaussian,median --tune_data=folder:$DATA/Train400 \
+  --runs="ddn (gray-s25)=gray-s25" --out=docs/smoothing_vs_learned.png

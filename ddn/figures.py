@@ -4,9 +4,15 @@
   # chapter's Figure 17.4). Labels default to each run's optim.lr.
   python -m ddn.figures lr_sweep --runs=/tmp/ddn/lr/* --out=lr_sweep.png
 
-  # Detail crops, same image and same noise for every run (Figure 17.7):
+  # Detail crops, same image and same noise for every run (Figure 17.7);
+  # runs may be shipped models, --baselines adds classical methods:
   python -m ddn.figures detail --runs=SSD=/tmp/ddn/ae_l2,L1=/tmp/ddn/ae_l1 \
       --data=embedded:eval --index=0 --sigma=25 --out=detail.png
+  python -m ddn.figures detail --runs=ddn=gray-s25 --baselines=gaussian,median \
+      --tune_data=folder:../shared/data/Train400 --out=smoothing.png
+
+  # Training vs validation loss of several runs on one axis:
+  python -m ddn.figures generalization --runs=a=runs/x,b=runs/y --out=g.png
 
   # Classifiers: validation error rates vs images seen, one colour a run
   # (overall solid, real and denoised dashed), and the final rates printed:
@@ -65,12 +71,20 @@ def parse_runs(items: list[str]) -> dict[str, str]:
     paths = [p for p in matches if os.path.isdir(p)] if len(matches) > 1 else (
         matches or [path])
     for p in paths:
+      if p in _shipped() and not os.path.exists(p):
+        runs[label or p] = p
+        continue
       if not os.path.exists(os.path.join(p, "metrics.jsonl")):
         raise ValueError(f"{p!r} is not a finished ddn run (no metrics.jsonl)")
       runs[label if (label and len(paths) == 1) else _default_label(p)] = p
   if not runs:
     raise ValueError("--runs: give at least one workdir.")
   return runs
+
+
+def _shipped() -> list[str]:
+  from ddn import inference  # pylint: disable=g-import-not-at-top
+  return inference.shipped_models()
 
 
 def _lr(workdir: str) -> float | None:
@@ -114,6 +128,36 @@ def lr_sweep(runs: dict[str, str], out: str, window: int = 10) -> None:
   plots.save_figure(fig, out)
 
 
+def generalization(runs: dict[str, str], out: str,
+                   window: int = 10) -> dict[str, dict]:
+  """Training loss (moving average, solid) and validation loss (markers,
+  dashed) vs images seen, one colour a run, on one axis.
+
+  Returns:
+    {label: {'train': last training loss (moving average), 'val': last
+     validation loss}}.
+  """
+  fig, ax = plt.subplots(figsize=(7.5, 4.5))
+  final = {}
+  for i, (label, workdir) in enumerate(runs.items()):
+    records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    x, y = logs.series(records, "train/ae/loss")
+    smooth = plots.moving_average(y, window)
+    ax.plot(x, smooth, color=f"C{i}", label=f"{label}: training")
+    xv, yv = logs.series(records, "val/loss")
+    ax.plot(xv, yv, "o--", ms=3, color=f"C{i}", label=f"{label}: validation")
+    final[label] = {"train": float(smooth[-1]), "val": float(yv[-1])}
+  ax.set_xlabel("images seen")
+  ax.set_ylabel("loss (a·SSD + b·L1)")
+  ax.set_yscale("log")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7, ncol=2)
+  ax.set_title("training vs validation loss")
+  fig.tight_layout()
+  plots.save_figure(fig, out)
+  return final
+
+
 def classifiers(runs: dict[str, str], out: str) -> dict[str, dict]:
   """Validation error rates of classifier runs vs images seen.
 
@@ -149,20 +193,33 @@ detail_window = plots.detail_window
 
 
 def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
-           out: str, crop: int = 64) -> dict[str, float]:
-  """noisy | each run | clean, full and a magnified detail crop.
+           out: str, crop: int = 64, baselines: list[str] = (),
+           tune_data: str = "embedded:train") -> dict[str, float]:
+  """noisy | each baseline | each run | clean, full and a magnified detail
+  crop. Runs are workdirs or shipped models; the gaussian and median
+  widths are tuned on `tune_data` at σ (ddn.baselines.tune).
 
   Returns:
     {label: PSNR in dB} on the full image (protocol of ddn.evaluate).
   """
-  denoisers = {k: evaluate.Denoiser(w) for k, w in runs.items()}
-  channels = {d.channels for d in denoisers.values()}
+  from ddn import baselines as baselines_lib  # pylint: disable=g-import-not-at-top
+  from ddn import inference  # pylint: disable=g-import-not-at-top
+  denoisers = {k: inference.load(w) for k, w in runs.items()}
+  channels = {d.channels for d in denoisers.values()} or {1}
   if len(channels) != 1:
     raise ValueError("--runs mix gray and colour models; compare like runs.")
-  source = evaluate.load_eval_source(data_spec, channels.pop())
+  channels = channels.pop()
+  source = evaluate.load_eval_source(data_spec, channels)
   clean = np.asarray(source[index], np.float32)
   noisy = evaluate.noisy_version(clean, sigma, index)
   panels = {"noisy": noisy}
+  if baselines:
+    _, tune = evaluate.tune_images(tune_data, channels, 16, [source])
+  for b in baselines:
+    width = (baselines_lib.tune(b, sigma, tune)
+             if b in baselines_lib.GRIDS else None)
+    label = b if width is None else f"{b} ({width:g} px)"
+    panels[label] = baselines_lib.make(b, sigma, width)(noisy)
   panels.update({k: d(noisy) for k, d in denoisers.items()})
   panels["clean"] = clean
   ref = evaluate.quantise(clean)
@@ -294,7 +351,8 @@ def perception(runs: dict[str, str], out: str) -> list[dict]:
   return points
 
 
-FIGURES = ("lr_sweep", "detail", "classifiers", "adversarial", "perception")
+FIGURES = ("lr_sweep", "detail", "classifiers", "adversarial", "perception",
+           "generalization")
 
 
 def define_flags():
@@ -307,6 +365,10 @@ def define_flags():
   flags.DEFINE_integer("crop", 64, "detail, adversarial: magnified crop "
                        "size.")
   flags.DEFINE_list("indices", ["0"], "adversarial: image indices in --data.")
+  flags.DEFINE_list("baselines", [], "detail: classical methods to show too "
+                    "(gaussian, median, nlm, bm3d).")
+  flags.DEFINE_string("tune_data", "embedded:train", "detail: images the "
+                      "gaussian/median widths are chosen on.")
   flags.mark_flags_as_required(["runs", "out"])
 
 
@@ -335,6 +397,10 @@ def main(argv):
         if "realism" in r:
           line += f", realism {r['realism']:.3f} (its evaluation.json)"
         print(line)
+    elif argv[1] == "generalization":
+      for label, r in generalization(runs, f.out).items():
+        print(f"{label}: training loss {r['train']:.5f}, validation "
+              f"{r['val']:.5f} (ratio {r['val'] / r['train']:.2f})")
     elif argv[1] == "perception":
       for p in perception(runs, f.out):
         print(f"{p['run']}: {p['adversary']}, λ={p['weight']:g}: PSNR "
@@ -342,7 +408,8 @@ def main(argv):
               f"{p['start_realism']:.3f} -> {p['realism']:.3f} ± "
               f"{p['realism_sd']:.3f} ({p['judges']} judges)")
     else:
-      psnr = detail(runs, f.data, f.index, f.sigma, f.out, f.crop)
+      psnr = detail(runs, f.data, f.index, f.sigma, f.out, f.crop,
+                    f.baselines, f.tune_data)
       print(", ".join(f"{k} {v:.2f} dB" for k, v in psnr.items()))
   except ValueError as e:
     raise app.UsageError(str(e)) from None

@@ -27,5 +27,6 @@ def get_config(arg=None):
 
 
 def get_sweep():
-  """The chapter's learning-rate sweep, as override dicts."""
-  return [{"optim.lr": lr} for lr in (5e-3, 1e-3, 1e-4, 1e-5)]
+  """The chapter's learning-rate sweep, as override dicts, plus two rates
+  above it that show what divergence looks like (diverged.json)."""
+  return [{"optim.lr": lr} for lr in (5e-1, 5e-2, 5e-3, 1e-3, 1e-4, 1e-5)]

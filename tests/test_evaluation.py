@@ -293,3 +293,32 @@ def test_perception_figure_from_finished_runs(tmp_path):
   assert by_run["big"]["psnr"] == pytest.approx(29.0)
   with open(str(tmp_path / "pd.json")) as f:
     assert len(json.load(f)) == 3
+
+
+def test_generalization_figure_reports_the_gap(tmp_path):
+  runs = {}
+  for name, gap in (("plain", 2.0), ("aug", 1.1)):
+    w = tmp_path / name
+    w.mkdir()
+    lines = []
+    for i in range(1, 21):
+      lines.append({"step": i, "images": 32 * i, "train/ae/loss": 0.01 / i})
+      if i % 5 == 0:
+        lines.append({"step": i, "images": 32 * i, "val/loss": gap * 0.01 / i})
+    (w / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    runs[name] = str(w)
+  final = figures.generalization(runs, str(tmp_path / "g.png"))
+  assert os.path.exists(tmp_path / "g.png")
+  assert final["plain"]["val"] == pytest.approx(0.001)
+  assert final["plain"]["val"] / final["plain"]["train"] > (
+      final["aug"]["val"] / final["aug"]["train"])
+
+
+def test_detail_figure_with_baselines_and_a_shipped_model(tmp_path):
+  psnr = figures.detail({"ddn": "gray-s25"}, "embedded:eval", 2, 25.0,
+                        str(tmp_path / "d.png"), crop=32,
+                        baselines=["gaussian"], tune_data="embedded:train")
+  assert set(psnr) == {"noisy", "ddn"} | {k for k in psnr
+                                          if k.startswith("gaussian (")}
+  assert psnr["ddn"] > max(v for k, v in psnr.items() if k != "ddn")
+  assert figures.parse_runs(["gray-blind"]) == {"gray-blind": "gray-blind"}
