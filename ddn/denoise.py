@@ -273,6 +273,9 @@ def main(argv):
   runtime.setup()
   f = flags.FLAGS
   try:
+    if (f.sigma is not None and f.sigma < 0) or f.add_noise < 0:
+      raise ValueError("--sigma and --add_noise are noise levels on the "
+                       "0-255 scale: give a number >= 0.")
     pairs = collect(argv[1:], f.out)
     sigma = f.sigma if f.sigma is not None else (f.add_noise or None)
     denoiser = inference.load(pick_model(f.checkpoint, sigma), tile=f.tile,
