@@ -10,7 +10,7 @@ error, 0.5 = indistinguishable from real).
 
 Command (one sweep, then WORKDIR/perception_distortion.png and .json):
   python -m ddn.sweep --config=experiments/adv_pd.py --workdir=runs/pd
-About 40 minutes on a 2-core CPU (two XLA host devices).
+About 35 minutes on a 2-core CPU (two XLA host devices).
 """
 
 from ddn import configs
@@ -26,10 +26,10 @@ def get_config(arg=None):
   c.train.init_from = "runs/ae"
   c.optim.lr = 2e-4
   c.optim.warmup_images = 0
-  c.train.total_images = 4_800
+  c.train.total_images = 4_000
   c.adv.d_warmup_images = 1_600
   c.eval.realism.judges = 2
-  c.eval.realism.images = 6_400
+  c.eval.realism.images = 4_800
   return configs.apply_args(c, arg)
 
 
