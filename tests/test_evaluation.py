@@ -322,3 +322,24 @@ def test_detail_figure_with_baselines_and_a_shipped_model(tmp_path):
                                           if k.startswith("gaussian (")}
   assert psnr["ddn"] > max(v for k, v in psnr.items() if k != "ddn")
   assert figures.parse_runs(["gray-blind"]) == {"gray-blind": "gray-blind"}
+
+
+def test_denoise_command_line(tmp_path):
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  denoise.write(str(tmp_path / "a.png"), _smooth_image(20, 24), 16)
+  (tmp_path / "b.png").write_bytes(b"junk")
+  r = subprocess.run(
+      [sys.executable, "-m", "ddn.denoise", str(tmp_path / "a.png"),
+       str(tmp_path / "b.png"), f"--out={tmp_path / 'out'}"],
+      capture_output=True, text=True, cwd=root, timeout=300)
+  assert r.returncode != 0 and "b.png: not a readable image" in r.stderr
+  assert "flags:" not in r.stderr and not (tmp_path / "out").exists()
+  r = subprocess.run(
+      [sys.executable, "-m", "ddn.denoise", str(tmp_path / "a.png"),
+       f"--out={tmp_path / 'out'}", "--add_noise=25"],
+      capture_output=True, text=True, cwd=root, timeout=300)
+  assert r.returncode == 0, r.stderr
+  assert "PSNR" in r.stdout
+  assert denoise.read(str(tmp_path / "out" / "a.png")).bits == 16
