@@ -14,13 +14,18 @@ COMMON=(--config.data.train=folder:$DATA/Train400
         --config.data.eval=folder:$DATA/Set12 --config.eval.max_images=4)
 mkdir -p "$ROOT" docs
 
-# Four learning rates, 8,000 crops each at a constant rate (no warm-up), so
-# the curves differ only by the rate; draws $ROOT/lr/lr_sweep.png.
+# Six learning rates (the chapter's four, and 0.5 and 0.05 to show
+# divergence), 8,000 crops each at a constant rate (no warm-up), so the
+# curves differ only by the rate; a diverged run leaves diverged.json and
+# the sweep goes on. Draws $ROOT/lr/lr_sweep.png (all six).
 python -m ddn.sweep --config=experiments/ae.py --workdir="$ROOT/lr" "${COMMON[@]}" \
   --config.train.total_images=8000 --config.eval.every_images=1600 \
   --config.optim.schedule=constant --config.optim.warmup_images=0 \
   --config.train.checkpoint_every_images=4000
-cp "$ROOT/lr/lr_sweep.png" docs/lr_sweep.png
+cp "$ROOT/lr/lr_sweep.png" docs/lr_sweep_all.png
+L=$ROOT/lr  # the chapter's four, readable on their own scale
+python -m ddn.figures lr_sweep --out=docs/lr_sweep.png \
+  --runs="$L/lr=0.005,$L/lr=0.001,$L/lr=0.0001,$L/lr=1e-05"
 
 # SSD only vs L1 only, 16,000 crops each, then magnified crops of one image.
 for loss in l2 l1; do

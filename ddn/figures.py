@@ -110,7 +110,10 @@ def lr_sweep(runs: dict[str, str], out: str, window: int = 10) -> None:
     diverged = os.path.join(workdir, "diverged.json")
     if os.path.exists(diverged):
       with open(diverged) as f:
-        label += f" (diverged at {json.load(f)['images']:,} images)"
+        at = json.load(f)["images"]
+      label += f" (diverged at {at:,} images)"
+      for ax in (ax_t, ax_v):  # where it stopped
+        ax.axvline(at, color=f"C{i}", ls=":", lw=1.5)
     x, y = logs.series(records, "train/ae/loss")
     ax_t.plot(x, y, color=f"C{i}", alpha=0.2, lw=0.7)
     ax_t.plot(x, plots.moving_average(y, window), color=f"C{i}", label=label)
