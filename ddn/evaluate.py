@@ -224,6 +224,9 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
     name = method or "ddn"
     if len(checkpoints) > 1:
       name = f"{method or 'ddn'} {os.path.basename(os.path.normpath(d.name))}"
+    if name in denoisers:
+      raise ValueError(f"--checkpoint: two models would both be recorded as "
+                       f"{name!r}; give each a distinct folder name.")
     denoisers[name] = d
   if len({d.channels for d in denoisers.values()}) > 1:
     raise ValueError("--checkpoint: the models differ in channel count; "

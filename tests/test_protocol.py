@@ -41,9 +41,12 @@ def test_report_table():
   recs = [{"method": "ddn", "data": "folder:x/Set12", "sigma": s,
            "psnr": p, "ssim": 0.8, "seconds_per_image": 0.1, "images": 12}
           for s, p in ((15, 32.0), (25, 29.5))]
+  recs += [{**recs[0], "method": "bm3d", "megapixels_per_second": 0.03}]
   text = report.table(recs)
-  assert "| ddn | Set12 (12 images) | 32.00 dB / 0.8000 | 29.50 dB / 0.8000 |" \
-      in text
+  assert ("| Set12 (12) | ddn | 32.00 / 0.8000 / 0.100 | 29.50 / 0.8000 / "
+          "0.100 | – |") in text
+  assert "| Set12 (12) | bm3d | 32.00 / 0.8000 / 0.100 | – | 0.03 |" in text
+  assert text.index("| ddn |") < text.index("| bm3d |")  # ddn rows first
 
 
 def test_moving_average_trailing_and_capped():

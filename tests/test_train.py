@@ -248,4 +248,5 @@ def test_sweep_dry_run_lists_runs(tmp_path):
       capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert r.returncode == 0, r.stderr
   names = [os.path.basename(line) for line in r.stdout.split()]
-  assert names == ["lr=0.005", "lr=0.001", "lr=0.0001", "lr=1e-05"]
+  assert names == ["lr=0.5", "lr=0.05", "lr=0.005", "lr=0.001", "lr=0.0001",
+                   "lr=1e-05"]
