@@ -118,6 +118,37 @@ def match_channels(a: np.ndarray, channels: int, convert: bool,
   return np.repeat(a, 3, axis=-1)
 
 
+def png_header(path: str) -> dict:
+  """A PNG's header only: {'bits': 8 or 16, 'channels': 1 gray, 3 colour
+  (palette included)}."""
+  import png  # pylint: disable=g-import-not-at-top
+  r = png.Reader(filename=path)
+  r.preamble()
+  return {"bits": 16 if r.bitdepth == 16 else 8,
+          "channels": 1 if r.greyscale and not r.colormap else 3}
+
+
+def read_png(path: str) -> tuple[np.ndarray, int]:
+  """A PNG decoded exactly (pypng; Pillow reads 16-bit colour as 8-bit):
+  float32 (H, W, planes) in [0, 1], alpha kept as the last plane, and the
+  depth, 8 or 16 (1-, 2- and 4-bit files count as 8)."""
+  import png  # pylint: disable=g-import-not-at-top
+  w, h, rows, info = png.Reader(filename=path).asDirect()
+  a = np.vstack([np.asarray(r, np.uint32) for r in rows]).reshape(
+      h, w, info["planes"])
+  x = (a / (2 ** info["bitdepth"] - 1)).astype(np.float32)
+  return x, 16 if info["bitdepth"] == 16 else 8
+
+
+def _is_16bit_colour_png(path: str) -> bool:
+  if not path.lower().endswith(".png") or not os.path.isfile(path):
+    return False
+  try:
+    return png_header(path) == {"bits": 16, "channels": 3}
+  except Exception:  # pylint: disable=broad-except  # not a PNG inside: PIL's
+    return False
+
+
 def read_image(path: str) -> np.ndarray:
   """Reads one image file as float32 (H, W, C) in [0, 1], C in {1, 3}.
 
@@ -126,6 +157,9 @@ def read_image(path: str) -> np.ndarray:
       unsupported mode.
   """
   try:
+    if _is_16bit_colour_png(path):  # Pillow would cut it to 8 bits
+      x, _ = read_png(path)
+      return to_float(x[:, :, :3], path)  # drop alpha
     with Image.open(path) as im:
       im.load()
       mode = im.mode

@@ -51,19 +51,11 @@ class Picture:
     self.pixels, self.bits, self.alpha = pixels, bits, alpha
 
 
-def _png_header(path: str) -> dict:
-  import png  # pylint: disable=g-import-not-at-top
-  r = png.Reader(filename=path)
-  r.preamble()
-  return {"bits": 16 if r.bitdepth == 16 else 8,
-          "channels": 1 if r.greyscale and not r.colormap else 3}
-
-
 def check(path: str) -> dict:
   """Reads only the header: {'bits', 'channels'}; raises naming the file."""
   try:
     if path.lower().endswith(".png"):
-      return _png_header(path)
+      return data_lib.png_header(path)
     with Image.open(path) as im:
       mode = im.mode
     if mode not in PIL_MODES:
@@ -86,13 +78,7 @@ def read(path: str) -> Picture:
   """The whole image; raises naming the file when it cannot be decoded."""
   try:
     if path.lower().endswith(".png"):
-      import png  # pylint: disable=g-import-not-at-top
-      w, h, rows, info = png.Reader(filename=path).asDirect()
-      a = np.vstack([np.asarray(r, np.uint32) for r in rows]).reshape(
-          h, w, info["planes"])
-      top = 2 ** info["bitdepth"] - 1
-      bits = 16 if info["bitdepth"] == 16 else 8
-      x = (a / top).astype(np.float32)
+      x, bits = data_lib.read_png(path)
     else:
       check(path)
       with Image.open(path) as im:

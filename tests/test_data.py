@@ -179,3 +179,15 @@ def test_shared_set12_loads():
   src = data_lib.load_source(f"folder:{SHARED_DATA}/Set12", data_cfg())
   assert len(src) == 12
   assert {a.shape[:2] for a in src} == {(256, 256), (512, 512)}
+
+
+def test_16bit_colour_png_is_read_exactly(tmp_path):
+  """Pillow reads 48-bit PNGs as 8-bit; data.read_image must not."""
+  from ddn import denoise
+  rng = np.random.default_rng(0)
+  q = rng.integers(0, 65536, (5, 7, 3))
+  path = str(tmp_path / "c16.png")
+  denoise.write(path, q / 65535.0, 16)
+  x = data_lib.read_image(path)
+  assert x.shape == (5, 7, 3)
+  np.testing.assert_array_equal(np.round(x * 65535).astype(np.int64), q)
