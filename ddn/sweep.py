@@ -9,8 +9,8 @@ WORKDIR/<name>, e.g. WORKDIR/lr=0.001, on top of the config and its
 command-line overrides; an entry's optional "_name" key names its run
 instead. Rerunning resumes unfinished runs and skips finished ones (the
 training loop resumes from checkpoints). A run that diverges (non-finite
-loss) is recorded in WORKDIR/<name>/diverged.json ({"step", "why"}) and the
-sweep goes on. At the end (ddn.figures): WORKDIR/lr_sweep.png when every
+loss) is recorded in WORKDIR/<name>/diverged.json ({"step", "images",
+"why"}) and the sweep goes on. At the end (ddn.figures): WORKDIR/lr_sweep.png when every
 entry only sets optim.lr; WORKDIR/perception_distortion.png when every entry
 sets adv.weight.
 """
