@@ -17,6 +17,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 ACTIVATIONS = {
     "relu": nn.relu,
@@ -27,6 +28,84 @@ ACTIVATIONS = {
 }
 OUTPUTS = ("identity", "sigmoid", "clip", "residual")
 UPSAMPLES = ("transpose", "resize")
+
+
+# ----------------------------------------------------------------------------
+# Convolutions, written for XLA's CPU backend. The parameters (names, shapes,
+# initialisation) are exactly those of flax's nn.Conv and nn.ConvTranspose,
+# so checkpoints and shipped models load either way; only the computation
+# differs where XLA:CPU is slow (benchmarks/kernels.py measures each layer):
+# - strided convs and convs of a few input channels go through im2col and one
+#   matmul (XLA's gradient of such a conv is 2-4x slower than the matmul's);
+# - the 2x2 stride-2 transposed conv is a per-pixel matmul and a
+#   depth-to-space (its XLA gradient was ~10x slower).
+
+
+def _same_pads(size: int, k: int, stride: int) -> tuple[int, int]:
+  """XLA's 'SAME' padding (before, after) of one axis."""
+  out = -(-size // stride)
+  total = max((out - 1) * stride + k - size, 0)
+  return total // 2, total - total // 2
+
+
+def im2col_conv(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  """'SAME' conv of NHWC `x` with an HWIO `kernel` as one matmul."""
+  k = kernel.shape[0]
+  b, h, w, c = x.shape
+  (t, bo), (l, r) = _same_pads(h, k, stride), _same_pads(w, k, stride)
+  xp = jnp.pad(x, ((0, 0), (t, bo), (l, r), (0, 0)))
+  ho, wo = -(-h // stride), -(-w // stride)
+  cols = [lax.slice(xp, (0, i, j, 0),
+                    (b, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1,
+                     c), (1, stride, stride, 1))
+          for i in range(k) for j in range(k)]
+  patches = jnp.concatenate(cols, axis=-1)  # (B, Ho, Wo, k*k*C), HWI order
+  return jnp.dot(patches, kernel.reshape(k * k * c, -1))
+
+
+class Conv(nn.Module):
+  """nn.Conv(features, (k, k), strides, padding='SAME') with the same
+  parameters, computed by XLA's conv or, for strided convs and inputs of at
+  most `IM2COL_CHANNELS` channels, by `im2col_conv`."""
+
+  IM2COL_CHANNELS = 4
+
+  features: int
+  kernel_size: int = 3
+  stride: int = 1
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    k, c = self.kernel_size, x.shape[-1]
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (k, k, c, self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    if self.stride > 1 or c <= self.IM2COL_CHANNELS:
+      y = im2col_conv(x, kernel, self.stride)
+    else:
+      y = lax.conv_general_dilated(
+          x, kernel, (self.stride, self.stride), "SAME",
+          dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + bias
+
+
+class Upsample2x(nn.Module):
+  """nn.ConvTranspose(features, (2, 2), strides=(2, 2)) with the same
+  parameters: each input pixel makes a 2x2 block of outputs, so it is a
+  per-pixel matmul then a depth-to-space."""
+
+  features: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b, h, w, c = x.shape
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (2, 2, c, self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    # flax's transposed conv applies the kernel flipped: block offset (i, j)
+    # takes kernel[1 - i, 1 - j].
+    y = jnp.einsum("bhwc,ijco->bhiwjo", x, kernel[::-1, ::-1])
+    return y.reshape(b, 2 * h, 2 * w, self.features) + bias
 
 
 def act_dropout(x: jax.Array, act, rate: float, train: bool) -> jax.Array:
@@ -69,9 +148,7 @@ class Autoencoder(nn.Module):
     return len(self.features)
 
   def _conv(self, x, feat, stride=1, name=None):
-    k = self.kernel_size
-    return nn.Conv(feat, (k, k), strides=(stride, stride), padding="SAME",
-                   name=name)(x)
+    return Conv(feat, self.kernel_size, stride, name=name)(x)
 
   def _act(self, x, train):
     return act_dropout(x, ACTIVATIONS[self.activation], self.dropout, train)
@@ -105,8 +182,7 @@ class Autoencoder(nn.Module):
     for level in range(self.levels - 2, -1, -1):
       feat = self.features[level]
       if self.upsample == "transpose":
-        y = nn.ConvTranspose(feat, (2, 2), strides=(2, 2),
-                             name=f"up{level}")(y)
+        y = Upsample2x(feat, name=f"up{level}")(y)
       else:
         bb, hh, ww, cc = y.shape
         y = jax.image.resize(y, (bb, 2 * hh, 2 * ww, cc), "bilinear")

@@ -26,13 +26,72 @@ def quiet_libraries() -> None:
   logging.getLogger("absl").addFilter(_QuietLibraries())
 
 
-def setup(compilation_cache: bool = True) -> None:
-  """Logs the devices and enables JAX's persistent compilation cache.
+DEVICE_FLAG = "--xla_force_host_platform_device_count"
+_ACCELERATOR_PLUGINS = ("libtpu", "jax_cuda12_plugin", "jax_cuda13_plugin",
+                        "jax_rocm60_plugin", "jax_rocm7_plugin")
+
+
+def cpu_cores() -> int:
+  """Cores this process may run on (its CPU affinity, not the host's)."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:  # not Linux
+    return os.cpu_count() or 1
+
+
+def configure_cpu_devices(devices: int | None = None) -> int:
+  """On a CPU-only host, makes XLA present one device per core.
+
+  XLA:CPU runs a convolution on one thread, so a step on one device uses one
+  core; sharding the batch over one host device per core uses them all
+  (benchmarks/train_throughput.py: ~2x images/s on 2 cores). Call it before
+  JAX initialises its backends (before the first `jax.devices()`).
+
+  Nothing changes when an accelerator may be present (JAX_PLATFORMS names
+  something other than cpu, or a TPU/GPU plugin is installed), when
+  XLA_FLAGS already sets the device count, or after the backends started.
+  $DDN_CPU_DEVICES overrides the count (1 turns this off).
+
+  Returns:
+    The device count set, or 0 when nothing was changed.
+  """
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+  flags = os.environ.get("XLA_FLAGS", "")
+  platforms = (os.environ.get("JAX_PLATFORMS")
+               or jax.config.jax_platforms or "")
+  if (DEVICE_FLAG in flags or xla_bridge.backends_are_initialized()
+      or (platforms and platforms.split(",")[0] != "cpu")):
+    return 0
+  if not platforms and any(importlib.util.find_spec(p)
+                           for p in _ACCELERATOR_PLUGINS):
+    return 0
+  env = os.environ.get("DDN_CPU_DEVICES", "")
+  if env:
+    try:
+      devices = int(env)
+    except ValueError:
+      raise ValueError(f"DDN_CPU_DEVICES={env!r}: must be a positive "
+                       "integer (1 turns the per-core devices off).") from None
+  n = cpu_cores() if devices is None else int(devices)
+  if n < 1:
+    raise ValueError(f"CPU device count {n}: must be >= 1.")
+  if n > 1:
+    os.environ["XLA_FLAGS"] = f"{flags} {DEVICE_FLAG}={n}".strip()
+  return n
+
+
+def setup(compilation_cache: bool = True, cpu_devices: bool = True) -> None:
+  """Sets up JAX for an entry point: one device per core on a CPU-only host
+  (`configure_cpu_devices`, if `cpu_devices`), JAX's persistent compilation
+  cache, and a log line of the devices.
 
   The cache (in $DDN_CACHE_DIR, default ~/.cache/ddn/jax) makes a second
   process skip recompiling the same steps (measured: init 5.7 s -> 0.5 s).
   """
   quiet_libraries()
+  if cpu_devices:
+    configure_cpu_devices()
   if compilation_cache:
     cache = os.environ.get("DDN_CACHE_DIR",
                            os.path.expanduser("~/.cache/ddn/jax"))

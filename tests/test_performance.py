@@ -1,0 +1,145 @@
+"""The fast paths keep the results: CPU conv kernels equal flax's layers,
+devices per core on CPU, no hidden host<->device copies in the steps."""
+
+import os
+import subprocess
+import sys
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ddn import configs
+from ddn import models
+from ddn import runtime
+from ddn import steps
+from ddn import tasks
+from ddn import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _perturbed(variables, seed=0):
+  rng = np.random.default_rng(seed)
+  return jax.tree_util.tree_map(
+      lambda a: a + 0.1 * rng.standard_normal(a.shape).astype(np.float32),
+      variables)
+
+
+@pytest.mark.parametrize("h,w,c,o,k,s", [
+    (16, 16, 1, 8, 3, 1),  # few input channels: im2col
+    (16, 16, 8, 8, 3, 1),  # XLA's conv
+    (16, 16, 8, 16, 3, 2),  # strided: im2col
+    (13, 17, 3, 4, 3, 2),  # odd sizes: XLA's SAME padding (1, 1)
+    (9, 7, 2, 4, 5, 3),
+])
+def test_conv_is_flax_conv(h, w, c, o, k, s):
+  x = jnp.asarray(np.random.default_rng(1).random((2, h, w, c)), jnp.float32)
+  ref = nn.Conv(o, (k, k), strides=(s, s), padding="SAME")
+  new = models.Conv(o, k, s)
+  v_ref = ref.init(jax.random.PRNGKey(0), x)
+  v_new = new.init(jax.random.PRNGKey(0), x)
+  # Same names, shapes and initial values: checkpoints load either way.
+  jax.tree_util.tree_map(np.testing.assert_array_equal, v_ref, v_new)
+  v = _perturbed(v_ref)
+  np.testing.assert_allclose(new.apply(v, x), ref.apply(v, x), atol=1e-5)
+  loss = lambda m: lambda v, x: jnp.sum(m.apply(v, x) ** 2)
+  g_ref = jax.grad(loss(ref), argnums=(0, 1))(v, x)
+  g_new = jax.grad(loss(new), argnums=(0, 1))(v, x)
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4),
+      g_ref, g_new)
+
+
+def test_upsample_is_flax_conv_transpose():
+  x = jnp.asarray(np.random.default_rng(2).random((2, 5, 7, 6)), jnp.float32)
+  ref = nn.ConvTranspose(4, (2, 2), strides=(2, 2))
+  new = models.Upsample2x(4)
+  v_ref = ref.init(jax.random.PRNGKey(0), x)
+  jax.tree_util.tree_map(np.testing.assert_array_equal, v_ref,
+                         new.init(jax.random.PRNGKey(0), x))
+  v = _perturbed(v_ref)
+  np.testing.assert_allclose(new.apply(v, x), ref.apply(v, x), atol=1e-5)
+  g = lambda m: jax.grad(lambda v: jnp.sum(m.apply(v, x) ** 3))(v)
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4),
+      g(ref), g(new))
+
+
+def test_cpu_devices_one_per_core():
+  code = ("from ddn import runtime; runtime.setup(compilation_cache=False); "
+          "import jax; print(jax.device_count(), runtime.cpu_cores())")
+  env = {k: v for k, v in os.environ.items()
+         if k not in ("XLA_FLAGS", "DDN_CPU_DEVICES", "JAX_PLATFORMS")}
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, env=env, timeout=120, check=True).stdout
+  devices, cores = map(int, out.split())
+  assert devices == cores
+  env["DDN_CPU_DEVICES"] = "1"  # turned off
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, env=env, timeout=120, check=True).stdout
+  assert out.split()[0] == "1"
+  env["DDN_CPU_DEVICES"] = "two"
+  r = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                     text=True, env=env, timeout=120)
+  assert r.returncode != 0 and "DDN_CPU_DEVICES='two'" in r.stderr
+
+
+def test_cpu_devices_leave_accelerators_and_user_flags(monkeypatch):
+  monkeypatch.setattr(
+      "jax._src.xla_bridge.backends_are_initialized", lambda: False)
+  monkeypatch.delenv("DDN_CPU_DEVICES", raising=False)
+  monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
+  assert runtime.configure_cpu_devices() == 0  # the user's count stays
+  assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=3"
+  monkeypatch.setenv("XLA_FLAGS", "")
+  monkeypatch.setenv("JAX_PLATFORMS", "tpu")
+  assert runtime.configure_cpu_devices() == 0
+  assert os.environ["XLA_FLAGS"] == ""
+  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+  assert runtime.configure_cpu_devices(devices=2) == 2
+  assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+
+
+def test_steps_make_no_implicit_transfers():
+  """Under transfer_guard('disallow') any implicit host<->device copy in a
+  step (a numpy constant as an argument, a Python scalar pulled from the
+  device) raises; the training loop's explicit device_put and device_get are
+  the only transfers."""
+  c = configs.apply_args(configs.adversarial(), "smoke")
+  c.adv.g_warmup_images = 0
+  setup = train.Setup(c)
+  adv = tasks.build(c, setup)
+  state = jax.eval_shape(lambda: adv.init(jax.random.PRNGKey(0)))
+  state = jax.tree_util.tree_map(
+      lambda s: jax.device_put(np.full(s.shape, 0.01, s.dtype), setup.repl),
+      state)
+  stack_sh = jax.sharding.NamedSharding(setup.mesh,
+                                        jax.sharding.PartitionSpec(None, "data"))
+  fns = steps.make_adversarial_steps(
+      adv.model, adv.disc, setup.tx, setup.lr_fn, adv.d_tx, adv.d_lr_fn,
+      adv.noise_spec, c, shardings=(setup.repl, stack_sh, setup.repl))
+  bs, crop = c.data.batch_size, c.data.crop
+  stack = jax.device_put(
+      np.random.default_rng(0).random((2, bs, crop, crop, 1), np.float32),
+      stack_sh)
+  rng = jax.device_put(jax.random.PRNGKey(0), setup.repl)
+  with jax.transfer_guard("disallow"):
+    for name in ("d", "g", "g_rec", "d"):
+      state, metrics = fns[name](state, stack, rng)
+    fetched = jax.device_get(metrics)  # explicit: allowed
+  assert np.isfinite(fetched["d/loss"])
+  assert int(jax.device_get(state.d_step)) == 2
+
+  ae = tasks.build(configs.apply_args(configs.autoencoder(), "smoke"), setup)
+  ae_state = jax.tree_util.tree_map(
+      lambda s: jax.device_put(np.full(s.shape, 0.01, s.dtype), setup.repl),
+      jax.eval_shape(lambda: ae.init(jax.random.PRNGKey(0))))
+  ae_step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl), 0)
+  batch = jax.device_put(np.asarray(stack[0]), setup.batch_sharding)
+  with jax.transfer_guard("disallow"):
+    for _ in range(2):
+      ae_state, metrics = ae_step(ae_state, batch, rng)
+    assert np.isfinite(jax.device_get(metrics)["ae/loss"])
