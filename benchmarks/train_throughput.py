@@ -40,9 +40,9 @@ def parse():
                  "(32 x 128^2)")
   p.add_argument("--devices", default="auto",
                  help="auto (one per core, as launch.py) or a count")
-  p.add_argument("--steps", type=int, default=8, help="timed steps per step "
+  p.add_argument("--steps", type=int, default=10, help="timed steps per step "
                  "kind (after 2 untimed)")
-  p.add_argument("--pipeline_steps", type=int, default=20,
+  p.add_argument("--pipeline_steps", type=int, default=30,
                  help="AE steps fed by the input pipeline (0: skip)")
   args = p.parse_args()
   for s in args.sizes.split(","):
@@ -154,24 +154,36 @@ def main():
     rng = jax.device_put(jax.random.PRNGKey(0), setup.repl)
     batches = data_lib.train_batches(src, 0, bs, crop, c.data.augment, 0,
                                      c.data.prefetch)
+    fixed = jax.device_put(next(batches), setup.batch_sharding)
     for _ in range(2):  # compile
-      state, m = step(state, jax.device_put(next(batches),
-                                            setup.batch_sharding), rng)
+      state, m = step(state, fixed, rng)
     jax.block_until_ready(state)
-    waited, t0 = 0.0, time.perf_counter()
-    for _ in range(args.pipeline_steps):  # as ddn.train's loop
-      t = time.perf_counter()
-      batch = jax.device_put(next(batches), setup.batch_sharding)
-      waited += time.perf_counter() - t
-      state, m = step(state, batch, rng)
-    jax.block_until_ready((state, m))
-    total = time.perf_counter() - t0
+    # Alternating rounds: the step fed by the pipeline (as ddn.train's loop)
+    # and the step on one fixed device batch (no input work at all).
+    n = max(args.pipeline_steps // 3, 1)
+    fed, alone, waited, fed_time = [], [], 0.0, 0.0
+    for _ in range(3):
+      t0 = time.perf_counter()
+      for _ in range(n):
+        t = time.perf_counter()
+        batch = jax.device_put(next(batches), setup.batch_sharding)
+        waited += time.perf_counter() - t
+        state, m = step(state, batch, rng)
+      jax.block_until_ready((state, m))
+      fed.append(n * bs / (time.perf_counter() - t0))
+      fed_time += time.perf_counter() - t0
+      t0 = time.perf_counter()
+      for _ in range(n):
+        state, m = step(state, fixed, rng)
+      jax.block_until_ready((state, m))
+      alone.append(n * bs / (time.perf_counter() - t0))
     batches.close()
-    wait = waited / total
+    wait = waited / fed_time
     print(f"input pipeline ({src.name}, {c.data.prefetch} batches "
-          f"prefetched): {args.pipeline_steps * bs / total:.1f} img/s with "
-          f"real data; the step waited on data {100 * wait:.1f} % of the "
-          "time")
+          f"prefetched), 3 alternating rounds of {n} steps: fed "
+          f"{np.median(fed):.1f} img/s, on a fixed batch "
+          f"{np.median(alone):.1f} img/s; the fed step waited on data "
+          f"{100 * wait:.1f} % of the time")
 
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
   ae_default = [r for r in results if r[0] == "AE"][0]
