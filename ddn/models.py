@@ -34,11 +34,13 @@ UPSAMPLES = ("transpose", "resize")
 # Convolutions, written for XLA's CPU backend. The parameters (names, shapes,
 # initialisation) are exactly those of flax's nn.Conv and nn.ConvTranspose,
 # so checkpoints and shipped models load either way; only the computation
-# differs where XLA:CPU is slow (benchmarks/kernels.py measures each layer):
+# differs, and only when gradients will be taken (`grad=True`), where
+# XLA:CPU's gradients are slow (measured for a batch of 16 on one core):
 # - strided convs and convs of a few input channels go through im2col and one
-#   matmul (XLA's gradient of such a conv is 2-4x slower than the matmul's);
+#   matmul (forward + gradients 1.7-4x faster than XLA's conv);
 # - the 2x2 stride-2 transposed conv is a per-pixel matmul and a
-#   depth-to-space (its XLA gradient was ~10x slower).
+#   depth-to-space (forward + gradients ~10x faster).
+# Without gradients (inference) XLA's own ops are as fast or faster.
 
 
 def _same_pads(size: int, k: int, stride: int) -> tuple[int, int]:
@@ -65,8 +67,8 @@ def im2col_conv(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
 
 class Conv(nn.Module):
   """nn.Conv(features, (k, k), strides, padding='SAME') with the same
-  parameters, computed by XLA's conv or, for strided convs and inputs of at
-  most `IM2COL_CHANNELS` channels, by `im2col_conv`."""
+  parameters, computed by XLA's conv or, when `grad` and for strided convs
+  and inputs of at most `IM2COL_CHANNELS` channels, by `im2col_conv`."""
 
   IM2COL_CHANNELS = 4
 
@@ -75,12 +77,12 @@ class Conv(nn.Module):
   stride: int = 1
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, grad: bool = True) -> jax.Array:
     k, c = self.kernel_size, x.shape[-1]
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (k, k, c, self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if self.stride > 1 or c <= self.IM2COL_CHANNELS:
+    if grad and (self.stride > 1 or c <= self.IM2COL_CHANNELS):
       y = im2col_conv(x, kernel, self.stride)
     else:
       y = lax.conv_general_dilated(
@@ -97,11 +99,15 @@ class Upsample2x(nn.Module):
   features: int
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, grad: bool = True) -> jax.Array:
     b, h, w, c = x.shape
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (2, 2, c, self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    if not grad:  # what nn.ConvTranspose computes
+      return lax.conv_transpose(x, kernel, (2, 2), "SAME",
+                                dimension_numbers=("NHWC", "HWIO",
+                                                   "NHWC")) + bias
     # flax's transposed conv applies the kernel flipped: block offset (i, j)
     # takes kernel[1 - i, 1 - j].
     y = jnp.einsum("bhwc,ijco->bhiwjo", x, kernel[::-1, ::-1])
@@ -147,8 +153,8 @@ class Autoencoder(nn.Module):
   def levels(self) -> int:
     return len(self.features)
 
-  def _conv(self, x, feat, stride=1, name=None):
-    return Conv(feat, self.kernel_size, stride, name=name)(x)
+  def _conv(self, x, feat, train, stride=1, name=None):
+    return Conv(feat, self.kernel_size, stride, name=name)(x, grad=train)
 
   def _act(self, x, train):
     return act_dropout(x, ACTIVATIONS[self.activation], self.dropout, train)
@@ -159,7 +165,9 @@ class Autoencoder(nn.Module):
 
     Args:
       x: (B, H, W, channels) noisy images, any H and W.
-      train: enables dropout (needs a 'dropout' rng).
+      train: enables dropout (needs a 'dropout' rng) and computes the convs
+        the way that is fastest with gradients (see `Conv`); the values are
+        the same either way.
 
     Returns:
       (B, H, W, channels) denoised images (not clipped unless output='clip').
@@ -177,21 +185,23 @@ class Autoencoder(nn.Module):
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
         stride = 2 if (level > 0 and i == 0) else 1
-        y = self._act(self._conv(y, feat, stride, f"enc{level}_{i}"), train)
+        y = self._act(self._conv(y, feat, train, stride, f"enc{level}_{i}"),
+                      train)
       skips.append(y)
     for level in range(self.levels - 2, -1, -1):
       feat = self.features[level]
       if self.upsample == "transpose":
-        y = Upsample2x(feat, name=f"up{level}")(y)
+        y = Upsample2x(feat, name=f"up{level}")(y, grad=train)
       else:
         bb, hh, ww, cc = y.shape
         y = jax.image.resize(y, (bb, 2 * hh, 2 * ww, cc), "bilinear")
-        y = self._conv(y, feat, name=f"up{level}")
+        y = self._conv(y, feat, train, name=f"up{level}")
       y = self._act(y, train)
       if self.skip:
         y = jnp.concatenate([y, skips[level]], axis=-1)
       for i in range(self.blocks):
-        y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
+        y = self._act(self._conv(y, feat, train, name=f"dec{level}_{i}"),
+                      train)
     y = nn.Conv(self.channels, (1, 1), name="head")(y)
     y = y[:, :h, :w, :]
     if self.output == "residual":

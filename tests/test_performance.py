@@ -44,7 +44,9 @@ def test_conv_is_flax_conv(h, w, c, o, k, s):
   # Same names, shapes and initial values: checkpoints load either way.
   jax.tree_util.tree_map(np.testing.assert_array_equal, v_ref, v_new)
   v = _perturbed(v_ref)
-  np.testing.assert_allclose(new.apply(v, x), ref.apply(v, x), atol=1e-5)
+  for grad in (True, False):
+    np.testing.assert_allclose(new.apply(v, x, grad=grad), ref.apply(v, x),
+                               atol=1e-5)
   loss = lambda m: lambda v, x: jnp.sum(m.apply(v, x) ** 2)
   g_ref = jax.grad(loss(ref), argnums=(0, 1))(v, x)
   g_new = jax.grad(loss(new), argnums=(0, 1))(v, x)
@@ -61,11 +63,24 @@ def test_upsample_is_flax_conv_transpose():
   jax.tree_util.tree_map(np.testing.assert_array_equal, v_ref,
                          new.init(jax.random.PRNGKey(0), x))
   v = _perturbed(v_ref)
-  np.testing.assert_allclose(new.apply(v, x), ref.apply(v, x), atol=1e-5)
+  for grad in (True, False):
+    np.testing.assert_allclose(new.apply(v, x, grad=grad), ref.apply(v, x),
+                               atol=1e-5)
   g = lambda m: jax.grad(lambda v: jnp.sum(m.apply(v, x) ** 3))(v)
   jax.tree_util.tree_map(
       lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4),
       g(ref), g(new))
+
+
+def test_autoencoder_same_output_in_train_and_eval_kernels():
+  model = models.Autoencoder(features=(4, 8, 8), blocks=1)
+  x = jnp.asarray(np.random.default_rng(3).random((2, 20, 12, 1)),
+                  jnp.float32)
+  v = _perturbed(jax.tree_util.tree_map(
+      lambda s: np.zeros(s.shape, s.dtype),
+      jax.eval_shape(model.init, jax.random.PRNGKey(0), x)))
+  np.testing.assert_allclose(model.apply(v, x, train=True),
+                             model.apply(v, x, train=False), atol=1e-5)
 
 
 def test_cpu_devices_one_per_core():
