@@ -104,12 +104,7 @@ class Classifier(nn.Module):
                        f"images, got shape {x.shape}; set "
                        "config.data.channels to match.")
     k = self.kernel_size
-    if self.padding == "SAME":  # same parameters, faster on CPU (models.Conv)
-      conv = lambda feat, strides=(1, 1), name=None: models.Conv(
-          feat, k, strides[0], name=name)
-    else:
-      conv = functools.partial(nn.Conv, kernel_size=(k, k),
-                               padding=self.padding)
+    conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding)
     y = 2.0 * x - 1.0  # centre [0, 1] on zero
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):

@@ -31,70 +31,19 @@ UPSAMPLES = ("transpose", "resize")
 
 
 # ----------------------------------------------------------------------------
-# Convolutions, written for XLA's CPU backend. The parameters (names, shapes,
-# initialisation) are exactly those of flax's nn.Conv and nn.ConvTranspose,
-# so checkpoints and shipped models load either way; only the computation
-# differs, and only when gradients will be taken (`grad=True`), where
-# XLA:CPU's gradients are slow (measured for a batch of 16 on one core):
-# - strided convs and convs of a few input channels go through im2col and one
-#   matmul (forward + gradients 1.7-4x faster than XLA's conv);
-# - the 2x2 stride-2 transposed conv is a per-pixel matmul and a
-#   depth-to-space (forward + gradients ~10x faster).
-# Without gradients (inference) XLA's own ops are as fast or faster.
-
-
-def _same_pads(size: int, k: int, stride: int) -> tuple[int, int]:
-  """XLA's 'SAME' padding (before, after) of one axis."""
-  out = -(-size // stride)
-  total = max((out - 1) * stride + k - size, 0)
-  return total // 2, total - total // 2
-
-
-def im2col_conv(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-  """'SAME' conv of NHWC `x` with an HWIO `kernel` as one matmul."""
-  k = kernel.shape[0]
-  b, h, w, c = x.shape
-  (t, bo), (l, r) = _same_pads(h, k, stride), _same_pads(w, k, stride)
-  xp = jnp.pad(x, ((0, 0), (t, bo), (l, r), (0, 0)))
-  ho, wo = -(-h // stride), -(-w // stride)
-  cols = [lax.slice(xp, (0, i, j, 0),
-                    (b, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1,
-                     c), (1, stride, stride, 1))
-          for i in range(k) for j in range(k)]
-  patches = jnp.concatenate(cols, axis=-1)  # (B, Ho, Wo, k*k*C), HWI order
-  return jnp.dot(patches, kernel.reshape(k * k * c, -1))
-
-
-class Conv(nn.Module):
-  """nn.Conv(features, (k, k), strides, padding='SAME') with the same
-  parameters, computed by XLA's conv or, when `grad` and for strided convs
-  and inputs of at most `IM2COL_CHANNELS` channels, by `im2col_conv`."""
-
-  IM2COL_CHANNELS = 4
-
-  features: int
-  kernel_size: int = 3
-  stride: int = 1
-
-  @nn.compact
-  def __call__(self, x: jax.Array, grad: bool = True) -> jax.Array:
-    k, c = self.kernel_size, x.shape[-1]
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                        (k, k, c, self.features))
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if grad and (self.stride > 1 or c <= self.IM2COL_CHANNELS):
-      y = im2col_conv(x, kernel, self.stride)
-    else:
-      y = lax.conv_general_dilated(
-          x, kernel, (self.stride, self.stride), "SAME",
-          dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias
+# The 2x2 stride-2 transposed conv, written for XLA's CPU backend: with the
+# parameters (names, shapes, initialisation) of flax's nn.ConvTranspose, so
+# checkpoints and shipped models load either way, but its gradient computed
+# as a per-pixel matmul and a depth-to-space: forward + gradients 8-22 ms
+# against 110-128 ms for XLA's transposed conv (batch 16, one core,
+# benchmarks/kernels.py). Without gradients XLA's own op is faster.
 
 
 class Upsample2x(nn.Module):
   """nn.ConvTranspose(features, (2, 2), strides=(2, 2)) with the same
   parameters: each input pixel makes a 2x2 block of outputs, so it is a
-  per-pixel matmul then a depth-to-space."""
+  per-pixel matmul then a depth-to-space (`grad=True`), or XLA's
+  conv_transpose as flax computes it (`grad=False`, faster forward)."""
 
   features: int
 
@@ -153,8 +102,10 @@ class Autoencoder(nn.Module):
   def levels(self) -> int:
     return len(self.features)
 
-  def _conv(self, x, feat, train, stride=1, name=None):
-    return Conv(feat, self.kernel_size, stride, name=name)(x, grad=train)
+  def _conv(self, x, feat, stride=1, name=None):
+    k = self.kernel_size
+    return nn.Conv(feat, (k, k), strides=(stride, stride), padding="SAME",
+                   name=name)(x)
 
   def _act(self, x, train):
     return act_dropout(x, ACTIVATIONS[self.activation], self.dropout, train)
@@ -165,9 +116,9 @@ class Autoencoder(nn.Module):
 
     Args:
       x: (B, H, W, channels) noisy images, any H and W.
-      train: enables dropout (needs a 'dropout' rng) and computes the convs
-        the way that is fastest with gradients (see `Conv`); the values are
-        the same either way.
+      train: enables dropout (needs a 'dropout' rng) and computes the
+        upsampling the way that is fastest with gradients (`Upsample2x`);
+        the values are the same either way.
 
     Returns:
       (B, H, W, channels) denoised images (not clipped unless output='clip').
@@ -185,8 +136,7 @@ class Autoencoder(nn.Module):
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
         stride = 2 if (level > 0 and i == 0) else 1
-        y = self._act(self._conv(y, feat, train, stride, f"enc{level}_{i}"),
-                      train)
+        y = self._act(self._conv(y, feat, stride, f"enc{level}_{i}"), train)
       skips.append(y)
     for level in range(self.levels - 2, -1, -1):
       feat = self.features[level]
@@ -195,13 +145,12 @@ class Autoencoder(nn.Module):
       else:
         bb, hh, ww, cc = y.shape
         y = jax.image.resize(y, (bb, 2 * hh, 2 * ww, cc), "bilinear")
-        y = self._conv(y, feat, train, name=f"up{level}")
+        y = self._conv(y, feat, name=f"up{level}")
       y = self._act(y, train)
       if self.skip:
         y = jnp.concatenate([y, skips[level]], axis=-1)
       for i in range(self.blocks):
-        y = self._act(self._conv(y, feat, train, name=f"dec{level}_{i}"),
-                      train)
+        y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
     y = nn.Conv(self.channels, (1, 1), name="head")(y)
     y = y[:, :h, :w, :]
     if self.output == "residual":
