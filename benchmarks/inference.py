@@ -10,7 +10,8 @@ such photographs (963x1443, 1.39 MP), which ddn denoises tile by tile
 For each: megapixels/s and PSNR of the shipped model (median of --reps runs
 after one compiling run; devices set up as the command-line tools do) and
 of BM3D (the `bm3d` package, σ given; one run: it is slow), and the speed
-ratio ddn / BM3D. About 3 minutes on 2 cores; run it on an idle machine.
+ratio ddn / BM3D; CPU utilisation (process CPU time / wall: 2.0 = both
+cores). About 3 minutes on 2 cores; run it on an idle machine.
 """
 
 from __future__ import annotations
@@ -81,13 +82,16 @@ def main():
         f"σ={a.sigma:g}; model {a.model}")
 
   def timed(fn, x, reps):
-    out = fn(x)  # compiles (ddn) / the only run (BM3D, reps=0)
+    """(output, median seconds, CPU utilisation: process CPU / wall)."""
+    out = fn(x)  # compiles
     times = []
+    c0, w0 = time.process_time(), time.perf_counter()
     for _ in range(reps):
       t = time.perf_counter()
       out = fn(x)
       times.append(time.perf_counter() - t)
-    return out, float(np.median(times)) if times else None
+    util = (time.process_time() - c0) / (time.perf_counter() - w0)
+    return out, float(np.median(times)), util
 
   bm3d = baselines.bm3d(a.sigma)
   rows = []
@@ -95,18 +99,21 @@ def main():
                      ("large", ["none", str(a.tile), "auto"])):
     x, ref = noisy[key], clean[key]
     mp = x.shape[0] * x.shape[1] / 1e6
-    t = time.perf_counter()
-    out_b = bm3d(x)
+    t, c0 = time.perf_counter(), time.process_time()
+    out_b = bm3d(x)  # one run: it is slow
     secs_b = time.perf_counter() - t
-    rows.append((key, x.shape, "bm3d", psnr(out_b, ref), secs_b, mp / secs_b))
+    util_b = (time.process_time() - c0) / secs_b
+    rows.append((key, x.shape, "bm3d", psnr(out_b, ref), secs_b, mp / secs_b,
+                 util_b))
     for tile in tiles:
       d = inference.load(a.model, tile=tile, memory_mb=1024)
-      out, secs = timed(d, x, a.reps)
+      out, secs, util = timed(d, x, a.reps)
       rows.append((key, x.shape, f"ddn tile={tile}", psnr(out, ref), secs,
-                    mp / secs))
+                    mp / secs, util))
     for r in rows[-len(tiles) - 1:]:
       print(f"{r[0]:<6}{r[1][1]}x{r[1][0]:<6}{r[2]:<16}PSNR {r[3]:6.2f} dB"
-            f"  {r[4]:7.3f} s  {r[5]:7.3f} MP/s", flush=True)
+            f"  {r[4]:7.3f} s  {r[5]:7.3f} MP/s  CPU util {r[6]:.2f}",
+            flush=True)
 
   def ratio(key, method):
     b = [r for r in rows if r[0] == key and r[2] == "bm3d"][0]

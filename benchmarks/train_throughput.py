@@ -195,7 +195,7 @@ def main():
         f"{n_dev} device(s); "
         + ", ".join(f"{n} {sz} {100 * g / peak:.0f} %"
                     for n, sz, _, _, g, _, _ in results)
-        + f"; data wait {100 * wait:.1f} %")
+        + (f"; data wait {100 * wait:.1f} %" if wait == wait else ""))
 
 
 if __name__ == "__main__":
