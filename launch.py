@@ -34,9 +34,9 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  runtime.setup()
-  from ddn import train  # pylint: disable=g-import-not-at-top
   try:
+    runtime.setup()
+    from ddn import train  # pylint: disable=g-import-not-at-top
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except (ValueError, FloatingPointError) as e:
     # Bad input and diverged runs: one clear message, no traceback.

@@ -69,10 +69,14 @@ def test_cpu_devices_one_per_core():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, env=env, timeout=120, check=True).stdout
   assert out.split()[0] == "1"
-  env["DDN_CPU_DEVICES"] = "two"
-  r = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                     text=True, env=env, timeout=120)
-  assert r.returncode != 0 and "DDN_CPU_DEVICES='two'" in r.stderr
+  env["DDN_CPU_DEVICES"] = "two"  # one clear line from launch.py
+  r = subprocess.run([sys.executable, os.path.join(ROOT, "launch.py"),
+                      "--config=experiments/ae.py:smoke",
+                      "--workdir=/nonexistent/never/written"],
+                     capture_output=True, text=True, env=env, timeout=120,
+                     cwd=ROOT)
+  assert r.returncode != 0 and "ddn: DDN_CPU_DEVICES='two'" in r.stderr
+  assert "Traceback" not in r.stderr
 
 
 def test_cpu_devices_leave_accelerators_and_user_flags(monkeypatch):
