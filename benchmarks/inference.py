@@ -52,7 +52,8 @@ def photos(n: int) -> tuple[list[np.ndarray], str]:
 
 
 def psnr(x: np.ndarray, ref: np.ndarray) -> float:
-  return float(10 * np.log10(1.0 / np.mean((np.clip(x, 0, 1) - ref) ** 2)))
+  from ddn import losses  # pylint: disable=g-import-not-at-top
+  return float(losses.psnr(x, ref))
 
 
 def main():

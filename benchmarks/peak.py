@@ -82,19 +82,13 @@ def clock_ghz(info: str) -> tuple[float, str]:
   return 2.0, "unknown (assumed 2 GHz)"
 
 
-def cores() -> int:
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:
-    return os.cpu_count() or 1
-
-
 def fp32_peak() -> tuple[float, str]:
   """(GFLOP/s, one line saying how it was computed)."""
   info = _cpuinfo()
   fpc, isa = flop_per_cycle(info)
   ghz, how = clock_ghz(info)
-  n = cores()
+  from ddn import runtime  # pylint: disable=g-import-not-at-top
+  n = runtime.cpu_cores()
   peak = n * fpc * ghz
   model = re.search(r"model name\s*:\s*(.*)", info)
   name = model.group(1).strip() if model else "unknown CPU"

@@ -63,10 +63,8 @@ def main():
   import numpy as np  # pylint: disable=g-import-not-at-top
   from ddn import configs  # pylint: disable=g-import-not-at-top
   from ddn import data as data_lib  # pylint: disable=g-import-not-at-top
-  from ddn import steps  # pylint: disable=g-import-not-at-top
   from ddn import tasks  # pylint: disable=g-import-not-at-top
   from ddn import train  # pylint: disable=g-import-not-at-top
-  from jax.sharding import NamedSharding, PartitionSpec as P  # pylint: disable=g-import-not-at-top
   import peak as peak_lib  # pylint: disable=g-import-not-at-top
 
   peak, how = peak_lib.fp32_peak()
@@ -123,10 +121,8 @@ def main():
     del state
     # D and G steps of experiments/adv.py (one iteration: 1 D, 1 G step).
     adv = tasks.build(c, setup)
-    stack_sh = NamedSharding(setup.mesh, P(None, "data"))
-    fns = steps.make_adversarial_steps(
-        adv.model, adv.disc, setup.tx, setup.lr_fn, adv.d_tx, adv.d_lr_fn,
-        adv.noise_spec, c, shardings=(setup.repl, stack_sh, setup.repl))
+    fns, stack_sh = adv.step_fns(
+        (setup.repl, setup.batch_sharding, setup.repl))
     state = jax.jit(lambda: adv.init(jax.random.PRNGKey(0)),
                     out_shardings=setup.repl)()
     stack = jax.device_put(clean, stack_sh)

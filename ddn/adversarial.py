@@ -211,8 +211,10 @@ class AdversarialTask:
             f"{self.disc.describe()}; λ={a.weight} ({a.g_loss}), "
             f"{a.n_d} D step(s) then {a.n_g} G step(s) per iteration")
 
-  def make_step(self, shardings, start: int):
-    """The host side of one iteration (Python alternation of jitted steps)."""
+  def step_fns(self, shardings):
+    """The jitted steps of ddn.steps.make_adversarial_steps for this config
+    and the sharding of their stacked batches: ({'d', 'g', 'g_rec',
+    'ref'}, stack sharding), with `shardings` = (state, batch, replicated)."""
     state_sh, batch_sh, repl = shardings
     stack_sh = jax.sharding.NamedSharding(
         batch_sh.mesh, jax.sharding.PartitionSpec(None, *batch_sh.spec))
@@ -220,6 +222,11 @@ class AdversarialTask:
         self.model, self.disc, self.setup.tx, self.setup.lr_fn, self.d_tx,
         self.d_lr_fn, self.noise_spec, self.config,
         shardings=(state_sh, stack_sh, repl))
+    return fns, stack_sh
+
+  def make_step(self, shardings, start: int):
+    """The host side of one iteration (Python alternation of jitted steps)."""
+    fns, _ = self.step_fns(shardings)
     n_d, n_g = int(self.config.adv.n_d), int(self.config.adv.n_g)
     phases = self.phases
     counter = {"it": start}

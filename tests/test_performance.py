@@ -14,7 +14,6 @@ import pytest
 from ddn import configs
 from ddn import models
 from ddn import runtime
-from ddn import steps
 from ddn import tasks
 from ddn import train
 
@@ -108,11 +107,8 @@ def test_steps_make_no_implicit_transfers():
   state = jax.tree_util.tree_map(
       lambda s: jax.device_put(np.full(s.shape, 0.01, s.dtype), setup.repl),
       state)
-  stack_sh = jax.sharding.NamedSharding(setup.mesh,
-                                        jax.sharding.PartitionSpec(None, "data"))
-  fns = steps.make_adversarial_steps(
-      adv.model, adv.disc, setup.tx, setup.lr_fn, adv.d_tx, adv.d_lr_fn,
-      adv.noise_spec, c, shardings=(setup.repl, stack_sh, setup.repl))
+  fns, stack_sh = adv.step_fns(
+      (setup.repl, setup.batch_sharding, setup.repl))
   bs, crop = c.data.batch_size, c.data.crop
   stack = jax.device_put(
       np.random.default_rng(0).random((2, bs, crop, crop, 1), np.float32),
