@@ -21,11 +21,13 @@ error of a freshly trained judge, ddn.realism), and draws both side by side.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -37,6 +39,7 @@ from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
 from ddn import optim
+from ddn import parallel
 from ddn import plots
 from ddn import realism
 from ddn import steps
@@ -149,8 +152,10 @@ class AdversarialTask:
     losses.validate(config.loss)
     losses.validate_disc(config.disc)
     channels = int(d.channels)
-    self.model = models.from_config(config.model, channels)
-    self.disc = discriminators.from_config(config.disc, channels, int(d.crop))
+    self.model = models.from_config(config.model, channels,
+                                    config.compute_dtype)
+    self.disc = discriminators.from_config(config.disc, channels, int(d.crop),
+                                           config.compute_dtype)
     bs = int(d.batch_size)
     self.phases = Phases(config, bs)
     if self.phases.adv_start >= self.phases.total:
@@ -285,16 +290,21 @@ class AdversarialTask:
     final step: PSNR and realism of G and of G before the adversary."""
     path = os.path.join(workdir, EVALUATION)
     step = int(state.step)
-    if os.path.exists(path):
+    done = False
+    if parallel.is_primary() and os.path.exists(path):
       with open(path) as f:
-        if json.load(f).get("step") == step:
-          return
+        done = json.load(f).get("step") == step
+    if jax.process_count() > 1:  # every process evaluates, or none does
+      done = bool(multihost_utils.broadcast_one_to_all(np.int32(done)))
+    if done:
+      return
     record = final_evaluation(self, state, train_src, eval_src, workdir)
     record["step"] = step
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-      json.dump(record, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    if parallel.is_primary():
+      tmp = path + ".tmp"
+      with open(tmp, "w") as f:
+        json.dump(record, f, indent=2, sort_keys=True)
+      os.replace(tmp, path)
     for name in ("ref", "g"):
       r = record[name]
       logging.info("evaluation, %s: PSNR %.2f dB on %d images; realism "
@@ -320,23 +330,26 @@ class AdversarialEvaluator:
     key = jax.random.PRNGKey(cfg.seed + tasks.EVAL_NOISE_SEED)
     self.noisy = np.asarray(noise_lib.apply(jnp.asarray(self.clean), key,
                                             spec))
-    self._fake_and_scores = jax.jit(self._scores)
+    self._scores = parallel.BatchMap(self._real_and_fake_scores,
+                                     task.setup.mesh, 256)
 
-  def _scores(self, g_params, d_params, d_stats, clean, noisy):
+  def _real_and_fake_scores(self, params, clean, noisy):
+    """D's scores of each clean crop and of G's output for its noisy one."""
+    g_params, d_params, d_stats = params
     fake = jnp.clip(self.task.model.apply({"params": g_params}, noisy,
                                           train=False), 0.0, 1.0)
-    u = steps.classify(d_params, d_stats, jnp.concatenate([clean, fake]),
-                       disc=self.task.disc)
-    n = clean.shape[0]
-    y = jnp.concatenate([jnp.full((n,), losses.REAL),
-                         jnp.full((n,), losses.DENOISED)])
-    return losses.classification_metrics(u, y)
+    score = lambda x: steps.classify(d_params, d_stats, x, disc=self.task.disc)
+    return score(clean), score(fake)
 
   def __call__(self, state):
     g = self.task.g_params(state)
     metrics, grid = self.images(_ParamsView(g))
-    dm = jax.device_get(self._fake_and_scores(
-        g, state.d_params, state.d_stats, self.clean, self.noisy))
+    u_real, u_fake = self._scores((g, state.d_params, state.d_stats),
+                                  self.clean, self.noisy)
+    n = len(u_real)
+    y = np.concatenate([np.full(n, losses.REAL), np.full(n, losses.DENOISED)])
+    dm = losses.classification_metrics(jnp.asarray(np.concatenate(
+        [u_real, u_fake])), jnp.asarray(y, jnp.float32))
     metrics.update({"val/d_err": float(dm["err"]),
                     "val/d_err_real": float(dm["err_real"]),
                     "val/d_err_fake": float(dm["err_denoised"]),
@@ -349,8 +362,8 @@ class _GView:
   """What AutoencoderEvaluator reads from a task, for G."""
 
   def __init__(self, task: AdversarialTask):
-    self.config, self.model, self.noise_spec = (task.config, task.model,
-                                                task.noise_spec)
+    self.config, self.model, self.noise_spec, self.setup = (
+        task.config, task.model, task.noise_spec, task.setup)
 
 
 class _ParamsView:
@@ -366,9 +379,9 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
   r = cfg.eval.realism
   judges = [realism.Judge.from_sources(
       train_src, eval_src, tasks.eval_noise_spec(cfg, task.noise_spec), r,
-      int(cfg.data.crop), int(cfg.seed) + k) for k in range(int(r.judges))]
-  apply_fn = jax.jit(lambda p, x: task.model.apply({"params": p}, x,
-                                                   train=False))
+      int(cfg.data.crop), int(cfg.seed) + k, mesh=task.setup.mesh)
+            for k in range(int(r.judges))]
+  apply_fn = functools.partial(steps.denoise, model=task.model)
   images = tasks.AutoencoderEvaluator(_GView(task), eval_src)
   labels = {"ref": "G entering the adversarial phase", "g": "final G"}
   record = {"images": len(images.images), "data": eval_src.name,
@@ -377,10 +390,10 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
             "judges": len(judges)}
   outputs = {}
   for name, params in (("ref", state.ref), ("g", task.g_params(state))):
-    m, _ = images(_ParamsView(params))
+    _, psnr, outs = images.run(params)
     judged = [judge(apply_fn, params) for judge in judges]
     mean = lambda key: float(np.mean([j[key] for j in judged]))
-    record[name] = {"label": labels[name], "psnr": float(m["val/psnr"]),
+    record[name] = {"label": labels[name], "psnr": float(np.mean(psnr)),
                     "realism": mean("err"),
                     "realism_sd": (float(np.std([j["err"] for j in judged],
                                                 ddof=1))
@@ -389,17 +402,17 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
                     "realism_real": mean("err_real"),
                     "realism_denoised": mean("err_denoised"),
                     "judge_train_err": mean("train_err")}
-    outputs[name] = [np.clip(np.asarray(apply_fn(params, x))[0], 0, 1)
-                     for x in images.noisy]
+    outputs[name] = [np.clip(o[0], 0, 1) for o in outs]
   record["psnr_noisy"] = float(np.mean([losses.psnr(x, c) for x, c in
                                         zip(images.noisy, images.images)]))
   columns = [("noisy", [np.clip(x[0], 0, 1) for x in images.noisy]),
              ("entering the adversarial phase", outputs["ref"]),
              ("final", outputs["g"]),
              ("clean", [c[0] for c in images.images])]
-  plots.comparison(columns, os.path.join(workdir, "comparison.png"),
-                   title=(f"PSNR {record['ref']['psnr']:.2f} -> "
-                          f"{record['g']['psnr']:.2f} dB; realism "
-                          f"{record['ref']['realism']:.3f} -> "
-                          f"{record['g']['realism']:.3f}"))
+  if parallel.is_primary():
+    plots.comparison(columns, os.path.join(workdir, "comparison.png"),
+                     title=(f"PSNR {record['ref']['psnr']:.2f} -> "
+                            f"{record['g']['psnr']:.2f} dB; realism "
+                            f"{record['ref']['realism']:.3f} -> "
+                            f"{record['g']['realism']:.3f}"))
   return record

@@ -390,12 +390,15 @@ def validate_augment(aug) -> None:
 
 
 def batch_at(source: Source, step: int, batch_size: int, crop: int, aug,
-             seed: int) -> np.ndarray:
-  """The training batch of `step`: float32 (batch, crop, crop, C)."""
+             seed: int, rows: Sequence[int] | None = None) -> np.ndarray:
+  """The training batch of `step`: float32 (batch, crop, crop, C), or only
+  its `rows` (this process's share of a global batch, ddn.parallel): row j
+  of step s is drawn from (seed, s * batch_size + j) alone, so the rows a
+  process makes do not depend on which other rows exist."""
   n_images = len(source)
   out = []
   perm_cache = {}
-  for j in range(batch_size):
+  for j in (range(batch_size) if rows is None else rows):
     n = step * batch_size + j
     epoch, pos = divmod(n, n_images)
     if epoch not in perm_cache:
@@ -408,8 +411,9 @@ def batch_at(source: Source, step: int, batch_size: int, crop: int, aug,
 
 
 def train_batches(source: Source, start_step: int, batch_size: int, crop: int,
-                  aug, seed: int, prefetch: int = 2) -> Iterator[np.ndarray]:
-  """Yields `batch_at(step)` for step = start_step, start_step + 1, ...
+                  aug, seed: int, prefetch: int = 2,
+                  rows: Sequence[int] | None = None) -> Iterator[np.ndarray]:
+  """Yields `batch_at(step, rows)` for step = start_step, start_step + 1, ...
 
   A background thread keeps up to `prefetch` batches ready, so the jitted
   step does not wait on cropping.
@@ -417,7 +421,7 @@ def train_batches(source: Source, start_step: int, batch_size: int, crop: int,
   if prefetch <= 0:
     step = start_step
     while True:
-      yield batch_at(source, step, batch_size, crop, aug, seed)
+      yield batch_at(source, step, batch_size, crop, aug, seed, rows)
       step += 1
   q: queue.Queue = queue.Queue(maxsize=prefetch)
   stop = threading.Event()
@@ -426,7 +430,7 @@ def train_batches(source: Source, start_step: int, batch_size: int, crop: int,
     step = start_step
     while not stop.is_set():
       try:
-        item = batch_at(source, step, batch_size, crop, aug, seed)
+        item = batch_at(source, step, batch_size, crop, aug, seed, rows)
       except Exception as e:  # surfaced in the consumer
         item = e
       while not stop.is_set():

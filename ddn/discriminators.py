@@ -25,7 +25,7 @@ when `train=True`), dropout after every activation.
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -59,6 +59,8 @@ class Classifier(nn.Module):
     spectral_norm: spectrally normalize every conv and dense kernel.
     power_iterations: power-iteration steps per call (spectral norm).
     dropout: dropout rate after every activation (0 disables it).
+    dtype: of the conv activations (config.compute_dtype); pooling, dense
+      layers and scores are float32, as are the parameters.
   """
 
   kind: str = "image"
@@ -75,6 +77,7 @@ class Classifier(nn.Module):
   spectral_norm: bool = False
   power_iterations: int = 1
   dropout: float = 0.0
+  dtype: Any = jnp.float32
 
   def _layer(self, layer: nn.Module, x, train: bool):
     if self.spectral_norm:
@@ -104,7 +107,8 @@ class Classifier(nn.Module):
                        f"images, got shape {x.shape}; set "
                        "config.data.channels to match.")
     k = self.kernel_size
-    conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding)
+    conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding,
+                             dtype=self.dtype)
     y = 2.0 * x - 1.0  # centre [0, 1] on zero
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
@@ -118,8 +122,9 @@ class Classifier(nn.Module):
                              name=f"conv{level}_{i}"), y, train)
         y = self._act(y, train)
     if self.kind == "patch":
-      u = self._layer(conv(1, name="score"), y, train)
+      u = self._layer(conv(1, dtype=jnp.float32, name="score"), y, train)
       return u[..., 0]
+    y = y.astype(jnp.float32)
     y = jnp.mean(y, axis=(1, 2)) if self.pool == "avg" else jnp.max(
         y, axis=(1, 2))
     for i, width in enumerate(self.dense):
@@ -187,8 +192,10 @@ def init_variables(model: Classifier, rng: jax.Array, size: int) -> dict:
           STATS: variables.get(STATS, {})}
 
 
-def from_config(cfg, channels: int, crop: int | None = None) -> Classifier:
-  """Builds the classifier of `config.disc`; raises on impossible settings.
+def from_config(cfg, channels: int, crop: int | None = None,
+                dtype: str = "float32") -> Classifier:
+  """Builds the classifier of `config.disc` computing in `dtype`
+  (config.compute_dtype); raises on impossible settings.
 
   `crop`, when given, is checked against the patch size and the depth.
   """
@@ -229,7 +236,8 @@ def from_config(cfg, channels: int, crop: int | None = None) -> Classifier:
       downsample=cfg.downsample, padding=padding, pool=cfg.pool, dense=dense,
       activation=cfg.activation, leaky_slope=float(cfg.leaky_slope),
       spectral_norm=bool(cfg.spectral_norm),
-      power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout))
+      power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
+      dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:
     fix = (f"raise the crop to >= {model.patch_size}, or use padding='SAME', "
            "fewer levels or a smaller kernel" if padding == "VALID" else

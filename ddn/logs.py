@@ -52,6 +52,21 @@ class Writer:
       self._tb.close()
 
 
+class NullWriter:
+  """What processes other than process 0 write: nothing."""
+
+  path = None
+
+  def scalars(self, step: int, images: int, values: Mapping[str, float]):
+    del step, images, values
+
+  def image(self, step: int, images: int, name: str, array: np.ndarray):
+    del step, images, name, array
+
+  def close(self):
+    pass
+
+
 def read_metrics(path: str) -> list[dict]:
   """Records of a metrics.jsonl, the last one winning for a repeated step.
 

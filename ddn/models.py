@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -46,6 +46,7 @@ class Upsample2x(nn.Module):
   conv_transpose as flax computes it (`grad=False`, faster forward)."""
 
   features: int
+  dtype: Any = jnp.float32  # of the computation; parameters stay float32
 
   @nn.compact
   def __call__(self, x: jax.Array, grad: bool = True) -> jax.Array:
@@ -53,6 +54,8 @@ class Upsample2x(nn.Module):
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (2, 2, c, self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
+                                              dtype=self.dtype)
     if not grad:  # what nn.ConvTranspose computes
       return lax.conv_transpose(x, kernel, (2, 2), "SAME",
                                 dimension_numbers=("NHWC", "HWIO",
@@ -86,6 +89,9 @@ class Autoencoder(nn.Module):
     dropout: dropout rate after every activation (0 disables it).
     output: 'identity', 'sigmoid', 'clip' (to [0, 1]) or 'residual' (the
       network predicts the noise, which is subtracted from the input).
+    dtype: of the activations (config.compute_dtype): float32, or bfloat16
+      for TPUs. Parameters, the 1x1 head, the residual subtraction and the
+      output are float32 either way.
   """
 
   channels: int = 1
@@ -97,6 +103,7 @@ class Autoencoder(nn.Module):
   activation: str = "relu"
   dropout: float = 0.0
   output: str = "residual"
+  dtype: Any = jnp.float32
 
   @property
   def levels(self) -> int:
@@ -105,7 +112,7 @@ class Autoencoder(nn.Module):
   def _conv(self, x, feat, stride=1, name=None):
     k = self.kernel_size
     return nn.Conv(feat, (k, k), strides=(stride, stride), padding="SAME",
-                   name=name)(x)
+                   dtype=self.dtype, name=name)(x)
 
   def _act(self, x, train):
     return act_dropout(x, ACTIVATIONS[self.activation], self.dropout, train)
@@ -141,7 +148,8 @@ class Autoencoder(nn.Module):
     for level in range(self.levels - 2, -1, -1):
       feat = self.features[level]
       if self.upsample == "transpose":
-        y = Upsample2x(feat, name=f"up{level}")(y, grad=train)
+        y = Upsample2x(feat, dtype=self.dtype, name=f"up{level}")(
+            y, grad=train)
       else:
         bb, hh, ww, cc = y.shape
         y = jax.image.resize(y, (bb, 2 * hh, 2 * ww, cc), "bilinear")
@@ -151,7 +159,7 @@ class Autoencoder(nn.Module):
         y = jnp.concatenate([y, skips[level]], axis=-1)
       for i in range(self.blocks):
         y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
-    y = nn.Conv(self.channels, (1, 1), name="head")(y)
+    y = nn.Conv(self.channels, (1, 1), dtype=jnp.float32, name="head")(y)
     y = y[:, :h, :w, :]
     if self.output == "residual":
       return x - y
@@ -173,8 +181,9 @@ class Autoencoder(nn.Module):
     return layers
 
 
-def from_config(cfg, channels: int) -> Autoencoder:
-  """Builds the model named by `config.model`; raises on unknown values."""
+def from_config(cfg, channels: int, dtype: str = "float32") -> Autoencoder:
+  """Builds the model named by `config.model` computing in `dtype`
+  (config.compute_dtype); raises on unknown values."""
   if cfg.name != "autoencoder":
     raise ValueError(f"config.model.name={cfg.name!r}: unknown model; valid "
                      "models are: autoencoder.")
@@ -201,7 +210,7 @@ def from_config(cfg, channels: int) -> Autoencoder:
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
       upsample=cfg.upsample, activation=cfg.activation,
-      dropout=float(cfg.dropout), output=cfg.output)
+      dropout=float(cfg.dropout), output=cfg.output, dtype=jnp.dtype(dtype))
 
 
 # ----------------------------------------------------------------------------

@@ -29,31 +29,37 @@ from ddn import configs
 from ddn import discriminators
 from ddn import losses
 from ddn import noise as noise_lib
+from ddn import parallel
 from ddn import steps
 from ddn import tasks
 
 JUDGE_SEED = 30_000  # crops, noise and the judge's init: from seed + this
 
 
-def denoise_batches(apply_fn, params, images: np.ndarray, key: jax.Array,
+def denoise_batches(denoise_map: parallel.BatchMap, params,
+                    images: np.ndarray, key: jax.Array,
                     spec: noise_lib.NoiseSpec, batch_size: int) -> np.ndarray:
-  """Noises `images` (N, H, W, C) with `key` and returns the clipped
-  outputs of apply_fn(params, noisy), in batches."""
-  out = []
-  for i in range(0, len(images), batch_size):
-    noisy = noise_lib.apply(jnp.asarray(images[i:i + batch_size]),
-                            jax.random.fold_in(key, i), spec)
-    out.append(np.asarray(jnp.clip(apply_fn(params, noisy), 0.0, 1.0)))
-  return np.concatenate(out)
+  """Noises `images` (N, H, W, C) with `key` (`fold_in(key, i)` for the
+  batch of `batch_size` starting at image i) and returns the clipped outputs
+  of `denoise_map(params, noisy)`."""
+  noisy = np.concatenate([
+      np.asarray(noise_lib.apply(jnp.asarray(images[i:i + batch_size]),
+                                 jax.random.fold_in(key, i), spec))
+      for i in range(0, len(images), batch_size)])
+  return denoise_map(params, noisy)
 
 
 class Judge:
   """Trains fresh judges on fixed crops; one call per denoiser to score."""
 
   def __init__(self, train_crops: np.ndarray, eval_crops: np.ndarray,
-               spec: noise_lib.NoiseSpec, cfg, seed: int):
+               spec: noise_lib.NoiseSpec, cfg, seed: int, mesh=None):
     """cfg: `config.eval.realism` (images, batch_size, lr, disc: the
-    judge's architecture, a `config.disc` group; its loss is logistic)."""
+    judge's architecture, a `config.disc` group; its loss is logistic).
+    The judge trains and scores data-parallel on `mesh` (default: all
+    devices); its batch is split over the devices when it divides evenly,
+    else every device computes the whole batch. It computes in float32
+    whatever config.compute_dtype the run used."""
     if len(train_crops) < 2 or len(eval_crops) < 1:
       raise ValueError(
           "config.eval.realism: the judge needs train_crops >= 2 and "
@@ -74,15 +80,22 @@ class Judge:
     self.steps = max(int(cfg.images) // int(cfg.batch_size), 1)
     self.tx = optax.adam(optax.cosine_decay_schedule(float(cfg.lr),
                                                      self.steps, 0.01))
+    self.mesh = parallel.make_mesh() if mesh is None else mesh
+    self.repl = parallel.replicated(self.mesh)
+    self._x_sharding = (parallel.batch_sharding(self.mesh)
+                        if int(cfg.batch_size) % self.mesh.devices.size == 0
+                        else self.repl)
     self._update = jax.jit(functools.partial(
         steps.disc_update, disc=self.disc, tx=self.tx, loss="logistic",
-        margin=1.0))
-    self._score = jax.jit(lambda p, x: steps.classify(p, {}, x,
-                                                      disc=self.disc))
+        margin=1.0), out_shardings=self.repl)
+    self._score = parallel.BatchMap(
+        lambda p, x: steps.classify(p, {}, x, disc=self.disc), self.mesh,
+        int(cfg.batch_size))
+    self._denoise_maps = {}  # apply_fn -> its BatchMap
 
   @classmethod
   def from_sources(cls, train_src, eval_src, spec: noise_lib.NoiseSpec, cfg,
-                   crop: int, seed: int) -> "Judge":
+                   crop: int, seed: int, mesh=None) -> "Judge":
     """A judge on `cfg.train_crops` crops of the training images and
     `cfg.eval_crops` of the held-out ones, at positions drawn from `seed`
     (tasks.validation_crops)."""
@@ -90,39 +103,51 @@ class Judge:
                                                  seed + JUDGE_SEED)
     return cls(pick(train_src, cfg.train_crops), pick(eval_src,
                                                       cfg.eval_crops),
-               spec, cfg, seed)
+               spec, cfg, seed, mesh)
+
+  def _denoise_map(self, apply_fn) -> parallel.BatchMap:
+    if apply_fn not in self._denoise_maps:
+      self._denoise_maps[apply_fn] = parallel.BatchMap(
+          lambda p, x: jnp.clip(apply_fn(p, x), 0.0, 1.0), self.mesh,
+          int(self.cfg.batch_size))
+    return self._denoise_maps[apply_fn]
 
   def __call__(self, apply_fn, params) -> dict[str, float]:
-    """Realism of apply_fn(params, noisy) -> denoised.
+    """Realism of apply_fn(params, noisy) -> denoised (a function to trace,
+    e.g. ddn.steps.denoise with its model bound; not jitted).
 
     Returns:
       {'err' (the realism score), 'err_real', 'err_denoised',
        'train_err' (the judge's error on its last training batches)}.
     """
     bs = int(self.cfg.batch_size)
-    fake = denoise_batches(apply_fn, params, self.to_fake,
+    denoise_map = self._denoise_map(apply_fn)
+    fake = denoise_batches(denoise_map, params, self.to_fake,
                            jax.random.fold_in(self.key, 1), self.spec, bs)
-    held_fake = denoise_batches(apply_fn, params, self.eval_crops,
+    held_fake = denoise_batches(denoise_map, params, self.eval_crops,
                                 jax.random.fold_in(self.key, 2), self.spec, bs)
     variables = discriminators.init_variables(
         self.disc, jax.random.fold_in(self.key, 3), self.real.shape[1])
-    params_d, opt_state = variables["params"], self.tx.init(variables["params"])
+    params_d = jax.device_put(variables["params"], self.repl)
+    opt_state = jax.jit(self.tx.init, out_shardings=self.repl)(params_d)
     rng = np.random.default_rng(self.cfg.images)
     half = bs // 2
-    y = jnp.concatenate([jnp.full((half,), losses.REAL),
-                         jnp.full((bs - half,), losses.DENOISED)])
+    y_host = np.concatenate([np.full(half, losses.REAL, np.float32),
+                             np.full(bs - half, losses.DENOISED, np.float32)])
+    y = parallel.from_host(y_host, self._x_sharding)
     errs = []
     for i in range(self.steps):
       r = rng.integers(0, len(self.real), half)
       f = rng.integers(0, len(fake), bs - half)
-      x = jnp.asarray(np.concatenate([self.real[r], fake[f]]))
+      x = parallel.from_host(np.concatenate([self.real[r], fake[f]]),
+                             self._x_sharding)
+      key = np.asarray(jax.random.fold_in(self.key, 100 + i))
       params_d, _, opt_state, _, u, _ = self._update(
-          params_d, {}, opt_state, x, y, jax.random.fold_in(self.key, 100 + i))
+          params_d, {}, opt_state, x, y, key)
       if i >= self.steps - 10:
         errs.append(losses.classification_metrics(u, y)["err"])
-    u = np.concatenate([
-        np.asarray(self._score(params_d, a[i:i + bs]))
-        for a in (self.eval_crops, held_fake) for i in range(0, len(a), bs)])
+    u = np.concatenate([self._score(params_d, self.eval_crops),
+                        self._score(params_d, held_fake)])
     n = len(self.eval_crops)
     labels = np.concatenate([np.full(n, losses.REAL),
                              np.full(n, losses.DENOISED)])
@@ -151,8 +176,7 @@ def judge_run(workdir: str, seeds: list[int]) -> list[float]:
   eval_src = data_lib.load_source(cfg.data.eval, cfg.data)
   spec = tasks.eval_noise_spec(cfg, noise_lib.spec_from_config(cfg.noise))
   g = evaluate.Denoiser(workdir)
-  apply_fn = jax.jit(lambda p, x: g.model.apply({"params": p}, x,
-                                                train=False))
+  apply_fn = functools.partial(steps.denoise, model=g.model)
   return [Judge.from_sources(train_src, eval_src, spec, r, crop, s)(
       apply_fn, g.params)["err"] for s in seeds]
 

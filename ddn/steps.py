@@ -95,16 +95,19 @@ def denoise(params, noisy: jax.Array, *, model: nn.Module) -> jax.Array:
   return model.apply({"params": params}, noisy, train=False)
 
 
-def eval_step(params, clean: jax.Array, noisy: jax.Array, *, model: nn.Module,
-              ssd_weight: float, l1_weight: float):
-  """Validation loss and PSNR of one full image (1, H, W, C).
+def eval_images(params, clean: jax.Array, noisy: jax.Array, *,
+                model: nn.Module, ssd_weight: float, l1_weight: float):
+  """Validation loss and PSNR of each of N full images (N, H, W, C), each
+  image's loss a mean over its own pixels (per-example, for
+  ddn.parallel.BatchMap).
 
   Returns:
-    (output (1, H, W, C), {'loss', 'psnr'}).
+    (outputs (N, H, W, C), {'loss': (N,), 'psnr': (N,)}).
   """
   out = denoise(params, noisy, model=model)
-  loss, _ = losses.reconstruction(out, clean, ssd_weight, l1_weight)
-  return out, {"loss": loss, "psnr": losses.psnr(out, clean)}
+  loss = jax.vmap(lambda o, c: losses.reconstruction(
+      o[None], c[None], ssd_weight, l1_weight)[0])(out, clean)
+  return out, {"loss": loss, "psnr": losses.psnr(out, clean, axis=(1, 2, 3))}
 
 
 def make_ae_train_step(model, tx, lr_fn, noise_spec, loss_cfg, shardings=None):
@@ -298,7 +301,8 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   """One D update on clean images `batch` (B, H, W, C): the B clean images
   (real) and G's outputs for their noisy versions (noise from
   `fold_in(rng, d_step)`; G in evaluation mode, clipped to [0, 1], no
-  gradient to G) go through D in one call of 2B images.
+  gradient to G) go through D in one call of 2B images, each real image
+  next to its denoised version.
 
   Returns:
     (new state, metrics 'd/loss', 'd/err*', 'd/acc_real', 'd/acc_fake',
@@ -308,10 +312,11 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                           noise_spec)
   fake = g.apply({"params": state.params}, noisy, train=False)
   fake = jnp.clip(jax.lax.stop_gradient(fake), 0.0, 1.0)
+  # Interleaved (real 0, fake 0, real 1, ...), not concatenated: each device
+  # then scores its own rows, with no resharding of images between devices.
   n = batch.shape[0]
-  x = jnp.concatenate([batch, fake], axis=0)
-  y = jnp.concatenate([jnp.full((n,), losses.REAL),
-                       jnp.full((n,), losses.DENOISED)])
+  x = jnp.stack([batch, fake], axis=1).reshape((2 * n,) + batch.shape[1:])
+  y = jnp.tile(jnp.array([losses.REAL, losses.DENOISED], jnp.float32), n)
   params, stats, opt_state, value, u, grads = disc_update(
       state.d_params, state.d_stats, state.d_opt_state, x, y,
       step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx, loss=loss,

@@ -24,6 +24,7 @@ train_src, eval_src)` (after the last step, e.g. a final evaluation).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from ddn import discriminators
 from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
+from ddn import parallel
 from ddn import plots
 from ddn import steps
 
@@ -80,7 +82,8 @@ class AutoencoderTask:
                        "validation needs at least 1 image, e.g. 4.")
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate(config.loss)
-    self.model = models.from_config(config.model, int(config.data.channels))
+    self.model = models.from_config(config.model, int(config.data.channels),
+                                    config.compute_dtype)
 
   def check_sources(self, train_src, eval_src) -> None:
     del train_src, eval_src  # validation images may repeat training ones
@@ -131,7 +134,12 @@ class AutoencoderTask:
 
 
 class AutoencoderEvaluator:
-  """Validation loss and full-image PSNR on held-out images, fixed noise."""
+  """Validation loss and full-image PSNR on held-out images, fixed noise.
+
+  Images of one shape are denoised together, split over the mesh
+  (ddn.parallel.BatchMap, one image per device per call); the metrics are
+  means over images.
+  """
 
   def __init__(self, task: AutoencoderTask, source: data_lib.Source):
     cfg = task.config
@@ -143,25 +151,37 @@ class AutoencoderEvaluator:
                                              jax.random.fold_in(base, i), spec))
                   for i, im in enumerate(self.images)]
     self.grid_n = min(int(cfg.log.grid_images), n)
-    self._step = jax.jit(
-        lambda p, c, x: steps.eval_step(
-            p, c, x, model=task.model,
-            ssd_weight=float(cfg.loss.ssd_weight),
-            l1_weight=float(cfg.loss.l1_weight)))
+    self.psnr_noisy = [float(losses.psnr(x, c))
+                       for x, c in zip(self.noisy, self.images)]
+    self.groups: dict[tuple[int, ...], list[int]] = {}  # shape -> indices
+    for i, im in enumerate(self.images):
+      self.groups.setdefault(im.shape, []).append(i)
+    self._map = parallel.BatchMap(functools.partial(
+        steps.eval_images, model=task.model,
+        ssd_weight=float(cfg.loss.ssd_weight),
+        l1_weight=float(cfg.loss.l1_weight)), task.setup.mesh)
+
+  def run(self, params) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Per-image (loss, PSNR, outputs (1, H, W, C)), in the source's order."""
+    n = len(self.images)
+    loss, psnr, outs = np.zeros(n), np.zeros(n), [None] * n
+    for idx in self.groups.values():
+      out, m = self._map(params, np.concatenate([self.images[i] for i in idx]),
+                         np.concatenate([self.noisy[i] for i in idx]))
+      loss[idx], psnr[idx] = m["loss"], m["psnr"]
+      for j, i in enumerate(idx):
+        outs[i] = out[j:j + 1]
+    return loss, psnr, outs
 
   def __call__(self, state) -> tuple[dict[str, float], np.ndarray | None]:
     """Returns (metrics, grid image noisy | output | clean)."""
-    loss, psnr, psnr_noisy, rows = [], [], [], []
-    for i, (clean, noisy) in enumerate(zip(self.images, self.noisy)):
-      out, m = self._step(state.params, clean, noisy)
-      loss.append(float(m["loss"]))
-      psnr.append(float(m["psnr"]))
-      psnr_noisy.append(float(losses.psnr(noisy, clean)))
-      if i < self.grid_n:
-        crop = lambda a: plots.center_crop(np.clip(a[0], 0, 1), 128)
-        rows.append([crop(noisy), crop(np.asarray(out)), crop(clean)])
-    metrics = {"val/loss": np.mean(loss), "val/psnr": np.mean(psnr),
-               "val/psnr_noisy": np.mean(psnr_noisy)}
+    loss, psnr, outs = self.run(state.params)
+    crop = lambda a: plots.center_crop(np.clip(a[0], 0, 1), 128)
+    rows = [[crop(self.noisy[i]), crop(outs[i]), crop(self.images[i])]
+            for i in range(self.grid_n)]
+    metrics = {"val/loss": float(np.mean(loss)),
+               "val/psnr": float(np.mean(psnr)),
+               "val/psnr_noisy": float(np.mean(self.psnr_noisy))}
     return metrics, plots.grid(rows) if rows else None
 
 
@@ -187,7 +207,7 @@ class ClassifierTask:
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate_disc(config.disc)
     self.disc = discriminators.from_config(config.disc, int(d.channels),
-                                           int(d.crop))
+                                           int(d.crop), config.compute_dtype)
     self.denoiser = None  # set by attach()
     self.denoiser_record = None
 
@@ -238,7 +258,8 @@ class ClassifierTask:
           f"{record['channels']}-channel images but config.data.channels="
           f"{self.config.data.channels}; use the same channel count.")
     self.denoiser = models.from_config(
-        ml_collections.ConfigDict(record["model"]), record["channels"])
+        ml_collections.ConfigDict(record["model"]), record["channels"],
+        self.config.compute_dtype)
     self.denoiser_record = record
     self._record_path = record_path
     if record.get("noise") and record["noise"] != self.config.noise.to_dict():
@@ -258,10 +279,11 @@ class ClassifierTask:
                                      f"the denoiser at init_from={src!r}",
                                      self.setup.repl)
     record = dict(self.denoiser_record, step=step)
-    tmp = self._record_path + ".tmp"
-    with open(tmp, "w") as f:
-      json.dump(record, f, indent=2, sort_keys=True)
-    os.replace(tmp, self._record_path)
+    if parallel.is_primary():
+      tmp = self._record_path + ".tmp"
+      with open(tmp, "w") as f:
+        json.dump(record, f, indent=2, sort_keys=True)
+      os.replace(tmp, self._record_path)
     return (state.replace(denoiser=params),
             f"started from scratch against the denoiser {src} step {step}")
 
@@ -320,7 +342,8 @@ def validation_crops(source: data_lib.Source, n: int, crop: int,
 
 class ClassifierEvaluator:
   """Error rates on fixed held-out crops, each scored once as real and once
-  noised (fixed noise) and denoised, in batches of `batch_size`."""
+  noised (fixed noise) and denoised, in batches of `batch_size` split over
+  the mesh (ddn.parallel.BatchMap)."""
 
   def __init__(self, task: ClassifierTask, source: data_lib.Source,
                batch_size: int = 256):
@@ -335,34 +358,22 @@ class ClassifierEvaluator:
                                             spec))
     self.batch_size = batch_size
     self.denoised = None  # made once: the denoiser is frozen
-    self._denoise = jax.jit(lambda p, x: jnp.clip(
-        task.denoiser.apply({"params": p}, x, train=False), 0.0, 1.0))
-    self._classify = jax.jit(lambda p, s, x: steps.classify(
-        p, s, x, disc=task.disc))
-
-  def _starts(self):
-    return range(0, len(self.clean), self.batch_size)
-
-  def _scores(self, state, images: np.ndarray) -> np.ndarray:
-    return np.concatenate([
-        np.asarray(self._classify(state.params, state.stats,
-                                  images[i:i + self.batch_size]))
-        for i in self._starts()])
+    mesh = task.setup.mesh
+    self._denoise = parallel.BatchMap(lambda p, x: jnp.clip(
+        task.denoiser.apply({"params": p}, x, train=False), 0.0, 1.0), mesh,
+                                      batch_size)
+    self._classify = parallel.BatchMap(lambda ps, x: steps.classify(
+        *ps, x, disc=task.disc), mesh, batch_size)
 
   def __call__(self, state) -> tuple[dict[str, float], None]:
     if self.denoised is None:
-      self.denoised = np.concatenate([
-          np.asarray(self._denoise(state.denoiser,
-                                   self.noisy[i:i + self.batch_size]))
-          for i in self._starts()])
+      self.denoised = self._denoise(state.denoiser, self.noisy)
       self.noisy = None
-      self.psnr_denoised = float(np.mean(np.concatenate([
-          np.asarray(losses.psnr(self.denoised[i:i + self.batch_size],
-                                 self.clean[i:i + self.batch_size],
-                                 axis=(1, 2, 3)))
-          for i in self._starts()])))
-    u = np.concatenate([self._scores(state, self.clean),
-                        self._scores(state, self.denoised)])
+      self.psnr_denoised = float(np.mean(losses.psnr(
+          self.denoised, self.clean, axis=(1, 2, 3))))
+    ps = (state.params, state.stats)
+    u = np.concatenate([self._classify(ps, self.clean),
+                        self._classify(ps, self.denoised)])
     n = len(self.clean)
     y = np.concatenate([np.full(n, losses.REAL), np.full(n, losses.DENOISED)])
     u_j, y_j = jnp.asarray(u), jnp.asarray(y, jnp.float32)

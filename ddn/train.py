@@ -7,6 +7,12 @@ devices, logs averaged training metrics every `log.every_images`, evaluates
 held-out data (the task's evaluator) every `eval.every_images`, checkpoints
 every `train.checkpoint_every_images` and at the end, and keeps a
 learning-curve PNG up to date. All intervals are in images seen.
+
+Several processes (hosts of a TPU pod slice, after
+`jax.distributed.initialize`) run this same loop in lockstep: each makes its
+own rows of every global batch (ddn.parallel), all take part in steps,
+evaluation and checkpoints (orbax coordinates the writes), and only process
+0 writes the config, metrics, plots, images and records.
 """
 
 from __future__ import annotations
@@ -20,33 +26,45 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from ddn import checkpoint
 from ddn import data as data_lib
 from ddn import logs
 from ddn import optim
+from ddn import parallel
 from ddn import plots
 from ddn import tasks
 
 
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
 class Setup:
   """What every task shares, built from a validated config before any
-  compute: data checks, optimizer and schedule, intervals, the mesh."""
+  compute: data checks, optimizer and schedule, intervals, the mesh (over
+  `devices`, default all devices of all processes)."""
 
-  def __init__(self, config: ml_collections.ConfigDict):
+  def __init__(self, config: ml_collections.ConfigDict,
+               devices: list[jax.Device] | None = None):
     self.config = config
+    dtype = config.compute_dtype
+    if dtype not in COMPUTE_DTYPES:
+      raise ValueError(f"config.compute_dtype={dtype!r}: valid values are "
+                       f"{', '.join(COMPUTE_DTYPES)} (bfloat16: activations "
+                       "in bfloat16, parameters and losses in float32).")
     d = config.data
     if d.crop <= 0:
       raise ValueError(f"config.data.crop={d.crop}: the crop must be > 0 "
                        "pixels, e.g. 48.")
     if d.batch_size <= 0:
       raise ValueError(f"config.data.batch_size={d.batch_size}: must be > 0.")
-    n_dev = jax.device_count()
+    self.mesh = parallel.make_mesh(devices)
+    n_dev = self.mesh.devices.size
     if d.batch_size % n_dev:
       raise ValueError(
-          f"config.data.batch_size={d.batch_size} is not divisible by the "
-          f"{n_dev} devices; use a multiple of {n_dev}.")
+          f"config.data.batch_size={d.batch_size} (the global batch) is not "
+          f"divisible by the {n_dev} devices; use a multiple of {n_dev}, "
+          f"e.g. --config.data.batch_size={-(-d.batch_size // n_dev) * n_dev}.")
     data_lib.validate_augment(d.augment)
     for field in ("total_images", "checkpoint_every_images"):
       if config.train[field] <= 0:
@@ -67,9 +85,8 @@ class Setup:
     parse(d.train)
     parse(d.eval)
 
-    self.mesh = Mesh(np.array(jax.devices()), ("data",))
-    self.repl = NamedSharding(self.mesh, P())
-    self.batch_sharding = NamedSharding(self.mesh, P("data"))
+    self.repl = parallel.replicated(self.mesh)
+    self.batch_sharding = parallel.batch_sharding(self.mesh)
 
 
 def _saved_config(workdir: str) -> dict | None:
@@ -106,7 +123,7 @@ def _save_config(new: dict, old: dict | None, workdir: str):
 def _check_writable(workdir: str):
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
+    probe = os.path.join(workdir, f".write_test.{jax.process_index()}")
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
@@ -177,13 +194,18 @@ def init_or_restore(setup: Setup, task, mngr, rng,
   return task.start(state)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       devices: list[jax.Device] | None = None):
   """Trains `config.task` in `workdir`, resuming if it has checkpoints.
+
+  Args:
+    devices: the devices of the data-parallel mesh (default: all devices of
+      all processes).
 
   Returns:
     The final state.
   """
-  setup = Setup(config)  # every config error is raised here, before compute
+  setup = Setup(config, devices)  # config errors: here, before any compute
   task = tasks.build(config, setup)
   # Reads only: a missing init_from fails before the workdir is touched.
   task.attach(workdir, resuming=checkpoint.has_checkpoint(workdir))
@@ -204,25 +226,37 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   except Exception:
     mngr.close()
     raise
-  _save_config(resolved, saved, workdir)  # only once the state fits
+  primary = parallel.is_primary()
+  if primary:
+    _save_config(resolved, saved, workdir)  # only once the state fits
   start = int(state.step)
-  logging.info("%s; %s; devices %d; training %s (%d images) for steps "
-               "%d..%d of batch %d.", how, task.describe(state),
-               jax.device_count(), train_src.name, len(train_src), start,
-               setup.total_steps, bs)
+  logging.info("%s; %s; %d devices in %d process(es), %s; training %s "
+               "(%d images) for steps %d..%d of batch %d.", how,
+               task.describe(state), setup.mesh.devices.size,
+               jax.process_count(), config.compute_dtype,
+               train_src.name, len(train_src), start, setup.total_steps, bs)
 
   train_step = task.make_step((setup.repl, setup.batch_sharding, setup.repl),
                               start)
   evaluator = task.evaluator(eval_src)
-  writer = logs.Writer(workdir)
+  writer = logs.Writer(workdir) if primary else logs.NullWriter()
   k = getattr(task, "batches_per_step", 1)
+  # This process's rows of each global batch; k > 1: k batches per step,
+  # stacked (k, B, ...), each split over the devices.
+  rows = parallel.process_rows(setup.mesh, bs)
   crops = data_lib.train_batches(
       train_src, start, bs * k, config.data.crop, config.data.augment,
-      config.seed, config.data.prefetch)
-  batches, batch_sharding = crops, setup.batch_sharding
-  if k > 1:  # k batches per step, stacked: (k, B, ...), B split over devices
-    batch_sharding = NamedSharding(setup.mesh, P(None, "data"))
-    batches = (b.reshape((k, bs) + b.shape[1:]) for b in crops)
+      config.seed, config.data.prefetch,
+      rows=[i * bs + r for i in range(k) for r in rows])
+  crop_shape = (config.data.crop, config.data.crop, int(config.data.channels))
+  if k > 1:
+    batch_sharding = parallel.batch_sharding(setup.mesh, leading=1)
+    shape, local = (k, bs) + crop_shape, (k, len(rows)) + crop_shape
+  else:
+    batch_sharding = setup.batch_sharding
+    shape, local = (bs,) + crop_shape, (len(rows),) + crop_shape
+  batches = (parallel.global_batch(b.reshape(local), batch_sharding, shape)
+             for b in crops)
   rng = jax.device_put(rng, setup.repl)
 
   def ckpt_hint():
@@ -236,7 +270,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   try:
     for step in range(start, setup.total_steps):
       t0 = time.time()
-      batch = jax.device_put(next(batches), batch_sharding)
+      batch = next(batches)
       data_wait += time.time() - t0
       state, metrics = train_step(state, batch, rng)
       pending.append(metrics)
@@ -265,20 +299,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       if evaluating:
         vm, grid_img = evaluator(state)
         writer.scalars(done, done * bs, vm)
-        if grid_img is not None:
+        if grid_img is not None and primary:
           writer.image(done, done * bs, "val/noisy_output_clean", grid_img)
           plots.save_image(grid_img, os.path.join(
               workdir, "images", f"val_{done * bs:09d}.png"))
-        task.plot(writer.path, workdir)
+        if primary:
+          task.plot(writer.path, workdir)
         logging.info("eval at %d images: %s", done * bs, task.eval_line(vm))
         t_log, steps_since, data_wait = time.time(), 0, 0.0
       if saving:
         checkpoint.save(mngr, done, state)
   except Diverged as e:
     # The record a sweep (or a person) reads; checkpoints are untouched.
-    with open(os.path.join(workdir, DIVERGED_RECORD), "w") as f:
-      json.dump({"step": e.step, "images": e.step * bs, "why": str(e)}, f,
-                indent=2)
+    if primary:
+      with open(os.path.join(workdir, DIVERGED_RECORD), "w") as f:
+        json.dump({"step": e.step, "images": e.step * bs, "why": str(e)}, f,
+                  indent=2)
     raise
   finally:
     crops.close()
@@ -286,11 +322,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     mngr.wait_until_finished()
     mngr.close()
   stale = os.path.join(workdir, DIVERGED_RECORD)
-  if os.path.exists(stale):  # an earlier attempt diverged; this one finished
+  if primary and os.path.exists(stale):  # an earlier attempt diverged
     os.remove(stale)
   if start >= setup.total_steps:
     logging.info("already trained for %d steps; nothing to train.", start)
-  task.plot(writer.path, workdir)
+  if primary:
+    task.plot(writer.path, workdir)
   if hasattr(task, "finish"):
     task.finish(state, workdir, train_src, eval_src)
   return state

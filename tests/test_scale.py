@@ -1,0 +1,217 @@
+"""Scale: the same training on 1, 4 and 8 devices, checkpoints across device
+counts, two processes with jax.distributed, bfloat16, the Colab notebook.
+
+Multi-device runs are subprocesses whose XLA_FLAGS give them N CPU devices
+(tests/scale_worker.py); the two-process run is launch.py twice on
+localhost."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "scale_worker.py")
+
+
+@pytest.fixture(scope="module")
+def eight_devices(tmp_path_factory):
+  """tests/scale_worker.py's results, from one subprocess with 8 devices."""
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=8")
+  r = subprocess.run([sys.executable, WORKER,
+                      str(tmp_path_factory.mktemp("resume"))],
+                     capture_output=True, text=True, cwd=ROOT, env=env,
+                     timeout=900)
+  assert r.returncode == 0, r.stderr[-3000:]
+  return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_each_step_and_evaluator_is_the_same_on_1_and_4_devices(
+    eight_devices):
+  r = eight_devices["steps"]
+  assert r["devices"] == 4
+  for kind in ("autoencoder", "classifier", "adversarial"):
+    k = r[kind]
+    # Loss and every metric of two steps, the parameters and the whole state
+    # after them (optimizer moments included), the evaluator's metrics.
+    assert k["metrics_rel"] < 1e-4, (kind, k)
+    assert k["params"] < 1e-5, (kind, k)
+    assert k["state"] < 1e-4, (kind, k)
+    assert k["eval_rel"] < 1e-4, (kind, k)
+  assert "d/loss" in r["adversarial"]["keys"]  # a D and a G step ran
+  assert "g/adv" in r["adversarial"]["keys"]
+  assert "val/d_err" in r["adversarial"]["eval_keys"]
+  assert "val/err" in r["classifier"]["eval_keys"]
+  # The steps move no images between devices, only the gradient all-reduce.
+  assert r["autoencoder"]["collectives"] == {"step": ["all-reduce"]}
+  assert r["adversarial"]["collectives"] == {"d": ["all-reduce"],
+                                             "g": ["all-reduce"]}
+
+
+def test_checkpoint_from_4_devices_resumes_on_1_then_on_8(eight_devices):
+  """Stopped twice and resumed on another device count each time, a run
+  ends with the parameters of the uninterrupted run (this is also the test
+  that resuming is exact)."""
+  r = eight_devices["resume"]
+  assert r["steps"] == 6  # 48 images in batches of 8
+  assert r["device_sets"] == [4, 1, 8]  # each leg's state on its own mesh
+  # Resumed twice on other device counts, it is the uninterrupted run.
+  assert r["params"] < 1e-5, r
+  assert r["state"] < 1e-4, r
+  resumed, straight = r["losses"]["resumed"], r["losses"]["straight"]
+  assert sorted(resumed) == sorted(straight) == ["2", "4", "6"]
+  for step in straight:
+    assert resumed[step] == pytest.approx(straight[step], rel=1e-4)
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_train_together_like_one_with_two_devices(tmp_path):
+  """launch.py on two processes (coordinator on localhost, one CPU device
+  each) trains the same run as one process with two devices: each process
+  makes its half of every batch."""
+  base = [sys.executable, "launch.py", "--config=experiments/ae.py:smoke",
+          "--config.train.total_images=48"]
+  env = dict(os.environ, DDN_CPU_DEVICES="1", JAX_PLATFORMS="cpu")
+  env.pop("XLA_FLAGS", None)
+  port = _free_port()
+  multi = tmp_path / "two_processes"
+  procs = [subprocess.Popen(
+      base + [f"--workdir={multi}", f"--coordinator=127.0.0.1:{port}",
+              "--num_processes=2", f"--process_id={i}"],
+      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True) for i in range(2)]
+  outs = [p.communicate(timeout=600) for p in procs]
+  for p, (_, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  assert "process 0 of 2" in outs[0][1] and "step 12/12" in outs[0][1]
+  assert "step 12/12" not in outs[1][1]  # process 1 logs warnings only
+  single = tmp_path / "one_process"
+  r = subprocess.run(base + [f"--workdir={single}"], cwd=ROOT, env=dict(
+      env, DDN_CPU_DEVICES="2"), capture_output=True, text=True, timeout=600)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert "2 devices in 1 process(es)" in r.stderr
+  assert "2 devices in 2 process(es)" in outs[0][1]
+
+  def losses(workdir):
+    with open(workdir / "metrics.jsonl") as f:
+      records = [json.loads(line) for line in f]
+    return [(r["step"], r["train/ae/loss"]) for r in records
+            if "train/ae/loss" in r]
+
+  two, one = losses(multi), losses(single)
+  assert [s for s, _ in two] == [s for s, _ in one] == [4, 8, 12]  # once each
+  np.testing.assert_allclose([v for _, v in two], [v for _, v in one],
+                             rtol=1e-4)
+  from ddn import checkpoint
+  p2, s2 = checkpoint.load_params(str(multi))
+  p1, s1 = checkpoint.load_params(str(single))
+  assert s1 == s2 == 12
+  for a, b in zip(jax.tree_util.tree_leaves(p2), jax.tree_util.tree_leaves(p1)):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+  assert not list(multi.glob(".write_test*"))
+
+
+# ----------------------------------------------------------------------------
+# bfloat16 activations.
+
+
+def _tiny_models(dtype):
+  from ddn import configs, discriminators, models
+  c = configs.adversarial()
+  configs.smoke(c)
+  return (models.from_config(c.model, 1, dtype),
+          discriminators.from_config(c.disc, 1, 32, dtype))
+
+
+def test_bfloat16_computes_activations_in_bf16_and_keeps_float32_outside():
+  g32, d32 = _tiny_models("float32")
+  g16, d16 = _tiny_models("bfloat16")
+  x = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 1))
+  gp = g32.init(jax.random.PRNGKey(1), x)["params"]
+  dv = d32.init(jax.random.PRNGKey(2), x)
+  # The same parameters (float32) serve both precisions.
+  assert jax.tree_util.tree_structure(gp) == jax.tree_util.tree_structure(
+      g16.init(jax.random.PRNGKey(1), x)["params"])
+  assert {a.dtype for a in jax.tree_util.tree_leaves(
+      g16.init(jax.random.PRNGKey(1), x))} == {jnp.dtype("float32")}
+  out32 = g32.apply({"params": gp}, x)
+  out16 = g16.apply({"params": gp}, x)
+  assert out16.dtype == jnp.float32 and out16.shape == x.shape
+  # bf16 keeps 8 bits of mantissa: close to, not equal to, float32.
+  err = float(jnp.max(jnp.abs(out16 - out32)))
+  assert 0 < err < 0.05, err
+  u32, u16 = d32.apply(dv, x), d16.apply(dv, x)
+  assert u16.dtype == jnp.float32
+  np.testing.assert_allclose(u16, u32, atol=0.05)
+  # The convolutions really run in bf16.
+  hlo = jax.jit(lambda p, x: g16.apply({"params": p}, x)).lower(
+      gp, x).as_text()
+  assert "bf16" in hlo and "f32" in hlo
+
+
+def test_bfloat16_training_step_keeps_float32_state_and_learns():
+  from ddn import configs, optim, steps, noise as noise_lib
+  c = configs.autoencoder()
+  configs.smoke(c)
+  g16, _ = _tiny_models("bfloat16")
+  tx = optim.optimizer(c.optim, optim.schedule(c.optim, 4, 96))
+  step = steps.make_ae_train_step(
+      g16, tx, optim.schedule(c.optim, 4, 96),
+      noise_lib.spec_from_config(c.noise), c.loss)
+  state = steps.init_state(jax.random.PRNGKey(0), g16, tx, 32)
+  batch = jax.random.uniform(jax.random.PRNGKey(1), (4, 32, 32, 1))
+  rng = jax.random.PRNGKey(2)
+  losses = []
+  for _ in range(20):
+    state, m = step(state, batch, rng)
+    losses.append(float(m["ae/loss"]))
+  assert all(np.isfinite(losses))
+  assert losses[-1] < 0.8 * losses[0], losses
+  assert {a.dtype for a in jax.tree_util.tree_leaves(
+      (state.params, state.opt_state)) if a.ndim} == {jnp.dtype("float32")}
+
+
+def test_compute_dtype_is_checked_before_any_compute():
+  from ddn import configs, train
+  c = configs.autoencoder()
+  c.compute_dtype = "float16"
+  with pytest.raises(ValueError, match="config.compute_dtype='float16'"):
+    train.Setup(c)
+
+
+# ----------------------------------------------------------------------------
+# The Colab notebook, executed on this CPU at smoke sizes.
+
+
+def test_colab_notebook_runs_and_shows_the_plots(tmp_path):
+  import nbclient  # pylint: disable=g-import-not-at-top
+  import nbformat  # pylint: disable=g-import-not-at-top
+  path = os.path.join(ROOT, "notebooks", "ddn_colab.ipynb")
+  nb = nbformat.read(path, as_version=4)
+  os.environ.update(DDN_NOTEBOOK_SMOKE="1",
+                    DDN_NOTEBOOK_WORKDIR=str(tmp_path / "adv"))
+  try:
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": ROOT}}).execute()
+  finally:
+    for k in ("DDN_NOTEBOOK_SMOKE", "DDN_NOTEBOOK_WORKDIR"):
+      os.environ.pop(k, None)
+  images = [o for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+  assert len(images) == 3  # two curves and the comparison grid
+  text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []))
+  assert "final G: PSNR" in text and "cpu" in text
+  assert (tmp_path / "adv" / "evaluation.json").exists()
