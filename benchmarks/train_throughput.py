@@ -3,6 +3,7 @@
   python benchmarks/train_throughput.py                  # default sizes, < 2 min
   python benchmarks/train_throughput.py --sizes=default,chapter
   python benchmarks/train_throughput.py --devices=1      # one XLA device
+  python benchmarks/train_throughput.py --compute_dtype=bfloat16
 
 For the autoencoder step, the discriminator (D) step and the generator (G)
 step of experiments/adv.py, each at the default training size (batch 32,
@@ -40,6 +41,10 @@ def parse():
                  "(32 x 128^2)")
   p.add_argument("--devices", default="auto",
                  help="auto (one per core, as launch.py) or a count")
+  p.add_argument("--compute_dtype", default="float32",
+                 help="config.compute_dtype: float32 or bfloat16 "
+                 "(activations; GFLOP and %% of the fp32 peak still count "
+                 "every operation)")
   p.add_argument("--steps", type=int, default=10, help="timed steps per step "
                  "kind (after 2 untimed)")
   p.add_argument("--pipeline_steps", type=int, default=30,
@@ -71,7 +76,8 @@ def main():
   n_dev = jax.device_count()
   print(f"fp32 peak: {how}")
   print(f"JAX {jax.__version__}, {n_dev} {jax.default_backend()} device(s); "
-        f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+        f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; compute dtype "
+        f"{args.compute_dtype}")
   print(f"{'step':<6}{'batch x crop':>14}{'img/s':>9}{'GFLOP':>8}"
         f"{'GFLOP/s':>9}{'% peak':>8}{'CPU util':>9}{'XLA MiB':>9}")
 
@@ -104,6 +110,7 @@ def main():
     c = configs.adversarial()
     c.data.batch_size, c.data.crop = bs, crop
     c.adv.g_warmup_images = 0
+    c.compute_dtype = args.compute_dtype
     setup = train.Setup(c)
     rng = jax.device_put(jax.random.PRNGKey(0), setup.repl)
     clean = np.random.default_rng(0).random((2, bs, crop, crop, 1),
