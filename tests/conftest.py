@@ -6,6 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# The suite compiles hundreds of small XLA programs and runs them on tiny
+# inputs: with XLA's backend (LLVM) optimisations off they compile about twice
+# as fast (tests/scale_worker.py steps, cold cache: 40 s against 75 s). The
+# programs compute the same operations; every test compares within
+# tolerances. Set before JAX starts; subprocesses inherit it. Benchmarks and
+# launch.py keep XLA's defaults.
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                           " --xla_backend_optimization_level=0").strip()
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
 

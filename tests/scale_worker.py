@@ -7,7 +7,8 @@ XLA_FLAGS) and prints one JSON line of results for the tests to check:
   resume  an autoencoder run checkpointed on 4 devices, resumed on 1, then
           on 8, against the same run on 4 devices throughout.
 
-  python tests/scale_worker.py WORKDIR_ROOT
+  python tests/scale_worker.py steps
+  python tests/scale_worker.py resume WORKDIR_ROOT
 """
 
 import json
@@ -32,6 +33,9 @@ def tiny(kind: str):
   c = {"autoencoder": configs.autoencoder, "classifier": configs.classifier,
        "adversarial": configs.adversarial}[kind]()
   configs.smoke(c)
+  # Constant learning rate: a run's total_images then changes nothing but
+  # its length, so resumed legs and the steps of every mode share programs.
+  c.optim.schedule = "constant"
   c.data.batch_size = 8
   c.data.train, c.data.eval = "embedded:train", "embedded:eval"
   if kind == "adversarial":  # D then G from the first iteration
@@ -132,10 +136,8 @@ def resume_mode(root: str) -> dict:
   """An autoencoder run checkpointed on 4 devices, resumed on 1, then on
   all; and the same run on 4 devices throughout."""
   devices = jax.devices()
-  config = tiny("autoencoder")
-  # Constant learning rate: each leg's total_images then changes nothing else.
-  config.optim.schedule = "constant"
-  config.train.checkpoint_every_images = 16
+  config = tiny("autoencoder")  # constant learning rate: legs may differ
+  config.train.checkpoint_every_images = 16  # in total_images only
   resumed, straight = os.path.join(root, "resumed"), os.path.join(
       root, "straight")
   shardings = []
@@ -164,4 +166,7 @@ if __name__ == "__main__":
   from ddn import runtime  # pylint: disable=g-import-not-at-top
   # The persistent compilation cache: legs that repeat a mesh reuse programs.
   runtime.setup(cpu_devices=False)  # XLA_FLAGS gives the devices
-  print(json.dumps({"steps": steps_mode(4), "resume": resume_mode(sys.argv[1])}))
+  if sys.argv[1] == "steps":
+    print(json.dumps(steps_mode(4)))
+  else:
+    print(json.dumps(resume_mode(sys.argv[2])))
