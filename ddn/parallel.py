@@ -12,7 +12,7 @@ every global batch (`process_rows`), so N hosts read disjoint crops, and the
 global batch of a step is the same whatever the number of processes or
 devices (ddn.data.batch_at draws row n of step s from the seed, s and n).
 Evaluation data, the same on every process, is split over the mesh by
-`BatchMap` and the results are replicated back to every process.
+`BatchMap` and the results are gathered back to every process.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -84,6 +85,13 @@ def from_host(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
   return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
 
 
+def to_host(a: jax.Array) -> np.ndarray:
+  """The whole of a global array as numpy, on every process."""
+  if a.is_fully_addressable:
+    return np.asarray(a)
+  return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+
+
 class BatchMap:
   """Runs a per-example function over a batch split across the mesh.
 
@@ -93,6 +101,11 @@ class BatchMap:
   chunks of at most `chunk` examples, each padded to a multiple of the device
   count by repeating its last example and split over the mesh, and returns
   numpy outputs of the N examples: padding never reaches a mean.
+
+  The compiled function has no collectives (its outputs stay split; they
+  are gathered on the host): XLA:CPU runs the devices' parts of programs on
+  one thread pool, and two programs in flight that each wait in a
+  collective can starve it (seen as a stuck all-gather on 2 devices).
   """
 
   def __init__(self, fn: Callable, mesh: Mesh, chunk: int | None = None):
@@ -101,7 +114,7 @@ class BatchMap:
     chunk = self.n_dev if chunk is None else int(chunk)
     self.chunk = -(-chunk // self.n_dev) * self.n_dev  # a multiple of n_dev
     self._sharding = batch_sharding(mesh)
-    self._fn = jax.jit(fn, out_shardings=replicated(mesh))
+    self._fn = jax.jit(fn, out_shardings=self._sharding)
 
   def __call__(self, params, *xs: np.ndarray):
     n = len(xs[0])
@@ -114,5 +127,5 @@ class BatchMap:
         part = [np.concatenate([p, np.repeat(p[-1:], pad, axis=0)])
                 for p in part]
       out = self._fn(params, *[from_host(p, self._sharding) for p in part])
-      outs.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:m], out))
+      outs.append(jax.tree_util.tree_map(lambda a: to_host(a)[:m], out))
     return jax.tree_util.tree_map(lambda *a: np.concatenate(a), *outs)

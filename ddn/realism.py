@@ -56,10 +56,11 @@ class Judge:
                spec: noise_lib.NoiseSpec, cfg, seed: int, mesh=None):
     """cfg: `config.eval.realism` (images, batch_size, lr, disc: the
     judge's architecture, a `config.disc` group; its loss is logistic).
-    The judge trains and scores data-parallel on `mesh` (default: all
-    devices); its batch is split over the devices when it divides evenly,
-    else every device computes the whole batch. It computes in float32
-    whatever config.compute_dtype the run used."""
+    On `mesh` (default: all devices), the denoising and scoring are split
+    over the devices; the judge's own small training runs replicated, every
+    device computing the whole batch, so it needs no collectives (see
+    ddn.parallel.BatchMap for why the fewer the better on a CPU). It
+    computes in float32 whatever config.compute_dtype the run used."""
     if len(train_crops) < 2 or len(eval_crops) < 1:
       raise ValueError(
           "config.eval.realism: the judge needs train_crops >= 2 and "
@@ -82,9 +83,6 @@ class Judge:
                                                      self.steps, 0.01))
     self.mesh = parallel.make_mesh() if mesh is None else mesh
     self.repl = parallel.replicated(self.mesh)
-    self._x_sharding = (parallel.batch_sharding(self.mesh)
-                        if int(cfg.batch_size) % self.mesh.devices.size == 0
-                        else self.repl)
     self._update = jax.jit(functools.partial(
         steps.disc_update, disc=self.disc, tx=self.tx, loss="logistic",
         margin=1.0), out_shardings=self.repl)
@@ -134,13 +132,13 @@ class Judge:
     half = bs // 2
     y_host = np.concatenate([np.full(half, losses.REAL, np.float32),
                              np.full(bs - half, losses.DENOISED, np.float32)])
-    y = parallel.from_host(y_host, self._x_sharding)
+    y = parallel.from_host(y_host, self.repl)
     errs = []
     for i in range(self.steps):
       r = rng.integers(0, len(self.real), half)
       f = rng.integers(0, len(fake), bs - half)
       x = parallel.from_host(np.concatenate([self.real[r], fake[f]]),
-                             self._x_sharding)
+                             self.repl)
       key = np.asarray(jax.random.fold_in(self.key, 100 + i))
       params_d, _, opt_state, _, u, _ = self._update(
           params_d, {}, opt_state, x, y, key)
