@@ -95,13 +95,46 @@ def collectives(config, devices) -> dict[str, list[str]]:
   state = jax.tree_util.tree_map(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=setup.repl),
       state)
+  return {name: _ops(fn.lower(state, batch, rng).compile().as_text())
+          for name, fn in fns.items()}
+
+
+def evaluation_collectives(devices) -> dict[str, list[str]]:
+  """Communication in the compiled evaluation programs: a BatchMap (the
+  autoencoder evaluator's) and the realism judge's update."""
+  from ddn import realism, steps  # pylint: disable=g-import-not-at-top
+  config = tiny("adversarial")
+  setup, task = build(config, devices)
+  params = jax.tree_util.tree_map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=setup.repl),
+      jax.eval_shape(task.init, jax.random.PRNGKey(0)).params)
+  n = len(devices)
+  images = jax.ShapeDtypeStruct((n, 32, 32, 1), jnp.float32,
+                                sharding=setup.batch_sharding)
+  bmap = parallel.BatchMap(lambda p, c, x: steps.eval_images(
+      p, c, x, model=task.model, ssd_weight=1.0, l1_weight=0.1), setup.mesh)
+  crops = np.zeros((4, 32, 32, 1), np.float32)
+  judge = realism.Judge(crops, crops, task.noise_spec, config.eval.realism,
+                        0, setup.mesh)
+  d = jax.eval_shape(lambda k: judge.disc.init(k, crops[:1]),
+                     jax.random.PRNGKey(0))["params"]
+  repl = lambda t: jax.tree_util.tree_map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=setup.repl), t)
+  bs = int(config.eval.realism.batch_size)
+  x = jax.ShapeDtypeStruct((bs, 32, 32, 1), jnp.float32, sharding=setup.repl)
+  y = jax.ShapeDtypeStruct((bs,), jnp.float32, sharding=setup.repl)
+  key = jax.ShapeDtypeStruct((2,), jnp.uint32, sharding=setup.repl)
+  lowered = {"batch_map": bmap._fn.lower(params, images, images),
+             "judge_update": judge._update.lower(
+                 repl(d), {}, repl(jax.eval_shape(judge.tx.init, d)), x, y,
+                 key)}
+  return {k: _ops(v.compile().as_text()) for k, v in lowered.items()}
+
+
+def _ops(text: str) -> list[str]:
   ops = ("all-reduce", "all-gather", "all-to-all", "collective-permute",
          "reduce-scatter")
-  out = {}
-  for name, fn in fns.items():
-    text = fn.lower(state, batch, rng).compile().as_text()
-    out[name] = sorted(op for op in ops if f" {op}(" in text)
-  return out
+  return sorted(op for op in ops if f" {op}(" in text)
 
 
 def max_diff(a, b):
@@ -129,6 +162,7 @@ def steps_mode(n: int = 4) -> dict:
         "eval_keys": sorted(v1)}
     if kind != "classifier":
       result[kind]["collectives"] = collectives(config, devices)
+  result["evaluation_collectives"] = evaluation_collectives(devices)
   return result
 
 

@@ -57,6 +57,9 @@ def test_each_step_and_evaluator_is_the_same_on_1_and_4_devices(
   assert r["autoencoder"]["collectives"] == {"step": ["all-reduce"]}
   assert r["adversarial"]["collectives"] == {"d": ["all-reduce"],
                                              "g": ["all-reduce"]}
+  # Evaluation programs have none: on a CPU two programs in flight that both
+  # wait in a collective can starve XLA's thread pool (ddn.parallel.BatchMap).
+  assert r["evaluation_collectives"] == {"batch_map": [], "judge_update": []}
 
 
 def test_checkpoint_from_4_devices_resumes_on_1_then_on_8(eight_devices):
