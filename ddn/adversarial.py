@@ -403,8 +403,7 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
                     "realism_denoised": mean("err_denoised"),
                     "judge_train_err": mean("train_err")}
     outputs[name] = [np.clip(o[0], 0, 1) for o in outs]
-  record["psnr_noisy"] = float(np.mean([losses.psnr(x, c) for x, c in
-                                        zip(images.noisy, images.images)]))
+  record["psnr_noisy"] = float(np.mean(images.psnr_noisy))
   columns = [("noisy", [np.clip(x[0], 0, 1) for x in images.noisy]),
              ("entering the adversarial phase", outputs["ref"]),
              ("final", outputs["g"]),

@@ -17,6 +17,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ddn import parallel
+
 
 def manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   path = os.path.abspath(os.path.join(workdir, "checkpoints"))
@@ -115,8 +117,7 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   # Restore onto this process's first device, whatever topology saved it.
   tree = saved_tree(mngr, step)
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-  target = jax.tree_util.tree_map(
-      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
+  target = parallel.placed(tree, device)
   restored = mngr.restore(step, args=ocp.args.StandardRestore(target))
   mngr.close()
   params = restored["params"]

@@ -71,6 +71,14 @@ def process_rows(mesh: Mesh, batch: int) -> range:
   return range(starts[0], starts[0] + per * len(starts))
 
 
+def placed(tree, sharding):
+  """Abstract arrays (shape, dtype) of `tree` with `sharding`: a restore or
+  lowering target."""
+  return jax.tree_util.tree_map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),
+      tree)
+
+
 def global_batch(local: np.ndarray, sharding: NamedSharding,
                  global_shape: tuple[int, ...]) -> jax.Array:
   """The global array whose rows on this process are `local` (this process's

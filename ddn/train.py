@@ -171,10 +171,7 @@ def init_or_restore(setup: Setup, task, mngr, rng,
   config, for the error when the checkpoint no longer fits.
   """
   init = lambda: task.init(rng)
-  abstract = jax.eval_shape(init)
-  abstract = jax.tree_util.tree_map(
-      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=setup.repl),
-      abstract)
+  abstract = parallel.placed(jax.eval_shape(init), setup.repl)
   last = mngr.latest_step()
   if last is not None:
     try:

@@ -92,9 +92,7 @@ def collectives(config, devices) -> dict[str, list[str]]:
     fns = {"step": task.make_step(shardings, 0)}
     batch = jax.ShapeDtypeStruct(shape, jnp.float32,
                                  sharding=setup.batch_sharding)
-  state = jax.tree_util.tree_map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=setup.repl),
-      state)
+  state = parallel.placed(state, setup.repl)
   return {name: _ops(fn.lower(state, batch, rng).compile().as_text())
           for name, fn in fns.items()}
 
@@ -105,9 +103,8 @@ def evaluation_collectives(devices) -> dict[str, list[str]]:
   from ddn import realism, steps  # pylint: disable=g-import-not-at-top
   config = tiny("adversarial")
   setup, task = build(config, devices)
-  params = jax.tree_util.tree_map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=setup.repl),
-      jax.eval_shape(task.init, jax.random.PRNGKey(0)).params)
+  params = parallel.placed(
+      jax.eval_shape(task.init, jax.random.PRNGKey(0)).params, setup.repl)
   n = len(devices)
   images = jax.ShapeDtypeStruct((n, 32, 32, 1), jnp.float32,
                                 sharding=setup.batch_sharding)
@@ -118,16 +115,15 @@ def evaluation_collectives(devices) -> dict[str, list[str]]:
                         0, setup.mesh)
   d = jax.eval_shape(lambda k: judge.disc.init(k, crops[:1]),
                      jax.random.PRNGKey(0))["params"]
-  repl = lambda t: jax.tree_util.tree_map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=setup.repl), t)
   bs = int(config.eval.realism.batch_size)
   x = jax.ShapeDtypeStruct((bs, 32, 32, 1), jnp.float32, sharding=setup.repl)
   y = jax.ShapeDtypeStruct((bs,), jnp.float32, sharding=setup.repl)
   key = jax.ShapeDtypeStruct((2,), jnp.uint32, sharding=setup.repl)
   lowered = {"batch_map": bmap._fn.lower(params, images, images),
              "judge_update": judge._update.lower(
-                 repl(d), {}, repl(jax.eval_shape(judge.tx.init, d)), x, y,
-                 key)}
+                 parallel.placed(d, setup.repl), {},
+                 parallel.placed(jax.eval_shape(judge.tx.init, d), setup.repl),
+                 x, y, key)}
   return {k: _ops(v.compile().as_text()) for k, v in lowered.items()}
 
 
