@@ -11,7 +11,10 @@
       --config.data.train=folder:../shared/data/Train400 --config.optim.lr=1e-4
 
 The config is locked: an unknown or mistyped `--config.x.y` fails at once.
-Rerunning the same command resumes from the workdir's latest checkpoint.
+Rerunning the same command resumes from the workdir's latest intact
+checkpoint, exactly (README "Guarantees"). SIGTERM (preemption) or Ctrl-C
+finishes the current step, checkpoints it and exits 0; send it twice to stop
+at once.
 
 Several hosts (a TPU pod slice; README "Scaling up"): the same command on
 every host, with --distributed (JAX finds the TPU, SLURM or Open MPI
@@ -67,7 +70,13 @@ def main(argv):
     if jax.process_index() > 0:
       logging.getLogger().setLevel(logging.WARNING)  # process 0 reports
     from ddn import train  # pylint: disable=g-import-not-at-top
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    try:
+      train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    except train.Preempted as e:  # SIGTERM/SIGINT: checkpointed, resumable
+      print(f"ddn: {e}", file=sys.stderr)
+      sys.exit(0)
+    except train.WorkdirError as e:
+      sys.exit(f"ddn: {e}")
   except (ValueError, FloatingPointError) as e:
     # Bad input and diverged runs: one clear message, no traceback.
     sys.exit(f"ddn: {e}")

@@ -252,6 +252,13 @@ class AdversarialTask:
 
     return step
 
+  def host_state(self) -> dict:
+    """What a checkpoint keeps of the host side: the balance counters."""
+    return {"balance": dict(self.balance.runs)}
+
+  def load_host_state(self, record: dict) -> None:
+    self.balance.runs.update(record.get("balance", {}))
+
   def g_params(self, state):
     """The G that is evaluated: its EMA when config.adv.ema_decay > 0."""
     return state.ema if self.config.adv.ema_decay > 0 else state.params

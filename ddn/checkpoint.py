@@ -1,17 +1,31 @@
 """Checkpoints: orbax CheckpointManager under `workdir/checkpoints`.
 
-orbax writes each step to a temporary directory and renames it when complete,
-so a killed run never leaves a half-written step behind as the latest.
-Checkpoints hold arrays only (the state pytree); the config goes to
-`workdir/config.json`.
+Each step holds two items: `default`, the state pytree (arrays only), and
+`host`, a small JSON record of what lives on the host: the SHA-256 digest of
+the state's bytes, the metrics of the unfinished log window and the task's
+own counters (ddn.train). The config goes to `workdir/config.json`.
+
+Atomicity and integrity:
+  * orbax writes a step to a temporary directory and renames it when
+    complete; a run killed mid-write leaves only that temporary directory,
+    which is never read and is removed when the next run starts.
+  * A state with a non-finite value is never written (`NonFinite`).
+  * On resume a step whose files cannot be read, or whose bytes no longer
+    match its digest, is moved to `workdir/checkpoints_corrupt/` with a
+    warning, and the previous step is tried (`restore_latest`).
+Steps written before the `host` item existed (one `default` item) restore
+without a digest check.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import logging
 import os
-from typing import Any
+import shutil
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -20,12 +34,30 @@ import orbax.checkpoint as ocp
 from ddn import parallel
 
 
-def manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
+STATE, HOST = "default", "host"  # item names ("default": as before `host`)
+CORRUPT_DIR = "checkpoints_corrupt"
+
+
+class NonFinite(FloatingPointError):
+  """The state holds NaN or infinity: it is not written."""
+
+
+class Corrupt(Exception):
+  """A saved step that cannot be read back as it was written."""
+
+
+def manager(workdir: str, max_to_keep: int = 3,
+            read_only: bool = False) -> ocp.CheckpointManager:
+  """The workdir's checkpoint manager; a training run's (not `read_only`)
+  removes temporary directories that killed runs left behind."""
   path = os.path.abspath(os.path.join(workdir, "checkpoints"))
   return ocp.CheckpointManager(
-      path, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                                 create=True),
-      item_handlers=ocp.StandardCheckpointHandler())  # lets item_metadata read
+      path, options=ocp.CheckpointManagerOptions(
+          max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
+          cleanup_tmp_directories=not read_only),
+      # Named handlers let item_metadata read a step without a target.
+      item_handlers={STATE: ocp.StandardCheckpointHandler(),
+                     HOST: ocp.JsonCheckpointHandler()})
 
 
 def has_checkpoint(workdir: str) -> bool:
@@ -36,7 +68,7 @@ def has_checkpoint(workdir: str) -> bool:
 
 def saved_tree(mngr: ocp.CheckpointManager, step: int) -> Any:
   """The saved step's tree of array metadata (shape, dtype), nothing loaded."""
-  return mngr.item_metadata(step).tree
+  return mngr.item_metadata(step)[STATE].tree
 
 
 FIELD_HINTS = {
@@ -55,12 +87,12 @@ FIELD_HINTS = {
 }
 
 
-def check_restorable(mngr: ocp.CheckpointManager, step: int, target: Any,
-                     what: str, model_field: str = "config.model") -> None:
-  """Raises a clear ValueError, before any read, when the saved state does
-  not fit `target` (a state of ShapeDtypeStructs); `model_field` is the
-  config group that defines `target.params`."""
-  tree = saved_tree(mngr, step)
+def check_restorable(tree: Any, target: Any, what: str,
+                     model_field: str = "config.model") -> None:
+  """Raises a clear ValueError, before any read, when a saved state's
+  metadata `tree` (`saved_tree`) does not fit `target` (a state of
+  ShapeDtypeStructs); `model_field` is the config group that defines
+  `target.params`."""
   check_compatible(tree["params"], target.params, what, model_field)
   if hasattr(target, "d_params"):  # an adversarial run's discriminator
     check_compatible(tree.get("d_params", {}), target.d_params,
@@ -77,15 +109,156 @@ def check_restorable(mngr: ocp.CheckpointManager, step: int, target: Any,
       f"{n_here}: {hints or 'the state layout differs'}.")
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
-  mngr.save(int(step), args=ocp.args.StandardSave(state))
+def _key_name(k) -> str:
+  for attr in ("name", "key", "idx"):  # GetAttrKey, DictKey, SequenceKey
+    if hasattr(k, attr):
+      return str(getattr(k, attr))
+  return str(k)
+
+
+def digest(state: Any) -> tuple[str, list[str]]:
+  """(SHA-256 of every leaf's path, dtype, shape and bytes, the paths of
+  leaves with a non-finite value).
+
+  Leaves are taken in the order of their paths' names, so a state restored
+  as nested dicts (no target) hashes as the dataclasses it was saved from.
+  Leaves are replicated, so each process hashes its own copy.
+  """
+  h = hashlib.sha256()
+  bad = []
+  leaves = sorted(
+      ("/".join(_key_name(k) for k in path), leaf)
+      for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0])
+  for name, leaf in leaves:
+    if isinstance(leaf, jax.Array):
+      leaf = leaf.addressable_data(0)
+    a = np.ascontiguousarray(np.asarray(leaf))
+    if np.issubdtype(a.dtype, np.inexact) and not np.all(np.isfinite(a)):
+      bad.append(name)
+    h.update(f"{name}:{a.dtype}:{a.shape};".encode())
+    h.update(a.tobytes())
+  return h.hexdigest(), bad
+
+
+def save(mngr: ocp.CheckpointManager, step: int, state: Any,
+         host: dict | None = None) -> None:
+  """Writes `state` and the JSON-able `host` record (with the state's digest)
+  as `step`, and waits until the step is complete on disk.
+
+  Raises:
+    NonFinite: when the state holds NaN or infinity (nothing is written).
+  """
+  sha, bad = digest(state)
+  if bad:
+    raise NonFinite(f"the state at step {step} has non-finite values in "
+                    f"{', '.join(bad[:3])}; it was not checkpointed.")
+  record = dict(host or {}, digest=sha)
+  mngr.save(int(step), args=ocp.args.Composite(**{
+      STATE: ocp.args.StandardSave(state), HOST: ocp.args.JsonSave(record)}))
   mngr.wait_until_finished()
 
 
-def restore(mngr: ocp.CheckpointManager, target: Any, step: int | None = None):
-  """Restores `step` (default latest) into the structure of `target`."""
-  step = mngr.latest_step() if step is None else step
-  return mngr.restore(step, args=ocp.args.StandardRestore(target))
+def restore(mngr: ocp.CheckpointManager, target: Any,
+            step: int) -> tuple[Any, dict]:
+  """`step` restored into the structure of `target`, and its host record
+  ({} for steps written before it existed).
+
+  Raises:
+    Corrupt: when the files cannot be read or the bytes do not match the
+      digest written with them.
+  """
+  # A step names its items in its metadata: one written with a host record
+  # and found without it is corrupt, not a step of an earlier ddn.
+  meta = os.path.join(str(mngr.directory), str(step), "_CHECKPOINT_METADATA")
+  try:
+    with open(meta) as f:
+      has_host = HOST in (json.load(f).get("item_handlers") or {})
+  except (OSError, ValueError, AttributeError) as e:
+    raise Corrupt(f"unreadable step metadata ({type(e).__name__}: "
+                  f"{_short(e)})") from None
+  args = {STATE: ocp.args.StandardRestore(target)}
+  if has_host:
+    args[HOST] = ocp.args.JsonRestore()
+  try:
+    out = mngr.restore(step, args=ocp.args.Composite(**args))
+  except Exception as e:  # pylint: disable=broad-except  # tensorstore, json..
+    raise Corrupt(f"unreadable ({type(e).__name__}: {_short(e)})") from None
+  host = dict(out[HOST]) if has_host else {}
+  if "digest" in host and digest(out[STATE])[0] != host["digest"]:
+    raise Corrupt("its arrays do not match the digest written with them")
+  return out[STATE], host
+
+
+def _short(e: Exception, n: int = 200) -> str:
+  s = " ".join(str(e).split())
+  return s if len(s) <= n else s[:n] + "..."
+
+
+def restore_latest(mngr: ocp.CheckpointManager,
+                   target_for: Callable[[int, Any], Any],
+                   quarantine: bool = True) -> tuple[Any, dict, int] | None:
+  """The newest step that reads back intact: (state, host record, step), or
+  None when there is no step.
+
+  `target_for(step, tree)` gets each candidate's array metadata and returns
+  the restore target, or raises (a ValueError) when the step does not fit
+  the config: that is not corruption and stops the search. A corrupt step is skipped with a warning and, with
+  `quarantine` (a training run; process 0 moves, all processes wait), moved
+  to `workdir/checkpoints_corrupt/STEP` so that nothing is lost and the run
+  can write that step again.
+
+  Raises:
+    ValueError: when there are steps and every one of them is corrupt.
+  """
+  steps = sorted(mngr.all_steps(), reverse=True)
+  directory = str(mngr.directory)
+  bad = []
+  for step in steps:
+    try:
+      tree = saved_tree(mngr, step)
+    except Exception as e:  # pylint: disable=broad-except
+      why = f"unreadable metadata ({type(e).__name__}: {_short(e)})"
+    else:
+      target = target_for(step, tree)
+      try:
+        state, host = restore(mngr, target, step)
+        return state, host, step
+      except Corrupt as e:
+        why = str(e)
+    bad.append(step)
+    where = os.path.join(directory, str(step))
+    if quarantine:
+      where = _quarantine(directory, step)
+    logging.warning("checkpoint step %d is corrupt: %s; kept at %s and not "
+                    "used; falling back to the previous checkpoint.", step,
+                    why, where)
+  if quarantine and bad:
+    mngr.reload()
+  if bad:
+    raise ValueError(
+        f"no intact checkpoint in {directory}: step(s) "
+        f"{', '.join(map(str, bad))} are corrupt"
+        + (f" (moved to {os.path.join(os.path.dirname(directory), CORRUPT_DIR)})"
+           if quarantine else "")
+        + (". Rerun to start this run from scratch, or put back a good copy."
+           if quarantine else "; put back a good copy or train again."))
+  return None
+
+
+def _quarantine(directory: str, step: int) -> str:
+  """Moves step `step` of a checkpoint directory to ../checkpoints_corrupt."""
+  dest_dir = os.path.join(os.path.dirname(directory), CORRUPT_DIR)
+  dest = os.path.join(dest_dir, str(step))
+  if parallel.is_primary():
+    os.makedirs(dest_dir, exist_ok=True)
+    n = 1
+    while os.path.exists(dest):  # the same step corrupt again
+      dest, n = os.path.join(dest_dir, f"{step}.{n}"), n + 1
+    shutil.move(os.path.join(directory, str(step)), dest)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(f"ddn quarantine {step}")
+  return dest
 
 
 def load_config(workdir: str) -> dict:
@@ -110,16 +283,29 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   if not os.path.isdir(ckpt_dir):
     raise ValueError(f"no checkpoints in {workdir!r} (expected "
                      f"{ckpt_dir}); give a workdir of a trained run.")
-  mngr = manager(workdir)
-  step = mngr.latest_step() if step is None else step
-  if step is None:
-    raise ValueError(f"no complete checkpoint in {ckpt_dir}.")
-  # Restore onto this process's first device, whatever topology saved it.
-  tree = saved_tree(mngr, step)
+  mngr = manager(workdir, read_only=True)
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-  target = parallel.placed(tree, device)
-  restored = mngr.restore(step, args=ocp.args.StandardRestore(target))
-  mngr.close()
+  try:
+    if step is not None:
+      if step not in mngr.all_steps():
+        raise ValueError(f"no checkpoint at step {step} in {ckpt_dir} (steps: "
+                         f"{', '.join(map(str, mngr.all_steps())) or 'none'}).")
+      try:
+        restored, _ = restore(
+            mngr, parallel.placed(saved_tree(mngr, step), device), step)
+      except Corrupt as e:
+        raise ValueError(f"checkpoint step {step} in {ckpt_dir} is corrupt: "
+                         f"{e}.") from None
+    else:
+      # The newest intact step, restored onto this process's first device
+      # whatever topology saved it; corrupt ones are skipped, not moved.
+      found = restore_latest(mngr, lambda s, t: parallel.placed(t, device),
+                             quarantine=False)
+      if found is None:
+        raise ValueError(f"no complete checkpoint in {ckpt_dir}.")
+      restored, _, step = found
+  finally:
+    mngr.close()
   params = restored["params"]
   return jax.tree_util.tree_map(np.asarray, params), int(step)
 

@@ -72,9 +72,12 @@ def autoencoder() -> ml_collections.ConfigDict:
   # a * SSD + b * L1 with the chapter's b / a = 0.1 (both means, ddn.losses).
   c.loss = ml_collections.ConfigDict(dict(ssd_weight=1.0, l1_weight=0.1))
   c.optim = _optim(lr=1e-3, warmup_images=2_000)
+  # skip_nonfinite: 0 stops the run at the first non-finite loss or gradient
+  # (naming the step window and the last good checkpoint); N > 0 skips such
+  # updates instead, counts them, and stops after more than N in a row.
   c.train = ml_collections.ConfigDict(dict(
       total_images=32_000, init_from="", checkpoint_every_images=8_000,
-      max_to_keep=3))
+      max_to_keep=3, skip_nonfinite=0))
   c.log = ml_collections.ConfigDict(dict(every_images=640, grid_images=4))
   c.eval = ml_collections.ConfigDict(dict(
       every_images=6_400, max_images=8, sigma=-1.0))  # -1: the train σ
@@ -98,7 +101,7 @@ def classifier() -> ml_collections.ConfigDict:
   c.optim = _optim(lr=1e-3, warmup_images=2_000)
   c.train = ml_collections.ConfigDict(dict(
       total_images=102_400, init_from="", checkpoint_every_images=25_600,
-      max_to_keep=3))
+      max_to_keep=3, skip_nonfinite=0))  # as in autoencoder()
   c.log = ml_collections.ConfigDict(dict(every_images=2_560))
   # Validation: `crops` fixed crops of the eval images, each scored as real
   # and, noised (σ = eval.sigma, -1: the train σ) and denoised, as denoised.

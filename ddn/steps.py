@@ -46,10 +46,21 @@ def step_key(rng: jax.Array, step: jax.Array, tag: int) -> jax.Array:
   return jax.random.fold_in(jax.random.fold_in(rng, step), tag)
 
 
+def keep_if_finite(loss: jax.Array, grad_norm: jax.Array, new, old):
+  """(`new` if the loss and the gradient norm are finite, else `old`: the
+  update is skipped; 1.0 when skipped, else 0.0). For
+  config.train.skip_nonfinite; the step counters advance either way, so the
+  data and noise of later steps do not change."""
+  ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+  kept = jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)
+  return kept, 1.0 - ok.astype(jnp.float32)
+
+
 def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
                   model: nn.Module, tx: optax.GradientTransformation,
                   lr_fn: optax.Schedule, noise_spec: noise_lib.NoiseSpec,
-                  ssd_weight: float, l1_weight: float):
+                  ssd_weight: float, l1_weight: float,
+                  skip_nonfinite: bool = False):
   """One autoencoder update on clean images `batch` (B, H, W, C) in [0, 1].
 
   The batch is corrupted here, from `fold_in(rng, step)`.
@@ -57,7 +68,9 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
   Returns:
     (new state, metrics): metrics are scalars 'ae/loss', 'ae/ssd', 'ae/l1',
     'ae/psnr' (of the clipped output), 'ae/psnr_noisy', 'grad_norm',
-    'param_norm' (after the update), 'lr'.
+    'param_norm' (after the update), 'lr', and with `skip_nonfinite`
+    'skipped' (1.0: the update had a non-finite loss or gradient and was not
+    applied, `keep_if_finite`).
   """
   noisy = noise_lib.apply(batch, step_key(rng, state.step, TAG_NOISE),
                           noise_spec)
@@ -73,17 +86,23 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
       state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
+  grad_norm = optax.global_norm(grads)
+  extra = {}
+  if skip_nonfinite:
+    (params, opt_state), extra["skipped"] = keep_if_finite(
+        loss, grad_norm, (params, opt_state), (state.params, state.opt_state))
   metrics = {
       "ae/loss": loss,
       "ae/ssd": parts["ssd"],
       "ae/l1": parts["l1"],
       "ae/psnr": jnp.mean(losses.psnr(out, batch, axis=(1, 2, 3))),
       "ae/psnr_noisy": jnp.mean(losses.psnr(noisy, batch, axis=(1, 2, 3))),
-      "grad_norm": optax.global_norm(grads),
+      "grad_norm": grad_norm,
       # Of the updated parameters: an update that overflows is caught before
       # those parameters can be checkpointed.
       "param_norm": optax.global_norm(params),
       "lr": lr_fn(state.step),
+      **extra,
   }
   new_state = state.replace(step=state.step + 1, params=params,
                             opt_state=opt_state)
@@ -110,17 +129,20 @@ def eval_images(params, clean: jax.Array, noisy: jax.Array, *,
   return out, {"loss": loss, "psnr": losses.psnr(out, clean, axis=(1, 2, 3))}
 
 
-def make_ae_train_step(model, tx, lr_fn, noise_spec, loss_cfg, shardings=None):
+def make_ae_train_step(model, tx, lr_fn, noise_spec, loss_cfg, shardings=None,
+                       skip_nonfinite: bool = False):
   """Jitted autoencoder step with state donation.
 
   Args:
     shardings: optional (state_sharding, batch_sharding, replicated) for a
       data-parallel mesh; the step's code is the same either way.
+    skip_nonfinite: skip updates with a non-finite loss or gradient.
   """
   fn = functools.partial(ae_train_step, model=model, tx=tx, lr_fn=lr_fn,
                          noise_spec=noise_spec,
                          ssd_weight=float(loss_cfg.ssd_weight),
-                         l1_weight=float(loss_cfg.l1_weight))
+                         l1_weight=float(loss_cfg.l1_weight),
+                         skip_nonfinite=skip_nonfinite)
   return _jit_step(fn, shardings)
 
 
@@ -190,7 +212,7 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
                           denoiser: nn.Module, tx: optax.GradientTransformation,
                           lr_fn: optax.Schedule,
                           noise_spec: noise_lib.NoiseSpec, loss: str,
-                          margin: float):
+                          margin: float, skip_nonfinite: bool = False):
   """One classifier update on clean images `batch` (B, H, W, C) in [0, 1]:
   the first half is shown as real, the second is noised (from
   `fold_in(rng, step)`), denoised by the frozen autoencoder and shown as
@@ -199,7 +221,8 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
   Returns:
     (new state, metrics): 'd/loss', 'd/err_real', 'd/err_denoised', 'd/err',
     'd/acc_real', 'd/acc_denoised', 'd/acc', 'd/u_real', 'd/u_denoised',
-    'd/psnr_denoised', 'grad_norm', 'param_norm', 'lr'.
+    'd/psnr_denoised', 'grad_norm', 'param_norm', 'lr' (and 'skipped' with
+    `skip_nonfinite`, as in ae_train_step).
   """
   x, y, psnr = real_and_denoised(
       state.denoiser, batch, step_key(rng, state.step, TAG_NOISE),
@@ -208,8 +231,14 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
       state.params, state.stats, state.opt_state, x, y,
       step_key(rng, state.step, TAG_DROPOUT), disc=disc, tx=tx, loss=loss,
       margin=margin)
-  metrics = {"d/loss": value, "d/psnr_denoised": psnr,
-             "grad_norm": optax.global_norm(grads),
+  grad_norm = optax.global_norm(grads)
+  extra = {}
+  if skip_nonfinite:
+    (params, stats, opt_state), extra["skipped"] = keep_if_finite(
+        value, grad_norm, (params, stats, opt_state),
+        (state.params, state.stats, state.opt_state))
+  metrics = {"d/loss": value, "d/psnr_denoised": psnr, **extra,
+             "grad_norm": grad_norm,
              "param_norm": optax.global_norm(params), "lr": lr_fn(state.step)}
   metrics.update({f"d/{k}": v for k, v in
                   losses.classification_metrics(u, y).items()})
@@ -245,11 +274,12 @@ def classify(params, stats, x: jax.Array, *, disc: nn.Module) -> jax.Array:
 
 
 def make_classifier_train_step(disc, denoiser, tx, lr_fn, noise_spec, disc_cfg,
-                               shardings=None):
+                               shardings=None, skip_nonfinite: bool = False):
   """Jitted classifier step with state donation (see make_ae_train_step)."""
   fn = functools.partial(classifier_train_step, disc=disc, denoiser=denoiser,
                          tx=tx, lr_fn=lr_fn, noise_spec=noise_spec,
-                         loss=disc_cfg.loss, margin=float(disc_cfg.margin))
+                         loss=disc_cfg.loss, margin=float(disc_cfg.margin),
+                         skip_nonfinite=skip_nonfinite)
   return _jit_step(fn, shardings)
 
 
@@ -297,7 +327,8 @@ def init_adversarial_state(rng: jax.Array, g: nn.Module, disc: nn.Module,
 def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  g: nn.Module, disc: nn.Module,
                  tx: optax.GradientTransformation, lr_fn: optax.Schedule,
-                 noise_spec: noise_lib.NoiseSpec, loss: str, margin: float):
+                 noise_spec: noise_lib.NoiseSpec, loss: str, margin: float,
+                 skip_nonfinite: bool = False):
   """One D update on clean images `batch` (B, H, W, C): the B clean images
   (real) and G's outputs for their noisy versions (noise from
   `fold_in(rng, d_step)`; G in evaluation mode, clipped to [0, 1], no
@@ -306,7 +337,8 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
 
   Returns:
     (new state, metrics 'd/loss', 'd/err*', 'd/acc_real', 'd/acc_fake',
-     'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr').
+     'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr', and
+     'd/skipped' with `skip_nonfinite`, as in ae_train_step).
   """
   noisy = noise_lib.apply(batch, step_key(rng, state.d_step, TAG_D_NOISE),
                           noise_spec)
@@ -321,8 +353,14 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
       state.d_params, state.d_stats, state.d_opt_state, x, y,
       step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx, loss=loss,
       margin=margin)
+  grad_norm = optax.global_norm(grads)
+  extra = {}
+  if skip_nonfinite:
+    (params, stats, opt_state), extra["d/skipped"] = keep_if_finite(
+        value, grad_norm, (params, stats, opt_state),
+        (state.d_params, state.d_stats, state.d_opt_state))
   cm = losses.classification_metrics(u, y)
-  metrics = {"d/loss": value, "d/grad_norm": optax.global_norm(grads),
+  metrics = {"d/loss": value, "d/grad_norm": grad_norm, **extra,
              "d/lr": lr_fn(state.d_step),
              "d/err": cm["err"], "d/err_real": cm["err_real"],
              "d/err_fake": cm["err_denoised"], "d/acc": cm["acc"],
@@ -338,7 +376,8 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  tx: optax.GradientTransformation, lr_fn: optax.Schedule,
                  noise_spec: noise_lib.NoiseSpec, ssd_weight: float,
                  l1_weight: float, adv_weight: float, g_loss: str,
-                 margin: float, ema_decay: float, n_g: int):
+                 margin: float, ema_decay: float, n_g: int,
+                 skip_nonfinite: bool = False):
   """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
   vs clean (the "Pred" term) + adv_weight · generator_loss(u(G(noisy))).
 
@@ -350,7 +389,8 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
 
   Returns:
     (new state, metrics 'g/loss', 'g/pred', 'g/ssd', 'g/l1', 'g/adv',
-     'g/u_fake', 'g/psnr', 'grad_norm', 'param_norm', 'lr').
+     'g/u_fake', 'g/psnr', 'grad_norm', 'param_norm', 'lr', and 'skipped'
+     with `skip_nonfinite`, as in ae_train_step).
   """
   noisy = noise_lib.apply(batch, step_key(rng, state.g_step, TAG_NOISE),
                           noise_spec)
@@ -375,10 +415,16 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   if ema_decay > 0:
     ema = jax.tree_util.tree_map(
         lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, params)
+  grad_norm = optax.global_norm(grads)
+  extra = {}
+  if skip_nonfinite:
+    (params, opt_state, ema), extra["skipped"] = keep_if_finite(
+        loss, grad_norm, (params, opt_state, ema),
+        (state.params, state.opt_state, state.ema))
   metrics = {"g/loss": loss, "g/pred": pred, "g/ssd": parts["ssd"],
-             "g/l1": parts["l1"],
+             "g/l1": parts["l1"], **extra,
              "g/psnr": jnp.mean(losses.psnr(out, batch, axis=(1, 2, 3))),
-             "grad_norm": optax.global_norm(grads),
+             "grad_norm": grad_norm,
              "param_norm": optax.global_norm(params),
              "lr": lr_fn(state.g_step)}
   if disc is not None:
@@ -407,15 +453,16 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
   """
   a, lc = config.adv, config.loss
   n_d, n_g = int(a.n_d), int(a.n_g)
+  skip = config.train.skip_nonfinite > 0
   d_fn = functools.partial(
       d_train_step, g=g, disc=disc, tx=d_tx, lr_fn=d_lr_fn,
       noise_spec=noise_spec, loss=config.disc.loss,
-      margin=float(config.disc.margin))
+      margin=float(config.disc.margin), skip_nonfinite=skip)
   g_kw = dict(g=g, tx=g_tx, lr_fn=g_lr_fn, noise_spec=noise_spec,
               ssd_weight=float(lc.ssd_weight), l1_weight=float(lc.l1_weight),
               adv_weight=float(a.weight), g_loss=a.g_loss,
               margin=float(config.disc.margin), ema_decay=float(a.ema_decay),
-              n_g=n_g)
+              n_g=n_g, skip_nonfinite=skip)
   g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
   g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
 

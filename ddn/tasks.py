@@ -116,7 +116,8 @@ class AutoencoderTask:
     del start  # one jitted step, the same at every step
     return steps.make_ae_train_step(
         self.model, self.setup.tx, self.setup.lr_fn, self.noise_spec,
-        self.config.loss, shardings=shardings)
+        self.config.loss, shardings=shardings,
+        skip_nonfinite=self.config.train.skip_nonfinite > 0)
 
   def evaluator(self, source: data_lib.Source):
     return AutoencoderEvaluator(self, source)
@@ -297,7 +298,8 @@ class ClassifierTask:
     del start
     return steps.make_classifier_train_step(
         self.disc, self.denoiser, self.setup.tx, self.setup.lr_fn,
-        self.noise_spec, self.config.disc, shardings=shardings)
+        self.noise_spec, self.config.disc, shardings=shardings,
+        skip_nonfinite=self.config.train.skip_nonfinite > 0)
 
   def evaluator(self, source: data_lib.Source):
     return ClassifierEvaluator(self, source)

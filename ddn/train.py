@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from typing import Any
 
@@ -66,10 +68,15 @@ class Setup:
           f"divisible by the {n_dev} devices; use a multiple of {n_dev}, "
           f"e.g. --config.data.batch_size={-(-d.batch_size // n_dev) * n_dev}.")
     data_lib.validate_augment(d.augment)
-    for field in ("total_images", "checkpoint_every_images"):
+    for field in ("total_images", "checkpoint_every_images", "max_to_keep"):
       if config.train[field] <= 0:
         raise ValueError(f"config.train.{field}={config.train[field]}: must "
                          "be > 0.")
+    if config.train.skip_nonfinite < 0:
+      raise ValueError(
+          f"config.train.skip_nonfinite={config.train.skip_nonfinite}: must "
+          "be >= 0 (0: stop at a non-finite loss; N: skip up to N such "
+          "updates in a row).")
     for group in ("log", "eval"):
       if config[group].every_images <= 0:
         raise ValueError(f"config.{group}.every_images must be > 0.")
@@ -140,55 +147,181 @@ class Diverged(FloatingPointError):
     self.step = step
 
 
+class Preempted(Exception):
+  """Training stopped on SIGTERM or SIGINT after checkpointing its step."""
+
+
+class WorkdirError(Exception):
+  """The workdir could not be written during training (disk full, gone,
+  read-only); the checkpoints written before are intact."""
+
+
 DIVERGED_RECORD = "diverged.json"
 
 
-def _mean_metrics(pending: list[dict[str, Any]], first_step: int,
-                  ckpt_hint: str) -> dict[str, float]:
-  """Averages fetched per-step metrics; stops on any non-finite value."""
-  fetched = jax.device_get(pending)
-  for i, m in enumerate(fetched):
-    bad = [k for k, v in m.items() if not np.isfinite(v)]
-    if bad:
-      raise Diverged(
-          f"diverged at step {first_step + i + 1}: non-finite "
-          f"{', '.join(bad)} (window "
-          f"of steps {first_step + 1}-{first_step + len(fetched)}); stopping. "
-          f"{ckpt_hint} Try a lower config.optim.lr or "
-          "config.optim.grad_clip > 0.", first_step + i + 1)
-  # Keys may come and go within a window (the adversarial run's D metrics
-  # start after its warm-up): each is averaged over the steps that have it.
-  keys = dict.fromkeys(k for m in fetched for k in m)
-  return {k: float(np.mean([m[k] for m in fetched if k in m])) for k in keys}
+class Window:
+  """The training metrics of the steps since the last log line.
+
+  Each step's metrics are fetched and checked once (`check`): a non-finite
+  value stops the run (`Diverged`), unless the step skipped its update
+  (a '*skipped' metric, config.train.skip_nonfinite > 0), which is counted
+  and stops the run only after more than `skip_limit` in a row. The checked
+  steps and the counts are part of each checkpoint (`host`), so a run
+  resumed mid-window logs the same averages as one that never stopped.
+  """
+
+  def __init__(self, start: int, skip_limit: int, host: dict | None = None):
+    self.start, self.skip_limit = start, skip_limit
+    self.checked: list[dict[str, float]] = []
+    self.queued: list[Any] = []  # device metrics not fetched yet
+    self.skipped = self.in_a_row = 0
+    if host and host["start"] + len(host["metrics"]) == start:
+      self.start = host["start"]  # the window the checkpoint was taken in
+      self.checked = [dict(m) for m in host["metrics"]]
+      self.skipped, self.in_a_row = host["skipped"], host["in_a_row"]
+
+  def add(self, metrics: dict[str, Any]) -> None:
+    self.queued.append(metrics)
+
+  def check(self, hint: str) -> None:
+    if not self.queued:
+      return
+    fetched, self.queued = jax.device_get(self.queued), []
+    first = self.start + len(self.checked) + 1
+    window = f"window of steps {first}-{first + len(fetched) - 1}"
+    for i, m in enumerate(fetched):
+      m = {k: float(v) for k, v in m.items()}  # float64 means, exact in JSON
+      bad = [k for k, v in m.items() if not np.isfinite(v)]
+      if any(m[k] for k in m if k.endswith("skipped")):
+        self.skipped += 1
+        self.in_a_row += 1
+        if self.in_a_row > self.skip_limit:
+          raise Diverged(
+              f"diverged: {self.in_a_row} updates in a row had non-finite "
+              f"values and were skipped, the last at step {first + i} "
+              f"({window}; config.train.skip_nonfinite={self.skip_limit}); "
+              f"stopping. {hint} Try a lower config.optim.lr or "
+              "config.optim.grad_clip > 0.", first + i)
+        m = {k: None if k in bad else v for k, v in m.items()}
+      elif bad:
+        raise Diverged(
+            f"diverged at step {first + i}: non-finite {', '.join(bad)} "
+            f"({window}); stopping. {hint} Try a lower config.optim.lr or "
+            "config.optim.grad_clip > 0 (or config.train.skip_nonfinite > 0 "
+            "to skip such updates).", first + i)
+      else:
+        self.in_a_row = 0
+      self.checked.append(m)
+
+  def close(self, hint: str) -> dict[str, float]:
+    """Checks the queued steps and returns the window's means; the next
+    window starts after them."""
+    self.check(hint)
+    steps = self.checked
+    # Keys may come and go within a window (the adversarial run's D metrics
+    # start after its warm-up): each is averaged over the steps that have it
+    # (None: a skipped update's non-finite value; NaN if there is no other).
+    keys = dict.fromkeys(k for m in steps for k in m)
+    out = {}
+    for k in keys:
+      values = [m[k] for m in steps if m.get(k) is not None]
+      out[k] = float(np.mean(values)) if values else float("nan")
+    if self.skip_limit:
+      out["skipped_total"] = float(self.skipped)
+    self.start += len(steps)
+    self.checked = []
+    return out
+
+  def host(self) -> dict:
+    """The checked window and counts (call `check` first)."""
+    assert not self.queued
+    return {"start": self.start, "metrics": self.checked,
+            "skipped": self.skipped, "in_a_row": self.in_a_row}
+
+
+class StopSignals:
+  """SIGTERM (preemption) and SIGINT (Ctrl-C, a notebook's interrupt) during
+  training: the run finishes its step, checkpoints and stops (`Preempted`).
+  A second signal stops at once.
+
+  With several processes JAX's preemption service owns SIGTERM and all
+  processes agree on the step to stop at
+  (`multihost_utils.reached_preemption_sync_point`); SIGINT is left alone.
+  """
+
+  def __init__(self):
+    self.received: str | None = None
+    self._old = {}
+
+  def __enter__(self):
+    if (jax.process_count() == 1
+        and threading.current_thread() is threading.main_thread()):
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._old[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._old.items():
+      signal.signal(sig, handler)
+    self._old = {}
+
+  def _handle(self, signum, frame):
+    name = signal.Signals(signum).name
+    if self.received is not None:  # the second signal: the usual behaviour
+      old = self._old.pop(signum)
+      signal.signal(signum, old)
+      if callable(old):
+        old(signum, frame)
+      else:
+        os.kill(os.getpid(), signum)
+      return
+    self.received = name
+    logging.warning("%s: finishing this step, then checkpointing and "
+                    "stopping (send it again to stop at once).", name)
+
+  def requested(self, step: int) -> bool:
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      if multihost_utils.reached_preemption_sync_point(step):
+        self.received = "a preemption notice"
+    return self.received is not None
 
 
 def init_or_restore(setup: Setup, task, mngr, rng,
-                    changed: tuple[str, ...] = ()) -> tuple[object, str]:
-  """Latest checkpoint of this workdir, else a fresh state (with the task's
-  `init_from`).
+                    changed: tuple[str, ...] = ()) -> tuple[object, dict, str]:
+  """The latest intact checkpoint of this workdir (corrupt ones are moved
+  aside with a warning), else a fresh state (with the task's `init_from`).
 
   `changed` names the config fields that differ from the workdir's saved
   config, for the error when the checkpoint no longer fits.
+
+  Returns:
+    (state, host record of the checkpoint or {}, how it started).
   """
   init = lambda: task.init(rng)
   abstract = parallel.placed(jax.eval_shape(init), setup.repl)
-  last = mngr.latest_step()
-  if last is not None:
+
+  def target_for(step, tree):
     try:
-      checkpoint.check_restorable(mngr, last, abstract, "the checkpoint",
+      checkpoint.check_restorable(tree, abstract, "the checkpoint",
                                   task.model_field)
     except ValueError as e:
       what = (f" (changed since it was saved: {', '.join(changed)})"
               if changed else "")
       raise ValueError(
-          f"the checkpoint at step {last} in {mngr.directory} does not fit "
+          f"the checkpoint at step {step} in {mngr.directory} does not fit "
           f"this config{what}: {e} Resume with the config it was trained "
           "with (its config.json) or use a new --workdir; nothing was "
           "changed.") from None
-    state = checkpoint.restore(mngr, abstract)
-    return state, f"resumed from step {last}"
+    return abstract
+
+  found = checkpoint.restore_latest(mngr, target_for)
+  if found is not None:
+    state, host, step = found
+    return state, host, f"resumed from step {step}"
   state = jax.jit(init, out_shardings=setup.repl)()
-  return task.start(state)
+  state, how = task.start(state)
+  return state, {}, how
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
@@ -201,6 +334,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   Returns:
     The final state.
+
+  Raises:
+    Preempted: on SIGTERM or SIGINT, after checkpointing the current step.
+    Diverged: on a non-finite loss or gradient (checkpoints untouched).
+    WorkdirError: when the workdir cannot be written (checkpoints untouched).
   """
   setup = Setup(config, devices)  # config errors: here, before any compute
   task = tasks.build(config, setup)
@@ -219,7 +357,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   resolved = json.loads(config.to_json_best_effort())
   changed = tuple(_config_diff(saved, resolved)) if saved else ()
   try:
-    state, how = init_or_restore(setup, task, mngr, rng, changed)
+    state, host, how = init_or_restore(setup, task, mngr, rng, changed)
   except Exception:
     mngr.close()
     raise
@@ -235,8 +373,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   train_step = task.make_step((setup.repl, setup.batch_sharding, setup.repl),
                               start)
+  if hasattr(task, "load_host_state"):
+    task.load_host_state(host.get("task", {}))
   evaluator = task.evaluator(eval_src)
-  writer = logs.Writer(workdir) if primary else logs.NullWriter()
+  writer = (logs.Writer(workdir, start=(start, start * bs)) if primary
+            else logs.NullWriter())
   k = getattr(task, "batches_per_step", 1)
   # This process's rows of each global batch; k > 1: k batches per step,
   # stacked (k, B, ...), each split over the devices.
@@ -261,51 +402,72 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     return (f"Last good checkpoint: step {last} in {workdir}/checkpoints."
             if last is not None else "No checkpoint was written yet.")
 
-  pending, window_start = [], start
+  def save(step):
+    window.check(ckpt_hint())  # never checkpoint unchecked steps
+    record = {"window": window.host()}
+    if hasattr(task, "host_state"):
+      record["task"] = task.host_state()
+    try:
+      checkpoint.save(mngr, step, state, record)
+    except checkpoint.NonFinite as e:
+      raise Diverged(f"{e} {ckpt_hint()}", step) from None
+    except Exception as e:  # pylint: disable=broad-except
+      raise WorkdirError(_write_failed(workdir, step, e, ckpt_hint())) from e
+
+  window = Window(start, int(config.train.skip_nonfinite), host.get("window"))
   t_log, steps_since = time.time(), 0
   data_wait = 0.0
+  stop = StopSignals()
+  done = start
   try:
-    for step in range(start, setup.total_steps):
-      t0 = time.time()
-      batch = next(batches)
-      data_wait += time.time() - t0
-      state, metrics = train_step(state, batch, rng)
-      pending.append(metrics)
-      steps_since += 1
-      done = step + 1
-      last = done == setup.total_steps
-      if done % setup.log_every == 0 or last:
-        m = _mean_metrics(pending, window_start, ckpt_hint())
-        pending, window_start = [], done
-        dt = time.time() - t_log
-        ips = steps_since * bs / max(dt, 1e-9)
-        m["perf/images_per_sec"] = ips
-        m["perf/data_wait_fraction"] = data_wait / max(dt, 1e-9)
-        writer.scalars(done, done * bs, {f"train/{k}" if not k.startswith(
-            "perf") else k: v for k, v in m.items()})
-        eta = (setup.total_steps - done) * bs / max(ips, 1e-9)
-        logging.info("step %d/%d  images %d  %s  lr %.2e  %.1f img/s  ETA %s",
-                     done, setup.total_steps, done * bs, task.log_line(m),
-                     m["lr"], ips, _fmt_time(eta))
-        t_log, steps_since, data_wait = time.time(), 0, 0.0
-      evaluating = done % setup.eval_every == 0 or last
-      saving = done % setup.ckpt_every == 0 or last
-      if pending and (evaluating or saving):
-        # Never evaluate, plot or checkpoint unchecked (maybe non-finite) steps.
-        _mean_metrics(pending, window_start, ckpt_hint())
-      if evaluating:
-        vm, grid_img = evaluator(state)
-        writer.scalars(done, done * bs, vm)
-        if grid_img is not None and primary:
-          writer.image(done, done * bs, "val/noisy_output_clean", grid_img)
-          plots.save_image(grid_img, os.path.join(
-              workdir, "images", f"val_{done * bs:09d}.png"))
-        if primary:
-          task.plot(writer.path, workdir)
-        logging.info("eval at %d images: %s", done * bs, task.eval_line(vm))
-        t_log, steps_since, data_wait = time.time(), 0, 0.0
-      if saving:
-        checkpoint.save(mngr, done, state)
+    with stop:
+      for step in range(start, setup.total_steps):
+        t0 = time.time()
+        batch = next(batches)
+        data_wait += time.time() - t0
+        state, metrics = train_step(state, batch, rng)
+        window.add(metrics)
+        steps_since += 1
+        done = step + 1
+        last = done == setup.total_steps
+        if done % setup.log_every == 0 or last:
+          m = window.close(ckpt_hint())
+          dt = time.time() - t_log
+          ips = steps_since * bs / max(dt, 1e-9)
+          m["perf/images_per_sec"] = ips
+          m["perf/data_wait_fraction"] = data_wait / max(dt, 1e-9)
+          writer.scalars(done, done * bs, {f"train/{k}" if not k.startswith(
+              "perf") else k: v for k, v in m.items()})
+          eta = (setup.total_steps - done) * bs / max(ips, 1e-9)
+          logging.info("step %d/%d  images %d  %s  lr %.2e  %.1f img/s  "
+                       "ETA %s", done, setup.total_steps, done * bs,
+                       task.log_line(m), m["lr"], ips, _fmt_time(eta))
+          t_log, steps_since, data_wait = time.time(), 0, 0.0
+        evaluating = done % setup.eval_every == 0 or last
+        saving = done % setup.ckpt_every == 0 or last
+        if evaluating:
+          # Never evaluate or plot unchecked (maybe non-finite) steps.
+          window.check(ckpt_hint())
+          vm, grid_img = evaluator(state)
+          writer.scalars(done, done * bs, vm)
+          if grid_img is not None and primary:
+            writer.image(done, done * bs, "val/noisy_output_clean", grid_img)
+            plots.save_image(grid_img, os.path.join(
+                workdir, "images", f"val_{done * bs:09d}.png"))
+          if primary:
+            task.plot(writer.path, workdir)
+          logging.info("eval at %d images: %s", done * bs,
+                       task.eval_line(vm))
+          t_log, steps_since, data_wait = time.time(), 0, 0.0
+        if saving:
+          save(done)
+        if stop.requested(done):
+          if not saving:
+            save(done)
+          raise Preempted(
+              f"stopped by {stop.received} after step {done} ({done * bs} "
+              f"images); checkpoint saved in {workdir}/checkpoints. Rerun "
+              "the same command to resume.")
   except Diverged as e:
     # The record a sweep (or a person) reads; checkpoints are untouched.
     if primary:
@@ -313,10 +475,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         json.dump({"step": e.step, "images": e.step * bs, "why": str(e)}, f,
                   indent=2)
     raise
+  except OSError as e:  # metrics, plots, images: a full or vanished disk
+    raise WorkdirError(_write_failed(workdir, done, e, ckpt_hint())) from e
   finally:
     crops.close()
-    writer.close()
-    mngr.wait_until_finished()
+    try:
+      writer.close()
+      mngr.wait_until_finished()
+    except Exception:  # pylint: disable=broad-except  # reported above
+      pass
     mngr.close()
   stale = os.path.join(workdir, DIVERGED_RECORD)
   if primary and os.path.exists(stale):  # an earlier attempt diverged
@@ -328,6 +495,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   if hasattr(task, "finish"):
     task.finish(state, workdir, train_src, eval_src)
   return state
+
+
+def _write_failed(workdir: str, step: int, e: Exception, hint: str) -> str:
+  return (f"cannot write to the workdir {workdir} at step {step} "
+          f"({type(e).__name__}: {' '.join(str(e).split())[:300]}). {hint} "
+          "It and the earlier checkpoints are intact: free space (or fix the "
+          "directory) and rerun the same command to resume.")
 
 
 def _fmt_time(seconds: float) -> str:

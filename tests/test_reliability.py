@@ -1,0 +1,407 @@
+"""Faults injected into real runs: kills, preemption, corrupt checkpoints,
+non-finite updates, a full disk, torn metrics. Each resumed run must be the
+run that would have happened: the same metrics records and the same final
+state, bit for bit (README "Guarantees")."""
+
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from ddn import checkpoint
+from ddn import data as data_lib
+from ddn import logs
+from ddn import train
+
+from conftest import ROOT
+
+# One device, as the in-process references: results are then bit-identical.
+ENV = dict(os.environ, DDN_CPU_DEVICES="1")
+AE = ("experiments/ae.py:smoke", ["--config.train.total_images=192"])
+ADV = ("experiments/adv.py:smoke", ["--config.train.total_images=128"])
+
+
+def experiment(spec: str, overrides: list[str]):
+  """The config launch.py builds from `--config=spec` and overrides."""
+  path, _, arg = spec.partition(":")
+  ns = {}
+  exec(compile(open(os.path.join(ROOT, path)).read(), path, "exec"), ns)  # pylint: disable=exec-used
+  c = ns["get_config"](arg or None)
+  for o in overrides:
+    key, value = o[len("--config."):].split("=", 1)
+    node = c
+    *parents, leaf = key.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = type(node[leaf])(value) if node[leaf] is not None else value
+  return c
+
+
+def command(spec, overrides, workdir, fault=None):
+  args = [f"--config={spec}", f"--workdir={workdir}", *overrides]
+  if fault:
+    return [sys.executable, os.path.join(ROOT, "tests", "fault_worker.py"),
+            *fault, "--", *args]
+  return [sys.executable, os.path.join(ROOT, "launch.py"), *args]
+
+
+def start(cmd):
+  return subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+
+
+def run(cmd, timeout=300):
+  p = start(cmd)
+  out, _ = p.communicate(timeout=timeout)
+  return p.returncode, out
+
+
+def logged_step(workdir) -> int:
+  recs = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+  return max((r["step"] for r in recs if len(r) > 2), default=0)
+
+
+def wait_for_step(proc, workdir, step, timeout=300):
+  """Returns once metrics.jsonl has a record at `step` or later."""
+  t0 = time.time()
+  while logged_step(workdir) < step:
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    assert time.time() - t0 < timeout, "no progress"
+    time.sleep(0.02)
+
+
+def curve(workdir) -> list[dict]:
+  """Every metrics record, without the timings."""
+  recs = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+  return [{k: v for k, v in r.items() if not k.startswith("perf/")}
+          for r in recs]
+
+
+def final_digest(workdir) -> tuple[int, str]:
+  """(last step, digest of its whole state) from the checkpoint's host
+  record."""
+  steps = sorted(int(s) for s in os.listdir(
+      os.path.join(workdir, "checkpoints")) if s.isdigit())
+  host = [f for f in glob.glob(os.path.join(
+      workdir, "checkpoints", str(steps[-1]), "host", "*"))
+          if not f.endswith("commit_success.txt")]
+  with open(host[0]) as f:
+    return steps[-1], json.load(f)["digest"]
+
+
+def assert_same_run(workdir, reference):
+  got, want = curve(workdir), curve(reference)
+  assert [r["step"] for r in got] == [r["step"] for r in want]
+  assert got == want
+  assert final_digest(workdir) == final_digest(reference)
+  for a, b in zip(jax.tree_util.tree_leaves(checkpoint.load_params(workdir)),
+                  jax.tree_util.tree_leaves(checkpoint.load_params(reference))):
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def ae_reference(tmp_path_factory):
+  """The autoencoder run, uninterrupted, in this process."""
+  workdir = str(tmp_path_factory.mktemp("ae_ref"))
+  train.train_and_evaluate(experiment(*AE), workdir)
+  return workdir
+
+
+def test_autoencoder_sigterm_then_kill_in_checkpoint_write(ae_reference,
+                                                           tmp_path):
+  spec, over = AE
+  w = str(tmp_path / "w")
+  # 1. SIGTERM (preemption) mid-window: finish the step, checkpoint, exit 0.
+  p = start(command(spec, over, w))
+  wait_for_step(p, w, 5)
+  p.send_signal(signal.SIGTERM)
+  out, _ = p.communicate(timeout=120)
+  assert p.returncode == 0, out[-3000:]
+  assert "ddn: stopped by SIGTERM after step" in out
+  stopped = int(out.split("stopped by SIGTERM after step ")[1].split()[0])
+  assert os.path.isdir(os.path.join(w, "checkpoints", str(stopped)))
+  # 2. SIGKILL while checkpoint 36 is being written (files written, not yet
+  # renamed): resumes from the step before, never from the half-written one.
+  rc, out = run(command(spec, over, w, fault=("kill_in_save", "36")))
+  assert rc == -signal.SIGKILL, out[-3000:]
+  leftovers = [n for n in os.listdir(os.path.join(w, "checkpoints"))
+               if not n.isdigit()]
+  assert leftovers and all(n.startswith("36.") for n in leftovers)
+  # 3. The same command again: resumes at 24 and finishes.
+  rc, out = run(command(spec, over, w))
+  assert rc == 0, out[-3000:]
+  assert "resumed from step 24" in out
+  assert sorted(os.listdir(os.path.join(w, "checkpoints"))) == [
+      "24", "36", "48"]  # max_to_keep=3, the temporary directory removed
+  assert_same_run(w, ae_reference)
+
+
+@pytest.fixture(scope="module")
+def adv_reference(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("adv_ref"))
+  train.train_and_evaluate(experiment(*ADV), workdir)
+  return workdir
+
+
+def kill_at_random_then_finish(spec, over, w, reference, after: int):
+  """SIGTERM once step 5 is logged, then SIGKILL at a random moment after
+  step `after`, then the same command to the end: the run of `reference`."""
+  p = start(command(spec, over, w))
+  wait_for_step(p, w, 5)
+  p.send_signal(signal.SIGTERM)
+  out, _ = p.communicate(timeout=180)
+  assert p.returncode == 0 and "stopped by SIGTERM" in out, out[-3000:]
+  p = start(command(spec, over, w))
+  wait_for_step(p, w, after)
+  delay = random.uniform(0.0, 1.5)
+  time.sleep(delay)
+  p.kill()
+  out, _ = p.communicate(timeout=60)
+  rc, out = run(command(spec, over, w))
+  assert rc == 0, out[-3000:]
+  assert_same_run(w, reference)
+  return delay
+
+
+def test_adversarial_sigterm_then_random_kill(adv_reference, tmp_path):
+  spec, over = ADV
+  w = str(tmp_path / "w")
+  # Past the warm-ups (8 iterations): D and G are both training.
+  kill_at_random_then_finish(spec, over, w, adv_reference, after=12)
+  with open(os.path.join(w, "evaluation.json")) as f:
+    got = json.load(f)
+  with open(os.path.join(adv_reference, "evaluation.json")) as f:
+    want = json.load(f)
+  assert got == want  # the final evaluation of the same G and D
+
+
+def test_classifier_sigterm_then_random_kill(ae_reference, tmp_path):
+  spec = "experiments/classifier.py:smoke"
+  over = [f"--config.train.init_from={ae_reference}",
+          "--config.train.total_images=128"]
+  reference = str(tmp_path / "ref")
+  train.train_and_evaluate(experiment(spec, over), reference)
+  kill_at_random_then_finish(spec, over, str(tmp_path / "w"), reference,
+                             after=14)
+
+
+def _corrupt(step_dir: str, how: str) -> None:
+  if how == "other_steps_arrays":  # readable, but not what was written
+    arrays = os.path.join(step_dir, "default")
+    shutil.rmtree(arrays)
+    shutil.copytree(os.path.join(os.path.dirname(step_dir), "24", "default"),
+                    arrays)
+  elif how == "flipped_bytes":  # bit rot in the array data
+    data = [f for f in glob.glob(os.path.join(step_dir, "default", "d", "*"))]
+    path = max(data, key=os.path.getsize)
+    with open(path, "r+b") as f:
+      f.seek(os.path.getsize(path) // 2)
+      b = f.read(16)
+      f.seek(-16, 1)
+      f.write(bytes(x ^ 0xFF for x in b))
+  elif how == "truncated_metadata":
+    with open(os.path.join(step_dir, "default", "_METADATA"), "r+b") as f:
+      f.truncate(10)
+  elif how == "missing_host_record":
+    shutil.rmtree(os.path.join(step_dir, "host"))
+
+
+@pytest.mark.parametrize("how,why", [
+    ("flipped_bytes", "DATA_LOSS"),
+    ("truncated_metadata", "unreadable"),
+    ("missing_host_record", "unreadable"),
+    ("other_steps_arrays", "do not match the digest")])
+def test_corrupt_checkpoint_falls_back_and_is_kept(ae_reference, tmp_path,
+                                                   caplog, how, why):
+  w = str(tmp_path / "w")
+  shutil.copytree(ae_reference, w)
+  # Back to step 36, as if killed then; corrupt 36, the latest.
+  shutil.rmtree(os.path.join(w, "checkpoints", "48"))
+  _corrupt(os.path.join(w, "checkpoints", "36"), how)
+  with open(os.path.join(w, "metrics.jsonl"), "a") as f:
+    f.write('{"step": 44, "images": 176, "train/ae/lo')  # killed mid-line
+  caplog.set_level("INFO")
+  train.train_and_evaluate(experiment(*AE), w)
+  assert "checkpoint step 36 is corrupt" in caplog.text
+  assert why in caplog.text
+  assert "resumed from step 24" in caplog.text
+  assert os.path.isdir(os.path.join(w, "checkpoints_corrupt", "36"))
+  assert_same_run(w, ae_reference)
+
+
+def test_sigterm_at_any_step_resumes_exactly(ae_reference, tmp_path,
+                                             monkeypatch):
+  """SIGTERM inside steps 6 and 17 (mid log window, mid checkpoint
+  interval): each stops after its step with a checkpoint; the run resumed
+  twice equals the uninterrupted one."""
+  from ddn import tasks  # pylint: disable=g-import-not-at-top
+  make_step = tasks.AutoencoderTask.make_step
+
+  def signalling_make_step(self, shardings, start):
+    step_fn = make_step(self, shardings, start)
+    count = {"n": start}
+
+    def step(state, batch, rng):
+      count["n"] += 1
+      if count["n"] in (6, 17):
+        os.kill(os.getpid(), signal.SIGTERM)
+      return step_fn(state, batch, rng)
+    return step
+
+  monkeypatch.setattr(tasks.AutoencoderTask, "make_step", signalling_make_step)
+  w = str(tmp_path / "w")
+  for stop in (6, 17):
+    with pytest.raises(train.Preempted, match=rf"stopped by SIGTERM after "
+                       rf"step {stop} \({4 * stop} images\); checkpoint saved"):
+      train.train_and_evaluate(experiment(*AE), w)
+  assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+  train.train_and_evaluate(experiment(*AE), w)
+  assert_same_run(w, ae_reference)
+
+
+def test_every_checkpoint_corrupt_is_one_error(ae_reference, tmp_path):
+  w = str(tmp_path / "w")
+  shutil.copytree(ae_reference, w)
+  for s in ("24", "36", "48"):
+    _corrupt(os.path.join(w, "checkpoints", s), "truncated_metadata")
+  with pytest.raises(ValueError, match=r"no intact checkpoint in .*step\(s\) "
+                     r"48, 36, 24 are corrupt \(moved to .*checkpoints_corrupt"
+                     r"\)\. Rerun to start this run from scratch"):
+    train.train_and_evaluate(experiment(*AE), w)
+  assert sorted(os.listdir(os.path.join(w, "checkpoints_corrupt"))) == [
+      "24", "36", "48"]
+
+
+def test_metrics_are_appended_and_read_once_per_step(tmp_path):
+  path = str(tmp_path / "metrics.jsonl")
+  w = logs.Writer(str(tmp_path), tensorboard=False)
+  for s in (4, 8, 12, 16):
+    w.scalars(s, 4 * s, {"train/loss": float(s)})
+  w.close()
+  with open(path, "a") as f:
+    f.write('{"step": 20, "images"')  # torn by a kill
+  before = open(path).read()
+  w = logs.Writer(str(tmp_path), tensorboard=False, start=(8, 32))  # resumed
+  for s in (12, 16, 20):
+    w.scalars(s, 4 * s, {"train/loss": 100.0 + s})
+  w.close()
+  after = open(path).read()
+  assert after.startswith(before)  # appended, never truncated
+  recs = logs.read_metrics(path)
+  assert [(r["step"], r["train/loss"]) for r in recs] == [
+      (4, 4.0), (8, 8.0), (12, 112.0), (16, 116.0), (20, 120.0)]
+
+
+def test_checkpoint_refuses_non_finite_state(tmp_path):
+  mngr = checkpoint.manager(str(tmp_path))
+  state = {"w": jax.numpy.array([1.0, np.nan]), "step": jax.numpy.array(3)}
+  with pytest.raises(checkpoint.NonFinite, match="non-finite values in"):
+    checkpoint.save(mngr, 3, state)
+  mngr.close()
+  assert not [n for n in os.listdir(tmp_path / "checkpoints")]
+
+
+def nan_source(real, every: int):
+  """`real` with every `every`-th image replaced by NaNs."""
+  images = [np.full_like(a, np.nan) if i % every == 0 else a
+            for i, a in enumerate(real)]
+  return data_lib.Source(real.name, images, real.names)
+
+
+def test_non_finite_updates_skipped_and_counted(monkeypatch, tmp_path,
+                                                caplog):
+  c = experiment(*AE)
+  c.train.skip_nonfinite = 3
+  c.data.batch_size = 2
+  c.train.total_images = 64
+  load = data_lib.load_source
+  monkeypatch.setattr(
+      data_lib, "load_source",
+      lambda spec, cfg: nan_source(load(spec, cfg), 8) if "train" in spec
+      else load(spec, cfg))
+  w = str(tmp_path / "skip")
+  state = train.train_and_evaluate(c, w)
+  recs = [r for r in logs.read_metrics(os.path.join(w, "metrics.jsonl"))
+          if "train/skipped" in r]
+  assert 0 < recs[-1]["train/skipped_total"] < 32
+  assert all(np.isfinite(v) for r in recs for v in r.values())
+  assert all(np.all(np.isfinite(x)) for x in jax.tree_util.tree_leaves(state))
+  # The same data without skipping: stops at the first NaN step.
+  c.train.skip_nonfinite = 0
+  with pytest.raises(train.Diverged, match=r"diverged at step \d+: non-finite"
+                     r".*ae/loss.*window of steps"):
+    train.train_and_evaluate(c, str(tmp_path / "stop"))
+
+
+def test_too_many_skipped_updates_in_a_row_stop(monkeypatch, tmp_path):
+  c = experiment(*AE)
+  c.train.skip_nonfinite = 2
+  load = data_lib.load_source
+  monkeypatch.setattr(
+      data_lib, "load_source",
+      lambda spec, cfg: nan_source(load(spec, cfg), 1) if "train" in spec
+      else load(spec, cfg))
+  w = str(tmp_path / "w")
+  with pytest.raises(train.Diverged, match=r"3 updates in a row had "
+                     r"non-finite values and were skipped, the last at step 3"
+                     r".*skip_nonfinite=2.*No checkpoint was written yet"):
+    train.train_and_evaluate(c, w)
+  assert not os.path.exists(os.path.join(w, "checkpoints", "1"))
+
+
+def _can_mount_tmpfs() -> bool:
+  if not shutil.which("unshare"):
+    return False
+  r = subprocess.run(["unshare", "-rm", "sh", "-c",
+                      "mount -t tmpfs -o size=1m tmpfs /mnt"],
+                     capture_output=True, timeout=30)
+  return r.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs `unshare -rm` to "
+                    "mount a small tmpfs (a disk that can fill up)")
+def test_disk_full_mid_run_is_one_error_and_resumes(ae_reference, tmp_path):
+  """A 64 MB tmpfs (in a private mount namespace) as the workdir's disk; the
+  disk fills after checkpoint 24. The run stops with one message, keeps
+  checkpoint 24, and, space freed, the same command finishes the run."""
+  spec, over = AE
+  mnt = tmp_path / "disk"
+  mnt.mkdir()
+  out = tmp_path / "out"
+  w = f"{mnt}/w"
+  full = " ".join(command(spec, over, w, fault=("fill_disk", "24")))
+  again = " ".join(command(spec, over, w))
+  script = (f"mount -t tmpfs -o size=64m tmpfs {mnt} && "
+            f"{{ {full}; echo \"rc1=$?\"; ls {w}/checkpoints; "
+            f"rm {mnt}/filler; {again}; echo \"rc2=$?\"; }} > {out}/log 2>&1;"
+            f" cp -r {w} {out}/w")
+  out.mkdir()
+  subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=ROOT, env=ENV,
+                 timeout=600, check=True)
+  log = (out / "log").read_text()
+  assert "rc1=1" in log, log[-3000:]
+  msg = [ln for ln in log.splitlines() if ln.startswith("ddn: ")]
+  assert len(msg) == 1 and "cannot write to the workdir" in msg[0], log[-3000:]
+  assert "No space left on device" in msg[0]
+  assert "Last good checkpoint: step 24" in msg[0]
+  assert "rc2=0" in log and "resumed from step 24" in log, log[-3000:]
+  assert_same_run(str(out / "w"), ae_reference)
+
+
+def test_unwritable_workdir_fails_before_training(tmp_path):
+  ro = tmp_path / "ro"
+  ro.mkdir()
+  (ro / "w").write_text("a file where the workdir should be")
+  rc, out = run(command(*AE, str(ro / "w")))
+  assert rc == 1
+  assert "ddn: workdir" in out and "is not writable" in out
+  assert "Traceback" not in out
