@@ -27,6 +27,10 @@ def _data(batch_size: int) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       train="embedded:train", eval="embedded:eval", channels=1,
       convert_channels=False, crop=48,
+      # Image files of a folder source that cannot be used (corrupt, empty,
+      # not an image, too large, wrong channels): 'stop' = one error listing
+      # them all, 'skip' = one warning each, train on the others.
+      bad_files="stop",
       batch_size=batch_size,  # global batch, split over all devices
       prefetch=2, tfds_data_dir="",
       augment=ml_collections.ConfigDict(dict(

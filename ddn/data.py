@@ -15,13 +15,21 @@ A source is named by a string, the same syntax for `data.train` and
                           the array_record format; data_dir is
                           data.tfds_data_dir). SPLIT defaults to 'train'.
 
-Images are float32 (H, W, C) in [0, 1] (16-bit files are scaled by 65535).
-Folder and embedded images smaller than the crop are skipped with one
+Images are float32 (H, W, C) in [0, 1]: 16-bit files are scaled by 65535,
+alpha is dropped, palette, CMYK and other modes become RGB. A colour image
+where data.channels=1 (or gray where 3) is an error unless
+data.convert_channels=True (embedded always converts).
+
+A folder's files are all read up front. A file that cannot be used (missing,
+empty, not an image, corrupt or truncated, a header claiming more than
+MAX_IMAGE_PIXELS pixels, refused before decoding, or the wrong channel count)
+is handled as data.bad_files says: 'stop' (the default) raises one error
+listing every such file with its reason; 'skip' logs one warning per file
+and uses the others. A folder with no usable file is an error either way.
+Folder and embedded images smaller than the crop are then skipped with one
 warning that counts them (none left is an error). tfds records are read
-lazily: the first is checked up front, and a later one smaller than the crop
-stops the run naming the record. A colour image where data.channels=1 (or
-gray where 3) is an error unless data.convert_channels=True (embedded always
-converts).
+lazily (data.bad_files does not apply): the first is checked up front, and
+a later one smaller than the crop stops the run naming the record.
 
 The training pipeline is a pure function of (seed, step): sample n = step *
 batch + j reads image perm_e[n % N] with perm_e a permutation drawn from
@@ -33,10 +41,13 @@ would have seen, with no iterator state to save.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import os
 import queue
+import re
 import threading
+import warnings
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -48,6 +59,14 @@ SOURCE_KINDS = ("embedded", "folder", "tfds")
 EMBEDDED_TRAIN = ("astronaut", "brick", "chelsea", "coins", "grass",
                   "gravel", "moon", "rocket")
 EMBEDDED_EVAL = ("camera", "coffee", "clock")
+# config.data.bad_files: what a folder source does with files it cannot use.
+BAD_FILES = ("stop", "skip")
+# Files whose header claims more pixels are refused before decoding (a
+# decompression bomb, or a broken header): Pillow's default
+# Image.MAX_IMAGE_PIXELS, about 89 Mpixels (9459 x 9459).
+MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+# How many bad files one error message lists; the rest are counted.
+MAX_LISTED = 10
 
 
 class Source(Sequence):
@@ -102,28 +121,59 @@ def to_float(array: np.ndarray, what: str) -> np.ndarray:
   return a
 
 
+def channel_mismatch(n: int, channels: int) -> str:
+  """Why an image of `n` channels does not fit config.data.channels."""
+  kind = "colour" if n == 3 else "gray"
+  return (f"{kind} image ({n} channels) but config.data.channels={channels}; "
+          f"set data.channels={n} or data.convert_channels=True to convert")
+
+
 def match_channels(a: np.ndarray, channels: int, convert: bool,
                    what: str) -> np.ndarray:
   """Returns `a` with `channels` channels, converting only if allowed."""
   if a.shape[-1] == channels:
     return a
   if not convert:
-    kind = "colour" if a.shape[-1] == 3 else "gray"
-    raise ValueError(
-        f"{what}: {kind} image ({a.shape[-1]} channels) but "
-        f"config.data.channels={channels}; set data.channels="
-        f"{a.shape[-1]} or data.convert_channels=True to convert.")
+    raise ValueError(f"{what}: {channel_mismatch(a.shape[-1], channels)}.")
   if channels == 1:  # ITU-R BT.601 luma, as PIL's 'L' and MATLAB rgb2gray.
     return (a @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
   return np.repeat(a, 3, axis=-1)
 
 
+class BadImage(ValueError):
+  """An image file that cannot be used: its `path` and a short `reason`."""
+
+  def __init__(self, path: str, reason: str):
+    super().__init__(f"cannot read image {path}: {reason}. Remove or replace "
+                     "the file.")
+    self.path = path
+    self.reason = reason
+
+
+def _check_pixels(path: str, width: int, height: int) -> None:
+  """Refuses a header claiming more than MAX_IMAGE_PIXELS, before decoding."""
+  if width * height > MAX_IMAGE_PIXELS:
+    raise BadImage(path, _too_large(f"{width}x{height} = {width * height:,}"))
+
+
+def _too_large(size: str) -> str:
+  return (f"its header claims {size} pixels, over the limit of "
+          f"{MAX_IMAGE_PIXELS:,} (data.MAX_IMAGE_PIXELS); not decoded")
+
+
+def _png_preamble(f):
+  """A pypng Reader of the open PNG file `f`, its header read (no pixels)."""
+  import png  # pylint: disable=g-import-not-at-top
+  r = png.Reader(file=f)
+  r.preamble()
+  return r
+
+
 def png_header(path: str) -> dict:
   """A PNG's header only: {'bits': 8 or 16, 'channels': 1 gray, 3 colour
   (palette included)}."""
-  import png  # pylint: disable=g-import-not-at-top
-  r = png.Reader(filename=path)
-  r.preamble()
+  with open(path, "rb") as f:
+    r = _png_preamble(f)
   return {"bits": 16 if r.bitdepth == 16 else 8,
           "channels": 1 if r.greyscale and not r.colormap else 3}
 
@@ -131,54 +181,95 @@ def png_header(path: str) -> dict:
 def read_png(path: str) -> tuple[np.ndarray, int]:
   """A PNG decoded exactly (pypng; Pillow reads 16-bit colour as 8-bit):
   float32 (H, W, planes) in [0, 1], alpha kept as the last plane, and the
-  depth, 8 or 16 (1-, 2- and 4-bit files count as 8)."""
-  import png  # pylint: disable=g-import-not-at-top
-  w, h, rows, info = png.Reader(filename=path).asDirect()
-  a = np.vstack([np.asarray(r, np.uint32) for r in rows]).reshape(
-      h, w, info["planes"])
+  depth, 8 or 16 (1-, 2- and 4-bit files count as 8).
+
+  Raises:
+    BadImage: when the header claims more than MAX_IMAGE_PIXELS pixels
+      (checked before any pixel is decoded).
+  """
+  with open(path, "rb") as f:
+    r = _png_preamble(f)
+    _check_pixels(path, r.width, r.height)
+    w, h, rows, info = r.asDirect()
+    a = np.vstack([np.asarray(row, np.uint32) for row in rows]).reshape(
+        h, w, info["planes"])
   x = (a / (2 ** info["bitdepth"] - 1)).astype(np.float32)
   return x, 16 if info["bitdepth"] == 16 else 8
 
 
-def _is_16bit_colour_png(path: str) -> bool:
-  if not path.lower().endswith(".png") or not os.path.isfile(path):
-    return False
+# Image.open reads only the header; Pillow warns (DecompressionBombWarning)
+# above its pixel limit, which read_image refuses itself, naming the file.
+# The warning filter is process-wide state: the lock keeps the loader's
+# threads from interleaving it.
+_OPEN_LOCK = threading.Lock()
+
+
+def _open_lazily(path: str) -> Image.Image:
+  with _OPEN_LOCK, warnings.catch_warnings():
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    return Image.open(path)
+
+
+def _decode(path: str) -> np.ndarray:
+  """read_image without the error handling."""
+  if os.path.getsize(path) == 0:
+    raise BadImage(path, "empty file (0 bytes)")
+  if path.lower().endswith(".png"):
+    try:
+      with open(path, "rb") as f:
+        r = _png_preamble(f)
+    except Exception:  # pylint: disable=broad-except  # not a PNG inside:
+      r = None         # Pillow identifies it, or says what it is not.
+    if r is not None:
+      _check_pixels(path, r.width, r.height)
+      if r.bitdepth == 16 and not r.greyscale:  # Pillow cuts it to 8 bits
+        x, _ = read_png(path)
+        return x[:, :, :3]  # drop alpha
+  with _open_lazily(path) as im:
+    _check_pixels(path, *im.size)
+    im.load()
+    mode = im.mode
+    if mode in ("1", "L", "I;16", "I;16B", "I;16L", "I", "F"):
+      arr = np.asarray(im)
+      if mode == "I":  # 32-bit int PIL mode holding 16-bit data
+        arr = arr.astype(np.uint16) if arr.max() <= 65535 else arr
+      if mode == "F":
+        arr = np.clip(arr, 0, 1)
+    elif mode in ("LA",):
+      arr = np.asarray(im.convert("L"))
+    else:  # RGB, RGBA, P (palette), CMYK, YCbCr, ...
+      arr = np.asarray(im.convert("RGB"))
   try:
-    return png_header(path) == {"bits": 16, "channels": 3}
-  except Exception:  # pylint: disable=broad-except  # not a PNG inside: PIL's
-    return False
+    return to_float(arr, path)
+  except ValueError as e:  # an unsupported shape
+    raise BadImage(path, str(e).removeprefix(f"{path}: ")) from None
 
 
 def read_image(path: str) -> np.ndarray:
   """Reads one image file as float32 (H, W, C) in [0, 1], C in {1, 3}.
 
   Raises:
-    ValueError: naming the file when it is missing, unreadable or of an
-      unsupported mode.
+    BadImage: (a ValueError) naming the file and why it cannot be used:
+      missing, empty, not an image, corrupt or truncated, a header claiming
+      more than MAX_IMAGE_PIXELS pixels, or an unsupported mode.
   """
   try:
-    if _is_16bit_colour_png(path):  # Pillow would cut it to 8 bits
-      x, _ = read_png(path)
-      return to_float(x[:, :, :3], path)  # drop alpha
-    with Image.open(path) as im:
-      im.load()
-      mode = im.mode
-      if mode in ("1", "L", "I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im)
-        if mode == "I":  # 32-bit int PIL mode holding 16-bit data
-          arr = arr.astype(np.uint16) if arr.max() <= 65535 else arr
-        if mode == "F":
-          arr = np.clip(arr, 0, 1)
-      elif mode in ("LA",):
-        arr = np.asarray(im.convert("L"))
-      else:  # RGB, RGBA, P (palette), CMYK, YCbCr, ...
-        arr = np.asarray(im.convert("RGB"))
+    return _decode(path)
+  except BadImage:
+    raise
   except FileNotFoundError:
-    raise ValueError(f"image file not found: {path}") from None
-  except Exception as e:  # PIL raises many types for corrupt files.
-    raise ValueError(f"cannot read image {path}: {type(e).__name__}: {e}. "
-                     "Remove or replace the file.") from None
-  return to_float(arr, path)
+    reason = "file not found"
+  except Image.DecompressionBombError as e:  # over twice Pillow's limit
+    n = re.search(r"\((\d+) pixels\)", str(e))
+    reason = _too_large(f"{int(n.group(1)):,}") if n else str(e)
+  except Image.UnidentifiedImageError:
+    reason = "not an image file (unrecognised content)"
+  except OSError as e:  # the file system's errors, or PIL's decoders'
+    reason = (f"cannot open it ({e.strerror})" if e.errno is not None
+              else f"corrupt or truncated (OSError: {e})")
+  except Exception as e:  # pylint: disable=broad-except  # PIL and pypng
+    reason = f"corrupt or truncated ({type(e).__name__}: {e})"  # raise many
+  raise BadImage(path, reason) from None
 
 
 # ----------------------------------------------------------------------------
@@ -231,12 +322,56 @@ def list_images(path: str) -> list[str]:
   return sorted(files)
 
 
-def load_folder(path: str, channels: int, convert: bool) -> Source:
+def _read_for(path: str, channels: int,
+              convert: bool) -> tuple[np.ndarray | None, str | None]:
+  """(image with `channels` channels, None) or (None, why it is bad)."""
+  try:
+    a = read_image(path)
+  except BadImage as e:
+    return None, e.reason
+  if a.shape[-1] != channels and not convert:
+    return None, channel_mismatch(a.shape[-1], channels)
+  return match_channels(a, channels, True, path), None
+
+
+def _listing(bad: list[tuple[str, str]]) -> str:
+  lines = [f"  {f}: {reason}" for f, reason in bad[:MAX_LISTED]]
+  if len(bad) > MAX_LISTED:
+    lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
+  return "\n".join(lines)
+
+
+def load_folder(path: str, channels: int, convert: bool,
+                bad_files: str = "stop") -> Source:
+  """Every image file under `path`, read up front.
+
+  Files that cannot be used (see read_image, or a channel count other than
+  `channels` when not `convert`) stop the load with one error listing them
+  (`bad_files` 'stop'), or are skipped with one warning each ('skip'). No
+  usable file at all is an error either way.
+  """
+  name = f"folder:{path}"
   files = list_images(path)
+  read = functools.partial(_read_for, channels=channels, convert=convert)
   with concurrent.futures.ThreadPoolExecutor(4) as pool:
-    raw = list(pool.map(read_image, files))
-  images = [match_channels(a, channels, convert, f) for a, f in zip(raw, files)]
-  return Source(f"folder:{path}", images, files)
+    results = list(pool.map(read, files))
+  bad = [(f, why) for f, (_, why) in zip(files, results) if why]
+  good = [(f, a) for f, (a, why) in zip(files, results) if not why]
+  if not good:
+    raise ValueError(
+        f"{name}: none of its {len(files)} image file(s) can be used:\n"
+        f"{_listing(bad)}\nRemove or replace them, or point the source at "
+        "another folder.")
+  if bad and bad_files == "stop":
+    raise ValueError(
+        f"{name}: {len(bad)} of {len(files)} image files cannot be used:\n"
+        f"{_listing(bad)}\nRemove or replace them, or set "
+        f"--config.data.bad_files=skip to skip them and use the other "
+        f"{len(good)}.")
+  for f, why in bad:
+    logging.warning("%s: skipping %s: %s (config.data.bad_files=skip).",
+                    name, f, why)
+  return Source(name, [a for _, a in good], [f for f, _ in good])
 
 
 def load_tfds(arg: str, channels: int, convert: bool, data_dir: str | None):
@@ -273,8 +408,19 @@ def load_tfds(arg: str, channels: int, convert: bool, data_dir: str | None):
   return Source(what, loader=loader, length=len(ds))
 
 
+def validate_bad_files(value) -> str:
+  if value not in BAD_FILES:
+    raise ValueError(
+        f"config.data.bad_files={value!r}: valid values are 'stop' (one "
+        "error listing the image files that cannot be used) and 'skip' (one "
+        "warning per such file; use the others).")
+  return value
+
+
 def load_source(spec: str, data_cfg) -> Source:
-  """Opens the source named by `spec` for `config.data`."""
+  """Opens the source named by `spec` for `config.data` (a config without
+  `bad_files`, e.g. a saved older one, stops on bad files)."""
+  bad_files = validate_bad_files(data_cfg.get("bad_files", "stop"))
   kind, arg = parse_source(spec)
   channels = int(data_cfg.channels)
   if channels not in (1, 3):
@@ -285,7 +431,8 @@ def load_source(spec: str, data_cfg) -> Source:
   if kind == "folder":
     if not arg:
       raise ValueError("folder source needs a path: folder:PATH.")
-    return load_folder(arg, channels, bool(data_cfg.convert_channels))
+    return load_folder(arg, channels, bool(data_cfg.convert_channels),
+                       bad_files)
   return load_tfds(arg, channels, bool(data_cfg.convert_channels),
                    data_cfg.tfds_data_dir)
 

@@ -342,13 +342,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   """
   setup = Setup(config, devices)  # config errors: here, before any compute
   task = tasks.build(config, setup)
-  # Reads only: a missing init_from fails before the workdir is touched.
+  # Reads only: a missing init_from or bad data fails before the workdir is
+  # touched.
   task.attach(workdir, resuming=checkpoint.has_checkpoint(workdir))
-  _check_writable(workdir)
   train_src = data_lib.drop_small(
       data_lib.load_source(config.data.train, config.data), config.data.crop)
   eval_src = data_lib.load_source(config.data.eval, config.data)
   task.check_sources(train_src, eval_src)
+  _check_writable(workdir)
 
   bs = int(config.data.batch_size)
   rng = jax.random.PRNGKey(config.seed)

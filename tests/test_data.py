@@ -77,7 +77,10 @@ def test_empty_folder(tmp_path):
                                      b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"])
 def test_corrupt_image_names_the_file(tmp_path, content):
   (tmp_path / "bad.png").write_bytes(content)
-  with pytest.raises(ValueError, match=r"cannot read image .*bad\.png"):
+  with pytest.raises(ValueError, match=r"cannot read image .*bad\.png: "):
+    data_lib.read_image(str(tmp_path / "bad.png"))
+  with pytest.raises(ValueError, match=r"none of its 1 image file\(s\) can "
+                     r"be used:\n  .*bad\.png: "):
     data_lib.load_source(f"folder:{tmp_path}", data_cfg())
 
 

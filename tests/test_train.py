@@ -135,6 +135,7 @@ def test_resume_with_changed_state_fails_and_keeps_workdir(
     ("noise.gaussian.sigma", -5.0, "σ must be >= 0"),
     ("optim.lr", 0.0, "learning rate must be > 0"),
     ("data.train", "s3://bucket", "unknown data source"),
+    ("data.bad_files", "ignore", "bad_files='ignore': valid values"),
     ("model.output", "tanh", "valid values"),
     ("train.total_images", 0, "total_images=0"),
 ])
