@@ -66,7 +66,7 @@ BAD_FILES = ("stop", "skip")
 # Image.MAX_IMAGE_PIXELS, about 89 Mpixels (9459 x 9459).
 MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 # How many bad files one error message lists; the rest are counted.
-MAX_LISTED = 10
+MAX_LISTED = 20
 
 
 class Source(Sequence):
@@ -234,6 +234,8 @@ def _decode(path: str) -> np.ndarray:
       if mode == "I":  # 32-bit int PIL mode holding 16-bit data
         arr = arr.astype(np.uint16) if arr.max() <= 65535 else arr
       if mode == "F":
+        if not np.all(np.isfinite(arr)):  # would poison every step it is in
+          raise BadImage(path, "NaN or infinite pixel values (a float image)")
         arr = np.clip(arr, 0, 1)
     elif mode in ("LA",):
       arr = np.asarray(im.convert("L"))

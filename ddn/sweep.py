@@ -90,7 +90,11 @@ def main(argv):
     except FloatingPointError as e:  # a too-high lr is a result, not a crash
       logging.warning("sweep run %s diverged: %s", name, e)
       diverged[name] = str(e).splitlines()[0]
-    except ValueError as e:  # bad input: stop with the message, no traceback
+    except train.Preempted as e:  # checkpointed: the same command resumes
+      print(f"ddn.sweep: run {name}: {e} (the finished runs are kept)",
+            file=sys.stderr)
+      sys.exit(0)
+    except (ValueError, train.WorkdirError) as e:  # one message, no traceback
       sys.exit(f"ddn.sweep: run {name}: {e}")
   finished = {n: os.path.join(f.workdir, n) for n, _ in configs
               if n not in diverged}

@@ -31,6 +31,8 @@ BROKEN = {
     "huge.bmp": "10,000,000,000 pixels, over the limit of 89,478,485",
     "big.bmp": "10000x10000 = 100,000,000 pixels, over the limit of "
                "89,478,485",
+    # A float TIFF with a NaN pixel: it would make every step it is in NaN.
+    "nan.tif": "NaN or infinite pixel values",
 }
 GRAY = ("good0.png", "good1.png", "tiny.png", "deep_gray.png", "la.png")
 COLOUR = ("deep_rgb.png", "rgba.png", "palette.png", "cmyk.jpg")
@@ -103,6 +105,9 @@ def make_folder(d) -> dict[str, np.ndarray]:
       _chunk(b"IDAT", zlib.compress(bytes(100))) + _chunk(b"IEND", b""))
   (d / "huge.bmp").write_bytes(_bmp_header(100_000, 100_000))
   (d / "big.bmp").write_bytes(_bmp_header(10_000, 10_000))
+  f32 = rng.random((40, 40), dtype=np.float32)
+  f32[3, 5] = np.nan
+  Image.fromarray(f32, mode="F").save(d / "nan.tif")
   assert sorted(os.listdir(d)) == sorted(set(want) | set(BROKEN))
   return want
 
@@ -200,10 +205,11 @@ def test_stop_lists_the_first_few_and_counts_the_rest(tmp_path):
   write_png(str(tmp_path / "good.png"), np.zeros((8, 8), np.uint8))
   for i in range(data_lib.MAX_LISTED + 3):
     (tmp_path / f"empty{i:02d}.png").write_bytes(b"")
-  with pytest.raises(ValueError, match=r"13 of 14 image files") as err:
+  n = data_lib.MAX_LISTED + 3
+  with pytest.raises(ValueError, match=rf"{n} of {n + 1} image files") as err:
     data_lib.load_source(f"folder:{tmp_path}", data_cfg())
   lines = str(err.value).splitlines()
-  assert sum("empty file (0 bytes)" in l for l in lines) == 10
+  assert sum("empty file (0 bytes)" in l for l in lines) == data_lib.MAX_LISTED
   assert "  ... and 3 more" in lines
 
 
@@ -262,7 +268,7 @@ def test_training_skips_bad_files(folder, tmp_path, caplog):
 def test_training_stops_before_writing(folder, tmp_path):
   d, _ = folder
   workdir = tmp_path / "w"
-  with pytest.raises(ValueError, match=r"10 of 15 image files cannot be "
+  with pytest.raises(ValueError, match=r"11 of 16 image files cannot be "
                      r"used:\n(?s:.*)--config\.data\.bad_files=skip"):
     train.train_and_evaluate(_smoke(d, "stop"), str(workdir))
   assert not workdir.exists()
