@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -137,6 +138,24 @@ def _check_writable(workdir: str):
   except OSError as e:
     raise ValueError(f"workdir {workdir!r} is not writable ({e}); choose "
                      "another --workdir.") from None
+
+
+def _check_space(workdir: str, state, keep: int) -> None:
+  """Refuses to start when the workdir's disk cannot hold one checkpoint of
+  `state`; warns when it cannot hold `keep` + 1 (orbax writes the next
+  before it deletes the oldest)."""
+  size = sum(x.nbytes for x in jax.tree_util.tree_leaves(state))
+  free = shutil.disk_usage(workdir).free
+  mb = lambda n: f"{n / 2**20:.1f} MB"
+  if free < size:
+    raise ValueError(
+        f"the disk of workdir {workdir!r} has {mb(free)} free, less than one "
+        f"checkpoint ({mb(size)}); free space or choose another --workdir.")
+  if free < (keep + 1) * size:
+    logging.warning("the disk of workdir %s has %s free; %d checkpoints of "
+                    "%s (config.train.max_to_keep=%d, plus the one being "
+                    "written) will not fit.", workdir, mb(free), keep + 1,
+                    mb(size), keep)
 
 
 class Diverged(FloatingPointError):
@@ -363,6 +382,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     mngr.close()
     raise
   primary = parallel.is_primary()
+  try:
+    _check_space(workdir, state, int(config.train.max_to_keep))
+  except ValueError:
+    mngr.close()
+    raise
   if primary:
     _save_config(resolved, saved, workdir)  # only once the state fits
   start = int(state.step)

@@ -408,3 +408,16 @@ def test_unwritable_workdir_fails_before_training(tmp_path):
   assert rc == 1
   assert "ddn: workdir" in out and "is not writable" in out
   assert "Traceback" not in out
+
+
+def test_disk_too_small_for_a_checkpoint_fails_before_training(
+    monkeypatch, tmp_path, caplog):
+  usage = shutil.disk_usage(tmp_path)
+  w = str(tmp_path / "w")
+  monkeypatch.setattr(train.shutil, "disk_usage",
+                      lambda p: usage._replace(free=1000))
+  with pytest.raises(ValueError, match=r"has 0\.0 MB free, less than one "
+                     r"checkpoint \(0\.\d MB\)"):
+    train.train_and_evaluate(experiment(*AE), w)
+  assert not os.path.exists(os.path.join(w, "metrics.jsonl"))
+  assert not os.listdir(os.path.join(w, "checkpoints"))
