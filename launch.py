@@ -27,6 +27,7 @@ process 0 writes the logs and plots, all write their part of checkpoints.
 
 import logging
 import os
+import re
 import sys
 
 from absl import app
@@ -47,24 +48,67 @@ _DISTRIBUTED = flags.DEFINE_bool(
 _COORDINATOR = flags.DEFINE_string(
     "coordinator", os.environ.get("DDN_COORDINATOR", ""),
     "HOST:PORT of process 0, for clusters JAX does not detect itself.")
+# Integer flags default to None: their environment variables are read in
+# main(), where a bad value is one clear error (env_int).
 _NUM_PROCESSES = flags.DEFINE_integer(
-    "num_processes", int(os.environ.get("DDN_NUM_PROCESSES", "0") or 0),
-    "Processes in the run (with --coordinator).")
+    "num_processes", None,
+    "Processes in the run (with --coordinator); default $DDN_NUM_PROCESSES, "
+    "else 0.")
 _PROCESS_ID = flags.DEFINE_integer(
-    "process_id", int(os.environ.get("DDN_PROCESS_ID", "-1") or -1),
-    "This process's index, 0..num_processes-1 (with --coordinator).")
+    "process_id", None,
+    "This process's index, 0..num_processes-1 (with --coordinator); default "
+    "$DDN_PROCESS_ID, else -1.")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def env_int(name: str, default: int) -> int:
+  """The integer in $name (unset or empty: `default`); raises ValueError
+  naming the variable when it is not an integer."""
+  value = os.environ.get(name, "").strip()
+  if not value:
+    return default
+  try:
+    return int(value)
+  except ValueError:
+    raise ValueError(f"{name}={value!r}: must be an integer (as "
+                     f"--{name[4:].lower()}), e.g. {name}=2, or "
+                     "unset.") from None
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, where a --config.x.y naming no field of the config
+  (ml_collections raises KeyError or AttributeError) is one clear error, as
+  other bad flags are."""
+  try:
+    return app.parse_flags_with_usage(argv)
+  except (AttributeError, KeyError) as e:
+    while e.args and isinstance(e.args[0], Exception):
+      e = e.args[0]
+    detail = " ".join(str(e.args[0] if e.args else e).split())
+    named = [a.partition("=")[0] for a in argv[1:]
+             if a.startswith("--config.")]
+    path = re.search(r"lookup: (\S+)", detail)  # which override, if told
+    key = re.search(r"'(\w+)'", detail)
+    if path:
+      named = [f"--config.{path.group(1)}"]
+    elif key:
+      named = [a for a in named if key.group(1) in a.split(".")] or named
+    sys.exit(f"ddn: {', '.join(named) or '--config'}: no such field in the "
+             f"config: {detail}")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  distributed = None
-  if _DISTRIBUTED.value or _COORDINATOR.value:
-    distributed = dict(coordinator=_COORDINATOR.value,
-                       num_processes=_NUM_PROCESSES.value,
-                       process_id=_PROCESS_ID.value)
   try:
+    num_processes = (_NUM_PROCESSES.value if _NUM_PROCESSES.value is not None
+                     else env_int("DDN_NUM_PROCESSES", 0))
+    process_id = (_PROCESS_ID.value if _PROCESS_ID.value is not None
+                  else env_int("DDN_PROCESS_ID", -1))
+    distributed = None
+    if _DISTRIBUTED.value or _COORDINATOR.value:
+      distributed = dict(coordinator=_COORDINATOR.value,
+                         num_processes=num_processes, process_id=process_id)
     runtime.setup(distributed=distributed)
     import jax  # pylint: disable=g-import-not-at-top
     if jax.process_index() > 0:
@@ -84,4 +128,4 @@ def main(argv):
 
 if __name__ == "__main__":
   logging.getLogger().setLevel(logging.INFO)
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -145,9 +145,7 @@ class AdversarialTask:
     if config.eval.max_images <= 0 or config.eval.crops < 1:
       raise ValueError("config.eval: max_images and crops must be >= 1, got "
                        f"{config.eval.max_images} and {config.eval.crops}.")
-    if config.eval.realism.judges < 1:
-      raise ValueError(f"config.eval.realism.judges="
-                       f"{config.eval.realism.judges}: need >= 1 judge.")
+    realism.validate(config.eval.realism, int(d.channels), int(d.crop))
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate(config.loss)
     losses.validate_disc(config.disc)
@@ -176,9 +174,12 @@ class AdversarialTask:
 
   def check_sources(self, train_src, eval_src) -> None:
     data_lib.check_disjoint(train_src, eval_src)  # realism is held out
+    cfg = self.config.eval
+    tasks.check_validation_crops(
+        eval_src, max(int(cfg.crops), int(cfg.realism.eval_crops)),
+        int(self.config.data.crop))
 
   def attach(self, workdir: str, resuming: bool) -> None:
-    del resuming
     self.workdir = workdir
     src = self.config.train.init_from
     if src and not checkpoint.has_checkpoint(src):
@@ -187,6 +188,9 @@ class AdversarialTask:
           "workdir of a trained autoencoder (python launch.py "
           f"--config=experiments/ae.py --workdir={src}), or leave it empty "
           "to start G from scratch with a reconstruction warm-up.")
+    if src and not resuming:  # G's parameters must fit, before any write
+      expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
+      tasks.check_init_from(self.config, expected)
 
   def init(self, rng: jax.Array) -> steps.AdversarialState:
     return steps.init_adversarial_state(

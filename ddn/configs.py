@@ -14,11 +14,23 @@ list of modifiers applied after the experiment's own settings:
 
 e.g. `--config=experiments/ae.py:smoke,severe`. Field overrides on the command
 line (`--config.optim.lr=1e-4`) apply after the modifiers.
+
+`validate(config)` checks a config's fields and their types against the
+defaults of its task, before any compute (ddn.train.Setup calls it): a config
+built in Python (a notebook, a script calling `train.train_and_evaluate`) gets
+the same one clear error as a mistyped `--config.x.y` on the command line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import difflib
+import math
+import numbers
+from typing import Any
+
 import ml_collections
+import numpy as np
 
 from ddn import noise as noise_lib
 
@@ -224,3 +236,184 @@ def apply_args(c: ml_collections.ConfigDict, arg: str | None):
       raise ValueError(f"unknown config modifier {mod!r}; valid modifiers "
                        f"are smoke, {', '.join(noise_lib.PRESETS)}.")
   return c
+
+
+# ----------------------------------------------------------------------------
+# Field and type checks against the task's defaults.
+
+
+TASKS = {"autoencoder": autoencoder, "classifier": classifier,
+         "adversarial": adversarial}
+
+# Fields the code reads with a fallback: `task` (tasks.build trains the
+# autoencoder when it is absent) and `eval.sigma` (None, like -1: the train
+# σ, tasks.eval_noise_spec).
+OPTIONAL = ("task",)
+NULLABLE = ("eval.sigma",)
+
+# Why a field of another task is not one of this task's.
+HINTS = {
+    ("classifier", "model"): "the classifier's denoiser is the network of "
+                             "config.train.init_from, built from that run's "
+                             "saved config",
+    ("classifier", "loss"): "the classifier's loss is config.disc.loss",
+    ("autoencoder", "disc"): "a discriminator belongs to the classifier and "
+                             "adversarial tasks (set config.task)",
+    ("autoencoder", "adv"): "adversarial training is config.task="
+                            "'adversarial' (experiments/adv.py)",
+}
+
+MAX_LISTED = 3  # problems named in one error
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks the fields and value types of `config` against its task's
+  defaults (`TASKS[config.task]()`), before any compute.
+
+  Every field must exist in the defaults (a typo gets the closest field
+  name suggested) and every default field must be present (`task` may be
+  left out: the autoencoder). Each value must have the type of the default:
+  an int passes where a float is expected, a list or a tuple where a
+  sequence is (its items checked alike), but a bool is not a number, a
+  number is not a bool and nothing but a str is a str; floats must be
+  finite; None passes only where the code reads it as "unset"
+  (`NULLABLE`). Value ranges are checked where the values are used
+  (ddn.train.Setup, ddn.noise, ddn.models, ddn.optim, the tasks).
+
+  Raises:
+    ValueError: naming the first offending field(s), what is expected and a
+      fix, e.g. "config.optim.lrr: not a field of the autoencoder config;
+      did you mean config.optim.lr? ...".
+  """
+  name = config.get("task", "autoencoder") if _is_mapping(config) else None
+  if not isinstance(name, str) or name not in TASKS:
+    raise ValueError(f"config.task={name!r}: valid tasks are "
+                     f"{', '.join(TASKS)}.")
+  defaults = TASKS[name]()
+  problems = _compare(config, defaults, "", name, _paths(defaults))
+  if not problems:
+    return
+  message = problems[0]
+  rest = problems[1:MAX_LISTED]
+  if rest:
+    more = len(problems) - MAX_LISTED
+    message += (f" Also: {' '.join(rest)}"
+                + (f" (and {more} more)" if more > 0 else ""))
+  raise ValueError(message)
+
+
+def _is_mapping(value: Any) -> bool:
+  return isinstance(value, (ml_collections.ConfigDict, Mapping))
+
+
+def _paths(defaults, prefix: str = "") -> list[str]:
+  """Dotted names of every field and group under `defaults`."""
+  out = []
+  for key, value in defaults.items():
+    out.append(prefix + key)
+    if _is_mapping(value):
+      out += _paths(value, f"{prefix}{key}.")
+  return out
+
+
+def _compare(config, defaults, prefix: str, task: str,
+             all_paths: list[str]) -> list[str]:
+  """Problems of `config` (a group) against `defaults`, in field order."""
+  problems = []
+  expected = dict(defaults.items())
+  present = dict(config.items())  # FieldReferences resolved
+  for key, value in present.items():
+    path = prefix + key
+    if key not in expected:
+      problems.append(_unknown(path, key, list(expected), task, all_paths))
+      continue
+    default = expected[key]
+    if _is_mapping(default):
+      if _is_mapping(value):
+        problems += _compare(value, default, f"{path}.", task, all_paths)
+      else:
+        problems.append(
+            f"config.{path}={value!r} ({type(value).__name__}): expected a "
+            f"group of fields ({', '.join(default)}), "
+            f"as in ddn.configs.{task}().")
+      continue
+    problem = _type_problem(path, value, default)
+    if problem:
+      problems.append(problem)
+  for key in expected:
+    if key not in present and (prefix + key) not in OPTIONAL:
+      default = expected[key]
+      example = ("a group as in ddn.configs." + task + "()"
+                 if _is_mapping(default) else f"e.g. {default!r}")
+      problems.append(
+          f"config.{prefix}{key} is missing ({example}); start from "
+          f"ddn.configs.{task}(), which has every field.")
+  return problems
+
+
+def _unknown(path: str, key: str, siblings: list[str], task: str,
+             all_paths: list[str]) -> str:
+  group = path.rpartition(".")[0]
+  parent = f"config.{group}." if group else "config."
+  close = [parent + c for c in
+           difflib.get_close_matches(key, siblings, n=1, cutoff=0.6)]
+  if not close:  # the right name in another group, e.g. config.lr
+    close = ["config." + p for p in all_paths if p.rpartition(".")[2] == key]
+  msg = f"config.{path}: not a field of the {task} config"
+  hint = HINTS.get((task, path))
+  if hint:
+    msg += f" ({hint})"
+  if close:
+    msg += f"; did you mean {' or '.join(close[:MAX_LISTED])}?"
+  else:
+    msg += (f"; the fields of {parent.rstrip('.')} are "
+            f"{', '.join(sorted(siblings))}.")
+  return msg + " Remove or rename it."
+
+
+def _is_bool(v) -> bool:
+  return isinstance(v, (bool, np.bool_))
+
+
+def _is_int(v) -> bool:
+  return isinstance(v, numbers.Integral) and not _is_bool(v)
+
+
+def _is_number(v) -> bool:
+  return isinstance(v, numbers.Real) and not _is_bool(v)
+
+
+def _kind(default) -> tuple[str, Any]:
+  """(what is expected, its test) for a default value."""
+  if _is_bool(default):
+    return "a bool (True or False)", _is_bool
+  if _is_int(default):
+    return "an int", _is_int
+  if isinstance(default, float):
+    return "a number", _is_number
+  if isinstance(default, str):
+    return "a str", lambda v: isinstance(v, str)
+  if isinstance(default, (tuple, list)):
+    if default:
+      what, ok = _kind(default[0])
+      return (f"a tuple of {what.partition(' ')[2]}s",
+              lambda v: isinstance(v, (tuple, list)) and all(map(ok, v)))
+    return "a tuple", lambda v: isinstance(v, (tuple, list))
+  return f"a {type(default).__name__}", lambda v: isinstance(v,
+                                                             type(default))
+
+
+def _type_problem(path: str, value, default) -> str | None:
+  """What is wrong with the type of `value` for a field whose default is
+  `default`, or None."""
+  if value is None and path in NULLABLE:
+    return None
+  what, ok = _kind(default)
+  if not ok(value):
+    return (f"config.{path}={value!r} ({type(value).__name__}): expected "
+            f"{what}, e.g. config.{path}={default!r}.")
+  numbers_in = value if isinstance(value, (tuple, list)) else (value,)
+  if any(_is_number(v) and not math.isfinite(v) for v in numbers_in):
+    return (f"config.{path}={value!r}: must be finite, e.g. "
+            f"config.{path}={default!r}.")
+  return None

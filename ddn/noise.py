@@ -27,9 +27,15 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 KINDS = ("gaussian", "salt_pepper", "blocks")
 BLOCK_FILLS = ("zero", "one", "mean", "random")
+# σ is applied in float32: beyond its range the noise is infinite.
+MAX_SIGMA = float(np.finfo(np.float32).max)
+# Block sides are drawn as int32 (size_max + 1 must fit); a side at least the
+# image's covers it whole, so nothing is lost by the bound.
+MAX_BLOCK_SIZE = 2**31 - 2
 
 # Presets: overrides of config.noise that reproduce the chapter's examples
 # ("mildly" to "severely" noisy images).
@@ -90,13 +96,15 @@ def spec_from_config(cfg) -> NoiseSpec:
       block_count=int(b.count), block_size_min=int(b.size_min),
       block_size_max=int(b.size_max), block_fill=str(b.fill))
   if "gaussian" in kinds:
-    if spec.sigma < 0:
+    # `not a <= x` also catches NaN.
+    if not 0 <= spec.sigma <= MAX_SIGMA:
       raise ValueError(f"config.noise.gaussian.sigma={spec.sigma}: σ must be "
-                       ">= 0 (on the 0-255 scale, e.g. 25).")
-    if spec.blind and not 0 <= spec.sigma_min <= spec.sigma_max:
+                       ">= 0 and finite (on the 0-255 scale, e.g. 25).")
+    if spec.blind and not 0 <= spec.sigma_min <= spec.sigma_max <= MAX_SIGMA:
       raise ValueError(
           "config.noise.gaussian: blind noise needs 0 <= sigma_min <= "
-          f"sigma_max, got [{spec.sigma_min}, {spec.sigma_max}].")
+          f"sigma_max, both finite, got [{spec.sigma_min}, "
+          f"{spec.sigma_max}].")
   if "salt_pepper" in kinds:
     if not 0 <= spec.sp_rate <= 1 or not 0 <= spec.sp_salt_fraction <= 1:
       raise ValueError(
@@ -104,10 +112,12 @@ def spec_from_config(cfg) -> NoiseSpec:
           f"[0, 1], got rate={spec.sp_rate}, "
           f"salt_fraction={spec.sp_salt_fraction}.")
   if "blocks" in kinds:
-    if spec.block_count < 0 or not 1 <= spec.block_size_min <= spec.block_size_max:
+    if spec.block_count < 0 or not (
+        1 <= spec.block_size_min <= spec.block_size_max <= MAX_BLOCK_SIZE):
       raise ValueError(
           "config.noise.blocks: need count >= 0 and 1 <= size_min <= "
-          f"size_max, got count={spec.block_count}, "
+          f"size_max <= {MAX_BLOCK_SIZE} (a side at least the image's covers "
+          f"it), got count={spec.block_count}, "
           f"size=[{spec.block_size_min}, {spec.block_size_max}].")
     if spec.block_fill not in BLOCK_FILLS:
       raise ValueError(f"config.noise.blocks.fill={spec.block_fill!r}: valid "

@@ -49,6 +49,29 @@ def denoise_batches(denoise_map: parallel.BatchMap, params,
   return denoise_map(params, noisy)
 
 
+def validate(cfg, channels: int, crop: int) -> None:
+  """Checks `config.eval.realism` (see Judge) before any compute, so a bad
+  value fails at the start of a run, not after its training; raises
+  ValueError naming the field."""
+  checks = [("train_crops", cfg.train_crops >= 2, "must be >= 2 (half are "
+             "shown as real, half as denoised)"),
+            ("eval_crops", cfg.eval_crops >= 1, "must be >= 1"),
+            ("batch_size", cfg.batch_size >= 2, "must be >= 2 (half real, "
+             "half denoised)"),
+            ("images", cfg.images > 0, "must be > 0"),
+            ("lr", cfg.lr > 0, "the learning rate must be > 0, e.g. 1e-3"),
+            ("judges", cfg.judges >= 1, "need >= 1 judge")]
+  for field, ok, why in checks:
+    if not ok:
+      raise ValueError(f"config.eval.realism.{field}={cfg[field]}: {why}.")
+  try:
+    discriminators.from_config(cfg.get("disc") or configs.classifier().disc,
+                               channels, crop)
+  except ValueError as e:  # its messages name the group config.disc
+    raise ValueError(str(e).replace("config.disc",
+                                    "config.eval.realism.disc")) from None
+
+
 class Judge:
   """Trains fresh judges on fixed crops; one call per denoiser to score."""
 

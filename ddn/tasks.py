@@ -65,6 +65,63 @@ def load_params_into(workdir: str, expected, what: str, repl):
   return jax.device_put(params, repl), step
 
 
+# Config fields that set the shapes of a denoiser's parameters.
+SHAPE_FIELDS = ("model.name", "model.features", "model.blocks",
+                "model.kernel_size", "model.skip", "model.upsample",
+                "data.channels")
+
+
+def check_init_from(config, expected,
+                    model_field: str = "config.model") -> None:
+  """Raises a clear ValueError, before any compute or write, when
+  `config.train.init_from` has no checkpoint or its parameters do not fit
+  `expected` (a tree of ShapeDtypeStructs, e.g. from jax.eval_shape); reads
+  array metadata only. `model_field` names the config behind `expected`."""
+  src = config.train.init_from
+  if not checkpoint.has_checkpoint(src):
+    raise ValueError(
+        f"config.train.init_from={src!r} has no checkpoint: give the workdir "
+        "of a trained autoencoder (python launch.py "
+        f"--config=experiments/ae.py --workdir={src}).")
+  mngr = checkpoint.manager(src)
+  try:
+    saved = checkpoint.saved_tree(mngr, mngr.latest_step())["params"]
+  finally:
+    mngr.close()
+  try:
+    checkpoint.check_compatible(saved, expected,
+                                f"config.train.init_from={src!r}",
+                                model_field)
+  except ValueError as e:
+    differs = _differences(src, config)
+    if not differs:
+      raise
+    raise ValueError(f"{e} That run has {differs}; use those values, or "
+                     "leave config.train.init_from empty to start from "
+                     "scratch.") from None
+
+
+def _differences(src: str, config) -> str:
+  """The SHAPE_FIELDS where `config` differs from the run in `src`, as
+  'config.model.features=(8, 16) (here (8, 32)), ...'; '' when unknown."""
+  try:
+    saved = checkpoint.load_config(src)
+  except ValueError:
+    return ""
+  out = []
+  for path in SHAPE_FIELDS:
+    group, leaf = path.split(".")
+    there = saved.get(group, {}).get(leaf)
+    here = config[group].get(leaf) if group in config else None
+    if isinstance(there, list):
+      there = tuple(there)
+    if isinstance(here, list):
+      here = tuple(here)
+    if there is not None and here is not None and there != here:
+      out.append(f"config.{path}={there!r} (here {here!r})")
+  return ", ".join(out)
+
+
 # ----------------------------------------------------------------------------
 # The denoising autoencoder.
 
@@ -89,7 +146,12 @@ class AutoencoderTask:
     del train_src, eval_src  # validation images may repeat training ones
 
   def attach(self, workdir: str, resuming: bool) -> None:
-    del workdir, resuming  # nothing beyond the config
+    """Checks init_from (unless resuming: the checkpoint then wins) before
+    anything is written."""
+    del workdir
+    if self.config.train.init_from and not resuming:
+      expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
+      check_init_from(self.config, expected)
 
   def init(self, rng: jax.Array) -> steps.TrainState:
     return steps.init_state(rng, self.model, self.setup.tx,
@@ -214,6 +276,8 @@ class ClassifierTask:
 
   def check_sources(self, train_src, eval_src) -> None:
     data_lib.check_disjoint(train_src, eval_src)
+    check_validation_crops(eval_src, int(self.config.eval.crops),
+                           int(self.config.data.crop))
 
   def attach(self, workdir: str, resuming: bool) -> None:
     """Builds the frozen denoiser: from the record in the workdir when
@@ -263,6 +327,10 @@ class ClassifierTask:
         self.config.compute_dtype)
     self.denoiser_record = record
     self._record_path = record_path
+    if not resuming:
+      expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).denoiser
+      check_init_from(self.config, expected,
+                      "config.model of that run (its config.json)")
     if record.get("noise") and record["noise"] != self.config.noise.to_dict():
       logging.warning(
           "config.noise differs from the noise the denoiser was trained on "
@@ -321,6 +389,24 @@ class ClassifierTask:
                            title=self.disc.describe())
 
 
+def _crop_too_large(source: data_lib.Source, j: int, h: int, w: int,
+                    crop: int) -> ValueError:
+  return ValueError(
+      f"validation image {source.label(j)} is {h}x{w}, smaller than the "
+      f"crop {crop}; lower config.data.crop to <= {min(h, w)} or use "
+      "other data.eval images.")
+
+
+def check_validation_crops(source: data_lib.Source, n: int,
+                           crop: int) -> None:
+  """Raises, before any compute, the error validation_crops(source, n,
+  crop, ...) would raise on an image smaller than the crop."""
+  for j in range(min(n, len(source))):
+    h, w = np.shape(source[j])[:2]
+    if min(h, w) < crop:
+      raise _crop_too_large(source, j, h, w, crop)
+
+
 def validation_crops(source: data_lib.Source, n: int, crop: int,
                      seed: int) -> np.ndarray:
   """n fixed crops (n, crop, crop, C), spread evenly over the images, at
@@ -332,10 +418,7 @@ def validation_crops(source: data_lib.Source, n: int, crop: int,
     image = np.asarray(source[j])
     h, w, _ = image.shape
     if min(h, w) < crop:
-      raise ValueError(
-          f"validation image {source.label(j)} is {h}x{w}, smaller than the "
-          f"crop {crop}; lower config.data.crop to <= {min(h, w)} or use "
-          "other data.eval images.")
+      raise _crop_too_large(source, j, h, w, crop)
     rng = np.random.default_rng([seed + EVAL_CROP_SEED, i])
     y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
     out.append(image[y:y + crop, x:x + crop])

@@ -413,11 +413,11 @@ def test_whole_image_hinge_run_resumes_exactly(hinge_run, tmp_path):
     _assert_trees_close(getattr(full, name), getattr(resumed, name))
 
 
+# Channels unlike the denoiser's: tests/test_bad_config.py.
 @pytest.mark.parametrize("change,match", [
     (dict(init_from=""), "init_from is empty.*experiments/ae.py"),
     (dict(init_from="/nonexistent/ae"), "not a trained autoencoder's workdir"),
     (dict(eval="embedded:train"), "share 8 image.*held out"),
-    (dict(channels=3), "trained on 1-channel images"),
     (dict(batch_size=1), "needs >= 2"),
     (dict(classifier_as_denoiser=True), "not an autoencoder's workdir"),
 ])
@@ -428,8 +428,6 @@ def test_bad_setups_fail_before_writing(denoiser_dir, patch_run, tmp_path,
     c.train.init_from = change["init_from"]
   if "eval" in change:
     c.data.eval = change["eval"]
-  if "channels" in change:
-    c.data.channels = 3
   if "batch_size" in change:
     c.data.batch_size = 1
   if "classifier_as_denoiser" in change:
