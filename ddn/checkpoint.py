@@ -153,9 +153,13 @@ def save(mngr: ocp.CheckpointManager, step: int, state: Any,
     raise NonFinite(f"the state at step {step} has non-finite values in "
                     f"{', '.join(bad[:3])}; it was not checkpointed.")
   record = dict(host or {}, digest=sha)
-  mngr.save(int(step), args=ocp.args.Composite(**{
+  saved = mngr.save(int(step), args=ocp.args.Composite(**{
       STATE: ocp.args.StandardSave(state), HOST: ocp.args.JsonSave(record)}))
   mngr.wait_until_finished()
+  if not saved:  # orbax declines steps at or before its latest
+    raise RuntimeError(f"checkpoint step {step} was not written: "
+                       f"{mngr.directory} already has step "
+                       f"{mngr.latest_step()}.")
 
 
 def restore(mngr: ocp.CheckpointManager, target: Any,
@@ -229,11 +233,10 @@ def restore_latest(mngr: ocp.CheckpointManager,
     where = os.path.join(directory, str(step))
     if quarantine:
       where = _quarantine(directory, step)
+      mngr.reload()  # forget the step: the run will write it again
     logging.warning("checkpoint step %d is corrupt: %s; kept at %s and not "
                     "used; falling back to the previous checkpoint.", step,
                     why, where)
-  if quarantine and bad:
-    mngr.reload()
   if bad:
     raise ValueError(
         f"no intact checkpoint in {directory}: step(s) "

@@ -116,7 +116,7 @@ def _noise(**over):
 @example(fields=_noise(kinds="gaussian", gaussian__blind=True,
                        gaussian__sigma_max=1e39), h=8, w=8, channels=1)
 @example(fields=_noise(blocks__size_max=2**31 - 1), h=1, w=1, channels=3)
-@settings(max_examples=120, **FUZZ)
+@settings(max_examples=40, **FUZZ)
 @given(fields=NOISE, h=SIZES, w=SIZES, channels=CHANNELS)
 def test_noise_config_is_a_clean_error_or_finite_noise(fields, h, w,
                                                         channels):
@@ -163,7 +163,7 @@ def _model(**over):
                        dropout=0.5), h=1, w=1, channels=3)
 @example(fields=_model(features=(2, 4, 8), skip=False, output="sigmoid"),
          h=37, w=3, channels=1)
-@settings(max_examples=25, **FUZZ)
+@settings(max_examples=10, **FUZZ)
 @given(fields=MODEL, h=SIZES, w=SIZES, channels=CHANNELS)
 def test_model_config_is_a_clean_error_or_finite_output(fields, h, w,
                                                         channels):

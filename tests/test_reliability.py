@@ -116,35 +116,6 @@ def ae_reference(tmp_path_factory):
   return workdir
 
 
-def test_autoencoder_sigterm_then_kill_in_checkpoint_write(ae_reference,
-                                                           tmp_path):
-  spec, over = AE
-  w = str(tmp_path / "w")
-  # 1. SIGTERM (preemption) mid-window: finish the step, checkpoint, exit 0.
-  p = start(command(spec, over, w))
-  wait_for_step(p, w, 5)
-  p.send_signal(signal.SIGTERM)
-  out, _ = p.communicate(timeout=120)
-  assert p.returncode == 0, out[-3000:]
-  assert "ddn: stopped by SIGTERM after step" in out
-  stopped = int(out.split("stopped by SIGTERM after step ")[1].split()[0])
-  assert os.path.isdir(os.path.join(w, "checkpoints", str(stopped)))
-  # 2. SIGKILL while checkpoint 36 is being written (files written, not yet
-  # renamed): resumes from the step before, never from the half-written one.
-  rc, out = run(command(spec, over, w, fault=("kill_in_save", "36")))
-  assert rc == -signal.SIGKILL, out[-3000:]
-  leftovers = [n for n in os.listdir(os.path.join(w, "checkpoints"))
-               if not n.isdigit()]
-  assert leftovers and all(n.startswith("36.") for n in leftovers)
-  # 3. The same command again: resumes at 24 and finishes.
-  rc, out = run(command(spec, over, w))
-  assert rc == 0, out[-3000:]
-  assert "resumed from step 24" in out
-  assert sorted(os.listdir(os.path.join(w, "checkpoints"))) == [
-      "24", "36", "48"]  # max_to_keep=3, the temporary directory removed
-  assert_same_run(w, ae_reference)
-
-
 @pytest.fixture(scope="module")
 def adv_reference(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("adv_ref"))
@@ -152,31 +123,38 @@ def adv_reference(tmp_path_factory):
   return workdir
 
 
-def kill_at_random_then_finish(spec, over, w, reference, after: int):
-  """SIGTERM once step 5 is logged, then SIGKILL at a random moment after
-  step `after`, then the same command to the end: the run of `reference`."""
+def sigterm_then(spec, over, w, second):
+  """A run stopped by SIGTERM once its first log line is out (exit 0, a
+  checkpoint at that step), resumed and killed by `second(w)`, then resumed
+  to the end. Returns the step SIGTERM stopped at and the last output."""
   p = start(command(spec, over, w))
-  wait_for_step(p, w, 5)
+  wait_for_step(p, w, 1)
   p.send_signal(signal.SIGTERM)
   out, _ = p.communicate(timeout=180)
-  assert p.returncode == 0 and "stopped by SIGTERM" in out, out[-3000:]
-  p = start(command(spec, over, w))
-  wait_for_step(p, w, after)
-  delay = random.uniform(0.0, 1.5)
-  time.sleep(delay)
-  p.kill()
-  out, _ = p.communicate(timeout=60)
+  assert p.returncode == 0, out[-3000:]
+  assert "ddn: stopped by SIGTERM after step" in out
+  stopped = int(out.split("stopped by SIGTERM after step ")[1].split()[0])
+  assert os.path.isdir(os.path.join(w, "checkpoints", str(stopped)))
+  second(w)
   rc, out = run(command(spec, over, w))
   assert rc == 0, out[-3000:]
-  assert_same_run(w, reference)
-  return delay
+  return stopped, out
 
 
 def test_adversarial_sigterm_then_random_kill(adv_reference, tmp_path):
   spec, over = ADV
   w = str(tmp_path / "w")
-  # Past the warm-ups (8 iterations): D and G are both training.
-  kill_at_random_then_finish(spec, over, w, adv_reference, after=12)
+
+  def kill_at_random(w):  # after the warm-ups (8 iterations): D and G train
+    p = start(command(spec, over, w))
+    wait_for_step(p, w, 12)
+    time.sleep(random.uniform(0.0, 1.5))
+    p.kill()
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL, out[-3000:]  # killed mid-run
+
+  sigterm_then(spec, over, w, kill_at_random)
+  assert_same_run(w, adv_reference)
   with open(os.path.join(w, "evaluation.json")) as f:
     got = json.load(f)
   with open(os.path.join(adv_reference, "evaluation.json")) as f:
@@ -184,14 +162,48 @@ def test_adversarial_sigterm_then_random_kill(adv_reference, tmp_path):
   assert got == want  # the final evaluation of the same G and D
 
 
-def test_classifier_sigterm_then_random_kill(ae_reference, tmp_path):
+def test_autoencoder_random_kill(ae_reference, tmp_path):
+  """SIGKILL at a random moment after the first checkpoint: the same command
+  resumes from the last complete checkpoint."""
+  spec, over = AE
+  w = str(tmp_path / "w")
+  p = start(command(spec, over, w))
+  wait_for_step(p, w, 13)
+  time.sleep(random.uniform(0.0, 0.5))
+  p.kill()
+  out, _ = p.communicate(timeout=60)
+  assert p.returncode == -signal.SIGKILL, out[-3000:]  # killed mid-run
+  rc, out = run(command(spec, over, w))
+  assert rc == 0, out[-3000:]
+  assert "resumed from step" in out
+  assert_same_run(w, ae_reference)
+
+
+def test_classifier_sigterm_then_kill_in_checkpoint_write(ae_reference,
+                                                          tmp_path):
   spec = "experiments/classifier.py:smoke"
   over = [f"--config.train.init_from={ae_reference}",
           "--config.train.total_images=128"]
   reference = str(tmp_path / "ref")
   train.train_and_evaluate(experiment(spec, over), reference)
-  kill_at_random_then_finish(spec, over, str(tmp_path / "w"), reference,
-                             after=14)
+  w = str(tmp_path / "w")
+
+  def kill_in_save(w):
+    # SIGKILL while checkpoint 24 is being written (its files written, not
+    # yet renamed): the next run resumes from the step before, never from
+    # the half-written one.
+    rc, out = run(command(spec, over, w, fault=("kill_in_save", "24")))
+    assert rc == -signal.SIGKILL, out[-3000:]
+    leftovers = [n for n in os.listdir(os.path.join(w, "checkpoints"))
+                 if not n.isdigit()]
+    assert leftovers and all(n.startswith("24.") for n in leftovers)
+
+  stopped, out = sigterm_then(spec, over, w, kill_in_save)
+  assert stopped < 12
+  assert "resumed from step 12" in out
+  assert sorted(os.listdir(os.path.join(w, "checkpoints"))) == [
+      "12", "24", "32"]  # max_to_keep=3, the temporary directory removed
+  assert_same_run(w, reference)
 
 
 def _corrupt(step_dir: str, how: str) -> None:
@@ -199,7 +211,7 @@ def _corrupt(step_dir: str, how: str) -> None:
     arrays = os.path.join(step_dir, "default")
     shutil.rmtree(arrays)
     shutil.copytree(os.path.join(os.path.dirname(step_dir), "24", "default"),
-                    arrays)
+                    arrays)  # the arrays of step 24
   elif how == "flipped_bytes":  # bit rot in the array data
     data = [f for f in glob.glob(os.path.join(step_dir, "default", "d", "*"))]
     path = max(data, key=os.path.getsize)
@@ -227,17 +239,15 @@ def test_corrupt_checkpoint_falls_back_and_is_kept(ae_reference, tmp_path,
                                                    caplog, how, why):
   w = str(tmp_path / "w")
   shutil.copytree(ae_reference, w)
-  # Back to step 36, as if killed then; corrupt 36, the latest.
-  shutil.rmtree(os.path.join(w, "checkpoints", "48"))
-  _corrupt(os.path.join(w, "checkpoints", "36"), how)
+  _corrupt(os.path.join(w, "checkpoints", "48"), how)  # the latest
   with open(os.path.join(w, "metrics.jsonl"), "a") as f:
     f.write('{"step": 44, "images": 176, "train/ae/lo')  # killed mid-line
   caplog.set_level("INFO")
   train.train_and_evaluate(experiment(*AE), w)
-  assert "checkpoint step 36 is corrupt" in caplog.text
+  assert "checkpoint step 48 is corrupt" in caplog.text
   assert why in caplog.text
-  assert "resumed from step 24" in caplog.text
-  assert os.path.isdir(os.path.join(w, "checkpoints_corrupt", "36"))
+  assert "resumed from step 36" in caplog.text
+  assert os.path.isdir(os.path.join(w, "checkpoints_corrupt", "48"))
   assert_same_run(w, ae_reference)
 
 
