@@ -227,18 +227,11 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
   x, y, psnr = real_and_denoised(
       state.denoiser, batch, step_key(rng, state.step, TAG_NOISE),
       denoiser=denoiser, noise_spec=noise_spec)
-  params, stats, opt_state, value, u, grads = disc_update(
+  params, stats, opt_state, value, u, extra = disc_update(
       state.params, state.stats, state.opt_state, x, y,
       step_key(rng, state.step, TAG_DROPOUT), disc=disc, tx=tx, loss=loss,
-      margin=margin)
-  grad_norm = optax.global_norm(grads)
-  extra = {}
-  if skip_nonfinite:
-    (params, stats, opt_state), extra["skipped"] = keep_if_finite(
-        value, grad_norm, (params, stats, opt_state),
-        (state.params, state.stats, state.opt_state))
+      margin=margin, skip_nonfinite=skip_nonfinite)
   metrics = {"d/loss": value, "d/psnr_denoised": psnr, **extra,
-             "grad_norm": grad_norm,
              "param_norm": optax.global_norm(params), "lr": lr_fn(state.step)}
   metrics.update({f"d/{k}": v for k, v in
                   losses.classification_metrics(u, y).items()})
@@ -249,12 +242,16 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
 
 def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
                 dropout_rng: jax.Array, *, disc: nn.Module,
-                tx: optax.GradientTransformation, loss: str, margin: float):
+                tx: optax.GradientTransformation, loss: str, margin: float,
+                skip_nonfinite: bool = False):
   """One classifier update on images x with labels y, in one call (the
-  spectral-norm state advances one power iteration).
+  spectral-norm state advances one power iteration); with `skip_nonfinite`
+  an update with a non-finite loss or gradient is not applied
+  (`keep_if_finite`).
 
   Returns:
-    (params, stats, opt_state, loss value, scores u, gradients).
+    (params, stats, opt_state, loss value, scores u, {'grad_norm', and
+     'skipped' with skip_nonfinite}).
   """
   def loss_fn(p):
     u, updates = disc.apply({"params": p, STATS: stats}, x, train=True,
@@ -263,9 +260,14 @@ def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
 
   (value, (u, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       params)
-  tx_updates, opt_state = tx.update(grads, opt_state, params)
-  params = optax.apply_updates(params, tx_updates)
-  return params, updates.get(STATS, stats), opt_state, value, u, grads
+  tx_updates, new_opt_state = tx.update(grads, opt_state, params)
+  new = (optax.apply_updates(params, tx_updates), updates.get(STATS, stats),
+         new_opt_state)
+  extra = {"grad_norm": optax.global_norm(grads)}
+  if skip_nonfinite:
+    new, extra["skipped"] = keep_if_finite(value, extra["grad_norm"], new,
+                                           (params, stats, opt_state))
+  return (*new, value, u, extra)
 
 
 def classify(params, stats, x: jax.Array, *, disc: nn.Module) -> jax.Array:
@@ -349,18 +351,12 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   n = batch.shape[0]
   x = jnp.stack([batch, fake], axis=1).reshape((2 * n,) + batch.shape[1:])
   y = jnp.tile(jnp.array([losses.REAL, losses.DENOISED], jnp.float32), n)
-  params, stats, opt_state, value, u, grads = disc_update(
+  params, stats, opt_state, value, u, extra = disc_update(
       state.d_params, state.d_stats, state.d_opt_state, x, y,
       step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx, loss=loss,
-      margin=margin)
-  grad_norm = optax.global_norm(grads)
-  extra = {}
-  if skip_nonfinite:
-    (params, stats, opt_state), extra["d/skipped"] = keep_if_finite(
-        value, grad_norm, (params, stats, opt_state),
-        (state.d_params, state.d_stats, state.d_opt_state))
+      margin=margin, skip_nonfinite=skip_nonfinite)
   cm = losses.classification_metrics(u, y)
-  metrics = {"d/loss": value, "d/grad_norm": grad_norm, **extra,
+  metrics = {"d/loss": value, **{f"d/{k}": v for k, v in extra.items()},
              "d/lr": lr_fn(state.d_step),
              "d/err": cm["err"], "d/err_real": cm["err_real"],
              "d/err_fake": cm["err_denoised"], "d/acc": cm["acc"],

@@ -323,31 +323,44 @@ def test_checkpoint_refuses_non_finite_state(tmp_path):
   assert not [n for n in os.listdir(tmp_path / "checkpoints")]
 
 
-def nan_source(real, every: int):
-  """`real` with every `every`-th image replaced by NaNs."""
-  images = [np.full_like(a, np.nan) if i % every == 0 else a
-            for i, a in enumerate(real)]
-  return data_lib.Source(real.name, images, real.names)
+def nan_images(monkeypatch, every: int):
+  """Makes every `every`-th training image all NaN."""
+  load = data_lib.load_source
+
+  def loaded(spec, cfg):
+    src = load(spec, cfg)
+    if spec != cfg.train:
+      return src
+    images = [np.full_like(a, np.nan) if i % every == 0 else a
+              for i, a in enumerate(src)]
+    return data_lib.Source(src.name, images, src.names)
+
+  monkeypatch.setattr(data_lib, "load_source", loaded)
 
 
-def test_non_finite_updates_skipped_and_counted(monkeypatch, tmp_path,
-                                                caplog):
-  c = experiment(*AE)
+@pytest.mark.parametrize("task", ["autoencoder", "classifier", "adversarial"])
+def test_non_finite_updates_skipped_and_counted(ae_reference, monkeypatch,
+                                                tmp_path, task):
+  spec = {"autoencoder": AE[0], "classifier": "experiments/classifier.py:smoke",
+          "adversarial": ADV[0]}[task]
+  c = experiment(spec, [f"--config.train.init_from={ae_reference}"]
+                 if task == "classifier" else [])
   c.train.skip_nonfinite = 3
   c.data.batch_size = 2
   c.train.total_images = 64
-  load = data_lib.load_source
-  monkeypatch.setattr(
-      data_lib, "load_source",
-      lambda spec, cfg: nan_source(load(spec, cfg), 8) if "train" in spec
-      else load(spec, cfg))
+  nan_images(monkeypatch, 8)  # one image of 8: never 4 steps in a row
   w = str(tmp_path / "skip")
   state = train.train_and_evaluate(c, w)
   recs = [r for r in logs.read_metrics(os.path.join(w, "metrics.jsonl"))
-          if "train/skipped" in r]
+          if "train/skipped_total" in r]
   assert 0 < recs[-1]["train/skipped_total"] < 32
+  flags = {k for r in recs for k in r if k.endswith("skipped")}
+  assert flags == ({"train/skipped", "train/d/skipped"}
+                   if task == "adversarial" else {"train/skipped"})
   assert all(np.isfinite(v) for r in recs for v in r.values())
   assert all(np.all(np.isfinite(x)) for x in jax.tree_util.tree_leaves(state))
+  if task != "autoencoder":
+    return
   # The same data without skipping: stops at the first NaN step.
   c.train.skip_nonfinite = 0
   with pytest.raises(train.Diverged, match=r"diverged at step \d+: non-finite"
@@ -358,11 +371,7 @@ def test_non_finite_updates_skipped_and_counted(monkeypatch, tmp_path,
 def test_too_many_skipped_updates_in_a_row_stop(monkeypatch, tmp_path):
   c = experiment(*AE)
   c.train.skip_nonfinite = 2
-  load = data_lib.load_source
-  monkeypatch.setattr(
-      data_lib, "load_source",
-      lambda spec, cfg: nan_source(load(spec, cfg), 1) if "train" in spec
-      else load(spec, cfg))
+  nan_images(monkeypatch, 1)
   w = str(tmp_path / "w")
   with pytest.raises(train.Diverged, match=r"3 updates in a row had "
                      r"non-finite values and were skipped, the last at step 3"
