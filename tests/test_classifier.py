@@ -397,20 +397,14 @@ def hinge_run(denoiser_dir, tmp_path_factory):
   return c, workdir, train.train_and_evaluate(c, workdir)
 
 
-def test_whole_image_hinge_run_resumes_exactly(hinge_run, tmp_path):
-  c, workdir, full = hinge_run
+def test_whole_image_hinge_run(hinge_run):
+  # Its exact resume (a classifier without spectral norm, empty stats):
+  # tests/test_reliability.py::test_classifier_sigterm_then_kill_in_...
+  _, workdir, full = hinge_run
   assert int(full.step) == 24 and full.stats == {}
   records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
   assert "val/err" in records[-1]
   assert "val/err_image" not in records[-1]  # one score per image already
-  part = c.copy_and_resolve_references()
-  part.train.total_images = 48
-  split = str(tmp_path / "split")
-  train.train_and_evaluate(part, split)
-  resumed = train.train_and_evaluate(c, split)
-  assert int(resumed.step) == 24
-  for name in ("params", "stats", "opt_state"):
-    _assert_trees_close(getattr(full, name), getattr(resumed, name))
 
 
 # Channels unlike the denoiser's: tests/test_bad_config.py.
