@@ -193,28 +193,21 @@ def test_mismatched_init_from_changes_nothing(
   assert snapshot(ae_dir) == before  # the trained run is untouched
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_crop_larger_than_every_training_image(task, ae_dir, small_folder,
-                                               tmp_path, monkeypatch):
+@pytest.mark.parametrize("task,field,match", [
+    *[(t, "train", r"every image of folder:.* is smaller than the crop 32x32 "
+       r".*lower config\.data\.crop to <= 24") for t in TASKS],
+    *[(t, "eval", r"validation image .* is 24x24, smaller than the crop 32; "
+       r"lower config\.data\.crop to <= 24")
+      for t in ("classifier", "adversarial")]])
+def test_crop_larger_than_the_images(task, field, match, ae_dir, small_folder,
+                                     tmp_path, monkeypatch):
+  """Training images (every task) or validation crops (the tasks that cut
+  them) smaller than the crop."""
   c = smoke(task, ae_dir)
-  c.data.train = f"folder:{small_folder}"
+  c.data[field] = f"folder:{small_folder}"
   workdir = tmp_path / "w"
-  fails_before_compute(c, workdir, r"every image of folder:.* is smaller than "
-                       r"the crop 32x32 .*lower config\.data\.crop to <= 24",
-                       monkeypatch)
+  fails_before_compute(c, workdir, match, monkeypatch)
   assert not workdir.exists()  # the images are checked before the workdir
-
-
-@pytest.mark.parametrize("task", ["classifier", "adversarial"])
-def test_crop_larger_than_the_validation_images(task, ae_dir, small_folder,
-                                                tmp_path, monkeypatch):
-  c = smoke(task, ae_dir)
-  c.data.eval = f"folder:{small_folder}"
-  workdir = tmp_path / "w"
-  fails_before_compute(c, workdir, r"validation image .* is 24x24, smaller "
-                       r"than the crop 32; lower config\.data\.crop to <= 24",
-                       monkeypatch)
-  assert not workdir.exists()
 
 
 def test_validate_a_config_made_from_a_dict():

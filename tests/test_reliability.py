@@ -141,19 +141,22 @@ def sigterm_then(spec, over, w, second):
   return stopped, out
 
 
+def kill_at_random(spec, over, w, after: int, within: float) -> None:
+  """Runs the command and SIGKILLs it 0 to `within` s after step `after`
+  is logged, before it ends."""
+  p = start(command(spec, over, w))
+  wait_for_step(p, w, after)
+  time.sleep(random.uniform(0.0, within))
+  p.kill()
+  out, _ = p.communicate(timeout=60)
+  assert p.returncode == -signal.SIGKILL, out[-3000:]  # killed mid-run
+
+
 def test_adversarial_sigterm_then_random_kill(adv_reference, tmp_path):
   spec, over = ADV
   w = str(tmp_path / "w")
-
-  def kill_at_random(w):  # after the warm-ups (8 iterations): D and G train
-    p = start(command(spec, over, w))
-    wait_for_step(p, w, 12)
-    time.sleep(random.uniform(0.0, 1.5))
-    p.kill()
-    out, _ = p.communicate(timeout=60)
-    assert p.returncode == -signal.SIGKILL, out[-3000:]  # killed mid-run
-
-  sigterm_then(spec, over, w, kill_at_random)
+  # After the warm-ups (8 iterations): D and G both train.
+  sigterm_then(spec, over, w, lambda w: kill_at_random(spec, over, w, 12, 1.5))
   assert_same_run(w, adv_reference)
   with open(os.path.join(w, "evaluation.json")) as f:
     got = json.load(f)
@@ -167,12 +170,7 @@ def test_autoencoder_random_kill(ae_reference, tmp_path):
   resumes from the last complete checkpoint."""
   spec, over = AE
   w = str(tmp_path / "w")
-  p = start(command(spec, over, w))
-  wait_for_step(p, w, 13)
-  time.sleep(random.uniform(0.0, 0.5))
-  p.kill()
-  out, _ = p.communicate(timeout=60)
-  assert p.returncode == -signal.SIGKILL, out[-3000:]  # killed mid-run
+  kill_at_random(spec, over, w, 13, 0.5)
   rc, out = run(command(spec, over, w))
   assert rc == 0, out[-3000:]
   assert "resumed from step" in out
