@@ -83,11 +83,21 @@ def check_init_from(config, expected,
         f"config.train.init_from={src!r} has no checkpoint: give the workdir "
         "of a trained autoencoder (python launch.py "
         f"--config=experiments/ae.py --workdir={src}).")
-  mngr = checkpoint.manager(src)
+  # Read-only: that run may still be training (its in-flight step is kept).
+  mngr = checkpoint.manager(src, read_only=True)
+  saved = None
   try:
-    saved = checkpoint.saved_tree(mngr, mngr.latest_step())["params"]
+    for step in sorted(mngr.all_steps(), reverse=True):
+      try:  # a corrupt step: load_params will warn and take an older one
+        saved = checkpoint.saved_tree(mngr, step)["params"]
+        break
+      except Exception:  # pylint: disable=broad-except
+        continue
   finally:
     mngr.close()
+  if saved is None:
+    raise ValueError(f"config.train.init_from={src!r}: no readable "
+                     "checkpoint (all are corrupt); give another run.")
   try:
     checkpoint.check_compatible(saved, expected,
                                 f"config.train.init_from={src!r}",

@@ -438,3 +438,25 @@ def test_disk_too_small_for_a_checkpoint_fails_before_training(
     train.train_and_evaluate(experiment(*AE), w)
   assert not os.path.exists(os.path.join(w, "metrics.jsonl"))
   assert not os.listdir(os.path.join(w, "checkpoints"))
+
+
+def test_init_from_a_run_with_a_corrupt_latest_step(ae_reference, tmp_path,
+                                                    caplog):
+  """init_from reads another run without changing it: a corrupt latest step
+  is skipped with a warning (not moved), and an in-flight temporary
+  directory (that run may still be training) is left alone."""
+  src = str(tmp_path / "src")
+  shutil.copytree(ae_reference, src)
+  _corrupt(os.path.join(src, "checkpoints", "48"), "truncated_metadata")
+  in_flight = os.path.join(src, "checkpoints", "60.orbax-checkpoint-tmp-1")
+  os.makedirs(in_flight)
+  c = experiment(*AE)
+  c.train.init_from = src
+  c.train.total_images = 4
+  caplog.set_level("INFO")
+  train.train_and_evaluate(c, str(tmp_path / "w"))
+  assert "checkpoint step 48 is corrupt" in caplog.text
+  assert f"initialised from {src} step 36" in caplog.text
+  assert os.path.isdir(in_flight)
+  assert os.path.isdir(os.path.join(src, "checkpoints", "48"))
+  assert not os.path.exists(os.path.join(src, checkpoint.CORRUPT_DIR))
