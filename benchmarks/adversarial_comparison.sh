@@ -42,6 +42,6 @@ for r in none big small frozen; do
 import json, sys
 e = json.load(open(sys.argv[1]))
 print(f"{sys.argv[2]}: PSNR {e['ref']['psnr']:.2f} -> {e['g']['psnr']:.2f} dB, "
-      f"realism {e['ref']['realism']:.3f} -> {e['g']['realism']:.3f}")
+      f"realism AUC {e['ref']['realism_auc']:.3f} -> {e['g']['realism_auc']:.3f}")
 PY
 done

@@ -121,7 +121,7 @@ def main():
     ae = tasks.build(c_ae, setup)
     state = jax.jit(lambda: ae.init(jax.random.PRNGKey(0)),
                     out_shardings=setup.repl)()
-    ae_step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl), 0)
+    ae_step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl))
     batch = jax.device_put(clean[0], setup.batch_sharding)
     r = measure(ae_step, state, batch, rng, bs)
     results.append(("AE", size) + r[:5])
@@ -153,7 +153,7 @@ def main():
     src = data_lib.drop_small(data_lib.load_source(c.data.train, c.data), crop)
     state = jax.jit(lambda: ae.init(jax.random.PRNGKey(0)),
                     out_shardings=setup.repl)()
-    step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl), 0)
+    step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl))
     rng = jax.device_put(jax.random.PRNGKey(0), setup.repl)
     batches = data_lib.train_batches(src, 0, bs, crop, c.data.augment, 0,
                                      c.data.prefetch)

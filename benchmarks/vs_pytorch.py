@@ -297,7 +297,7 @@ def main():
   state = jax.device_put(
       steps.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                        opt_state=setup.tx.init(params)), repl)
-  ddn_step = task.make_step((repl, bsh, repl), 0)
+  ddn_step = task.make_step((repl, bsh, repl))
   clean_d = jax.device_put(clean, bsh)
   key = jax.device_put(jax.random.PRNGKey(config.seed), repl)
   box = [state]

@@ -12,7 +12,7 @@
             opponent-colour BM3D).
 
 Widths are tuned per σ on up to `tune_images` training images (their noisy
-versions by ddn.evaluate's protocol with seed TUNE_SEED, never the test
+versions by ddn.protocol with seed TUNE_SEED, never the test
 noise), by mean PSNR over a fixed grid; the choice is kept in the records.
 """
 
@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 from scipy import ndimage
+
+from ddn import protocol
 
 BASELINES = ("gaussian", "median", "nlm", "bm3d")
 GRIDS = {
@@ -104,15 +106,14 @@ def tune(name: str, sigma: float, images: list[np.ndarray]) -> float | None:
   float (H, W, C)) at σ; None for baselines without a width."""
   if name not in GRIDS:
     return None
-  from ddn import evaluate  # pylint: disable=g-import-not-at-top
   if not images:
     raise ValueError(f"tuning {name}: no training images to tune on.")
-  noisy = [evaluate.noisy_version(c, sigma, i, TUNE_SEED)
+  noisy = [protocol.noisy_version(c, sigma, i, TUNE_SEED)
            for i, c in enumerate(images)]
-  refs = [evaluate.quantise(c) for c in images]
+  refs = [protocol.quantise(c) for c in images]
 
   def score(width):
     f = make(name, sigma, width)
-    return np.mean([evaluate.psnr_uint8(evaluate.quantise(f(x)), r)
+    return np.mean([protocol.psnr_uint8(protocol.quantise(f(x)), r)
                     for x, r in zip(noisy, refs)])
   return max(GRIDS[name], key=score)

@@ -274,7 +274,10 @@ def load_config(workdir: str) -> dict:
 
 
 def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
-  """Model parameters saved in `workdir` (latest step), as numpy arrays.
+  """Model parameters saved in `workdir` (latest step), as numpy arrays:
+  the denoiser a run evaluates, so every tool (evaluate, denoise,
+  inference, init_from) uses the same weights. For an adversarial run with
+  an EMA of G (config.adv.ema_decay > 0) that is the EMA.
 
   Returns:
     (params, step).
@@ -309,7 +312,7 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
       restored, _, step = found
   finally:
     mngr.close()
-  params = restored["params"]
+  params = restored.get("ema") or restored["params"]  # {} when there is none
   return jax.tree_util.tree_map(np.asarray, params), int(step)
 
 

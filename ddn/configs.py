@@ -139,7 +139,7 @@ def _disc(**overrides) -> ml_collections.ConfigDict:
 
 def adversarial() -> ml_collections.ConfigDict:
   """Defaults for adversarial training of the denoiser, sized for a 2-core
-  CPU (ddn.adversarial).
+  CPU (ddn.tasks.adversarial).
 
   G is the autoencoder (`model`, `loss`, `optim` as in autoencoder(), so
   `train.init_from` can name an autoencoder's workdir); D is a classifier
@@ -154,6 +154,9 @@ def adversarial() -> ml_collections.ConfigDict:
   c.disc_optim.schedule = "constant"
   c.adv = ml_collections.ConfigDict(dict(
       weight=3e-3,  # λ: G loss = Pred + λ · adversarial term
+      # True: λ = weight · |∇Pred| / |∇adversarial| at G's last layer
+      # (VQGAN's adaptive weight), so `weight` is the adversary's relative push.
+      adaptive=False,
       g_loss="score",  # score (the chapter's) | nonsaturating | hinge
       n_d=1, n_g=1,  # per iteration: n_d D steps, then n_g G steps
       # Reconstruction-only G steps first, when train.init_from is empty.
@@ -172,17 +175,29 @@ def adversarial() -> ml_collections.ConfigDict:
   c.eval.every_images = 4_800
   c.eval.max_images = 3
   c.eval.crops = 256  # D's validation error on held-out crops
-  # After training: realism = the error of a fresh classifier (`disc`: that
-  # of classifier(), no spectral norm) trained from scratch on `train_crops`
-  # training crops, half real, half G's outputs, for `images` images, then
-  # scored on `eval_crops` held-out crops each shown as real and as G's
-  # output. 0.5: G's outputs are indistinguishable from real images.
-  # `judges` > 1 trains that many judges (seeds seed, seed + 1, ...) and
-  # reports their mean and spread.
-  c.eval.realism = ml_collections.ConfigDict(dict(
-      train_crops=2_048, images=12_800, eval_crops=512, batch_size=128,
-      lr=1e-3, judges=1, disc=_disc()))
+  # After training: PSNR on every eval image and realism (ddn.realism: fresh
+  # judges tell clean crops from G's outputs; AUC with its 95% interval,
+  # beside calibration rows), for G and for G entering the adversarial
+  # phase. test_crops: tiles per held-out image (the embedded eval images
+  # hold 24-64 tiles of 64 px).
+  c.eval.realism = realism()
+  c.eval.realism.test_crops = 64
   return c
+
+
+def realism() -> ml_collections.ConfigDict:
+  """`config.eval.realism`, the realism test of ddn.realism (also
+  ddn.evaluate --realism)."""
+  return ml_collections.ConfigDict(dict(
+      judges=("image", "patch"),  # architectures (JUDGES)
+      seeds=2,  # judges of each architecture
+      crop=64,  # judges' input, pixels
+      steps=800,  # training steps of each judge
+      batch_size=64,  # half real, half denoised
+      lr=1e-3,  # Adam, cosine decay to 1%
+      test_crops=16,  # fixed crops per held-out image
+      tune_images=64,  # at most this many tuning images
+      bootstrap=1000))  # resamples of the held-out images for the CI
 
 
 def smoke(c: ml_collections.ConfigDict) -> None:
@@ -212,12 +227,9 @@ def smoke(c: ml_collections.ConfigDict) -> None:
     c.adv.g_warmup_images = 16
     c.adv.d_warmup_images = 16
   if "realism" in c.eval:
-    c.eval.realism.train_crops = 16
-    c.eval.realism.images = 32
-    c.eval.realism.eval_crops = 8
-    c.eval.realism.batch_size = 8
-    c.eval.realism.disc.features = (8, 16)
-    c.eval.realism.disc.dense = (8,)
+    c.eval.realism.update(dict(judges=("patch",), seeds=1, crop=24, steps=4,
+                               batch_size=8, test_crops=2, tune_images=4,
+                               bootstrap=20))
 
 
 def apply_args(c: ml_collections.ConfigDict, arg: str | None):
@@ -247,7 +259,7 @@ TASKS = {"autoencoder": autoencoder, "classifier": classifier,
 
 # Fields the code reads with a fallback: `task` (tasks.build trains the
 # autoencoder when it is absent) and `eval.sigma` (None, like -1: the train
-# σ, tasks.eval_noise_spec).
+# σ, tasks.base.eval_noise_spec).
 OPTIONAL = ("task",)
 NULLABLE = ("eval.sigma",)
 

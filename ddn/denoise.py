@@ -36,6 +36,7 @@ from PIL import Image
 
 from ddn import data as data_lib
 from ddn import inference
+from ddn import protocol
 from ddn import runtime
 
 # PIL modes we read (PNG goes through pypng), and what each holds.
@@ -184,7 +185,6 @@ def denoise_files(pairs, denoiser: inference.Denoiser, bits: str = "same",
   Returns:
     [{'input', 'output', 'psnr_noisy', 'psnr'}] (PSNRs only with add_noise).
   """
-  from ddn import evaluate  # pylint: disable=g-import-not-at-top
   from ddn import plots  # pylint: disable=g-import-not-at-top
   import tqdm  # pylint: disable=g-import-not-at-top
   if bits not in ("same", "8", "16"):
@@ -213,7 +213,7 @@ def denoise_files(pairs, denoiser: inference.Denoiser, bits: str = "same",
                                            unit="image", disable=not progress)):
     pic = read(src)
     clean = pic.pixels
-    noisy = (evaluate.noisy_version(clean, add_noise, i, seed)
+    noisy = (protocol.noisy_version(clean, add_noise, i, seed)
              if add_noise > 0 else clean)
     if noisy.shape[-1] != denoiser.channels:  # gray model, per channel
       out = np.concatenate([denoiser(noisy[:, :, c:c + 1])
@@ -225,9 +225,9 @@ def denoise_files(pairs, denoiser: inference.Denoiser, bits: str = "same",
     write(dst, out, depth, pic.alpha)
     row = {"input": src, "output": dst}
     if add_noise > 0:
-      ref = evaluate.quantise(clean)
-      row["psnr_noisy"] = evaluate.psnr_uint8(evaluate.quantise(noisy), ref)
-      row["psnr"] = evaluate.psnr_uint8(evaluate.quantise(out), ref)
+      ref = protocol.quantise(clean)
+      row["psnr_noisy"] = protocol.psnr_uint8(protocol.quantise(noisy), ref)
+      row["psnr"] = protocol.psnr_uint8(protocol.quantise(out), ref)
     if compare:
       panels = [np.clip(noisy, 0, 1), out] + ([clean] if add_noise > 0 else [])
       plots.save_image(plots.grid([panels], pad=4),

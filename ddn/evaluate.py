@@ -8,17 +8,8 @@ the shipped gray σ=25 model); --baselines adds the classical methods of
 ddn.baselines, run on exactly the same noisy images. FILE.json gets the
 records and FILE.md the Markdown table (ddn.report).
 
-Protocol (the one DnCNN/BM3D tables use):
-  * clean image: the file as float in [0, 1] (8-bit: uint8 / 255);
-  * noise: for the image at position i of the source (folders: sorted by
-    path), `numpy.random.default_rng(seed + i).standard_normal(shape)` *
-    σ/255 in float64, cast to float32 and added; the noisy input is NOT
-    clipped. `seed` is --seed (default 0); the same noise pattern, scaled,
-    is used for every σ;
-  * output: clipped to [0, 1], quantised to uint8 (round(255 x)), then
-    PSNR = 10 log10(255^2 / MSE) against the uint8 clean image, and SSIM by
-    scikit-image (Gaussian window σ=1.5, no sample covariance: Wang et
-    al. 2004) on the same uint8 images;
+Protocol: ddn.protocol (the one DnCNN/BM3D tables use; `seed` is --seed,
+default 0), and
   * timing: seconds per image of each method alone (ddn: after one untimed
     call per image size, so compilation is excluded), and megapixels per
     second over the set.
@@ -44,37 +35,16 @@ from typing import Callable
 from absl import app
 from absl import flags
 import numpy as np
-from skimage.metrics import structural_similarity
 
 from ddn import baselines as baselines_lib
 from ddn import checkpoint
+from ddn import configs
 from ddn import data as data_lib
 from ddn import inference
+from ddn import protocol
+from ddn import realism
 from ddn import report
 from ddn import runtime
-
-
-def noisy_version(clean: np.ndarray, sigma: float, index: int,
-                  seed: int = 0) -> np.ndarray:
-  """The protocol's noisy input for the image at position `index`."""
-  rng = np.random.default_rng(seed + index)
-  noise = rng.standard_normal(clean.shape) * (sigma / 255.0)
-  return (clean.astype(np.float64) + noise).astype(np.float32)
-
-
-def quantise(x: np.ndarray) -> np.ndarray:
-  return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
-  mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-  return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
-
-
-def ssim_uint8(a: np.ndarray, b: np.ndarray) -> float:
-  return float(structural_similarity(
-      a, b, data_range=255, channel_axis=-1, gaussian_weights=True, sigma=1.5,
-      use_sample_covariance=False))
 
 
 def Denoiser(workdir: str, step: int | None = None,  # pylint: disable=invalid-name
@@ -97,15 +67,17 @@ class Method:
 
 
 def evaluate_methods(methods: list[Method], source, sigma: float,
-                     seed: int = 0) -> dict[str, dict]:
+                     seed: int = 0, outputs: dict | None = None
+                     ) -> dict[str, dict]:
   """Runs the protocol for one σ over a source, every method on exactly the
-  same noisy images; returns {method name: record (no keys data, method)}."""
+  same noisy images; returns {method name: record (no keys data, method)}.
+  With `outputs` (a dict), outputs[method name] gets the list of outputs."""
   per_image = {m.name: [] for m in methods}
   seen = {m.name: set() for m in methods}
   for i in range(len(source)):
     clean = np.asarray(source[i], np.float32)
-    noisy = noisy_version(clean, sigma, i, seed)
-    ref = quantise(clean)
+    noisy = protocol.noisy_version(clean, sigma, i, seed)
+    ref = protocol.quantise(clean)
     name = (os.path.basename(source.names[i]) if source.names
             else f"{source.name}[{i}]")
     for m in methods:
@@ -115,10 +87,12 @@ def evaluate_methods(methods: list[Method], source, sigma: float,
       t0 = time.perf_counter()
       out = np.asarray(m.fn(noisy))
       seconds = time.perf_counter() - t0
-      est = quantise(out)
+      est = protocol.quantise(out)
+      if outputs is not None:
+        outputs.setdefault(m.name, []).append(est.astype(np.float32) / 255)
       per_image[m.name].append({
-          "name": name, "psnr": psnr_uint8(est, ref),
-          "ssim": ssim_uint8(est, ref), "seconds": seconds,
+          "name": name, "psnr": protocol.psnr_uint8(est, ref),
+          "ssim": protocol.ssim_uint8(est, ref), "seconds": seconds,
           "megapixels": clean.shape[0] * clean.shape[1] / 1e6})
   records = {}
   for m in methods:
@@ -205,17 +179,81 @@ def default_tune_data(denoiser) -> str:
 def run(checkpoints: str | list[str] | None, data_specs: list[str],
         sigmas: list[float], out: str, method: str = "", seed: int = 0,
         baselines: list[str] = (), tune_data: str = "", tune_count: int = 16,
-        tile="auto", memory_mb: float = 1024.0, channels: int = 1
-        ) -> list[dict]:
+        tile="auto", memory_mb: float = 1024.0, channels: int = 1,
+        realism_cfg=None, interpolate: list[float] = ()) -> list[dict]:
   """Evaluates denoisers (`checkpoints`: workdirs or shipped models, None
   the default shipped one, "none" for baselines only) and `baselines` on
   every (data, σ); writes OUT (JSON records) and OUT with .md (the Markdown
   table). Methods are named `method` (default "ddn") for one checkpoint,
-  "ddn <name>" for several."""
+  "ddn <name>" for several. With `realism_cfg` (a config.eval.realism
+  group), every record gets the realism test of ddn.realism, judges trained
+  on `tune_data`, and calibration records are added per (data, σ).
+  `interpolate` (alphas in [0, 1]) adds the network interpolations between
+  the first two checkpoints (inference.interpolate), 'ddn α=A'."""
+  denoisers = load_denoisers(checkpoints, method, tile, memory_mb,
+                             need=bool(baselines))
+  if interpolate:
+    if len(denoisers) < 2:
+      raise ValueError("--interpolate needs two --checkpoint models (e.g. "
+                       "an MSE model and its adversarial fine-tune).")
+    a, b = list(denoisers.values())[:2]
+    for alpha in interpolate:
+      denoisers[f"ddn α={alpha:g}"] = inference.interpolate(
+          a, b, float(alpha), tile=tile, memory_mb=memory_mb)
+  if denoisers:
+    channels = next(iter(denoisers.values())).channels
+  denoiser = next(iter(denoisers.values()), None)
+  sources = [(spec, load_eval_source(spec, channels)) for spec in data_specs]
+  tune_spec = tune_data or default_tune_data(denoiser)
+  tuning = None
+  if any(b in baselines_lib.GRIDS for b in baselines):
+    tuning = tune_images(tune_spec, channels, tune_count,
+                         [s for _, s in sources])
+    print(f"baseline widths tuned on {len(tuning[1])} images of "
+          f"{tuning[0]}", flush=True)
+  judging = None
+  if realism_cfg is not None:
+    judging = realism_tuning(tune_spec, channels, realism_cfg,
+                             [s for _, s in sources])
+  records, widths = [], {}
+  for spec, source in sources:
+    for sigma in sigmas:
+      methods = [Method(name, d, compiled=True, extra={
+          "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile)})
+                 for name, d in denoisers.items()]
+      for b in baselines:
+        if b in baselines_lib.GRIDS and (b, sigma) not in widths:
+          widths[b, sigma] = baselines_lib.tune(b, sigma, tuning[1])
+        methods.append(baseline_method(b, sigma, widths.get((b, sigma)),
+                                       tuning))
+      outputs = {} if judging else None
+      for name, rec in evaluate_methods(methods, source, sigma, seed,
+                                        outputs).items():
+        rec = {"data": spec, "method": name, **rec}
+        records.append(rec)
+        print(f"{name:>8s}  {spec}  σ={sigma:g}  PSNR {rec['psnr']:.2f} dB  "
+              f"SSIM {rec['ssim']:.4f}  {rec['seconds_per_image']:.3f} s/image "
+              f"{rec['megapixels_per_second']:.2f} MP/s "
+              f"({rec['images']} images)", flush=True)
+      if judging:
+        records += judge_methods(methods, records[-len(methods):], outputs,
+                                 judging, realism_cfg, spec, source, sigma,
+                                 seed)
+      write_json(records, out)  # after every σ: a killed run keeps its part
+  md = os.path.splitext(out)[0] + ".md"
+  with open(md + ".tmp", "w") as f:
+    f.write(report.table(records) + "\n")
+  os.replace(md + ".tmp", md)
+  return records
+
+
+def load_denoisers(checkpoints, method: str, tile, memory_mb: float,
+                   need: bool) -> dict:
+  """{record name: inference.Denoiser} of --checkpoint (see run)."""
   if checkpoints is None or isinstance(checkpoints, str):
     checkpoints = [checkpoints]
   checkpoints = [c for c in checkpoints if c != "none"]
-  if not checkpoints and not baselines:
+  if not checkpoints and not need:
     raise ValueError("--checkpoint=none needs --baselines: nothing to "
                      "evaluate.")
   denoisers = {}
@@ -231,45 +269,59 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
   if len({d.channels for d in denoisers.values()}) > 1:
     raise ValueError("--checkpoint: the models differ in channel count; "
                      "evaluate gray and colour models separately.")
-  if denoisers:
-    channels = next(iter(denoisers.values())).channels
-  denoiser = next(iter(denoisers.values()), None)
-  sources = [(spec, load_eval_source(spec, channels)) for spec in data_specs]
-  tuning = None
-  if any(b in baselines_lib.GRIDS for b in baselines):
-    tune_spec = tune_data or default_tune_data(denoiser)
-    tuning = tune_images(tune_spec, channels, tune_count,
-                         [s for _, s in sources])
-    print(f"baseline widths tuned on {len(tuning[1])} images of "
-          f"{tuning[0]}", flush=True)
-  records, widths = [], {}
-  for spec, source in sources:
-    for sigma in sigmas:
-      methods = [Method(name, d, compiled=True, extra={
-          "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile)})
-                 for name, d in denoisers.items()]
-      for b in baselines:
-        if b in baselines_lib.GRIDS and (b, sigma) not in widths:
-          widths[b, sigma] = baselines_lib.tune(b, sigma, tuning[1])
-        width = widths.get((b, sigma))
-        extra = {"params": ({"width": width, "tuned_on": tuning[0],
-                             "tune_images": len(tuning[1])}
-                            if width is not None else {"sigma": sigma})}
-        methods.append(Method(b, baselines_lib.make(b, sigma, width),
-                              extra=extra))
-      for name, rec in evaluate_methods(methods, source, sigma, seed).items():
-        rec = {"data": spec, "method": name, **rec}
-        records.append(rec)
-        print(f"{name:>8s}  {spec}  σ={sigma:g}  PSNR {rec['psnr']:.2f} dB  "
-              f"SSIM {rec['ssim']:.4f}  {rec['seconds_per_image']:.3f} s/image "
-              f"{rec['megapixels_per_second']:.2f} MP/s "
-              f"({rec['images']} images)", flush=True)
-      write_json(records, out)  # after every σ: a killed run keeps its part
-  md = os.path.splitext(out)[0] + ".md"
-  with open(md + ".tmp", "w") as f:
-    f.write(report.table(records) + "\n")
-  os.replace(md + ".tmp", md)
-  return records
+  return denoisers
+
+
+def baseline_method(name: str, sigma: float, width, tuning) -> Method:
+  extra = {"params": ({"width": width, "tuned_on": tuning[0],
+                       "tune_images": len(tuning[1])}
+                      if width is not None else {"sigma": sigma})}
+  return Method(name, baselines_lib.make(name, sigma, width), extra=extra)
+
+
+def realism_tuning(spec: str, channels: int, cfg,
+                   eval_sources: list) -> tuple[str, list[np.ndarray]]:
+  """The realism judges' tuning images: up to cfg.tune_images of `spec`
+  that are at least cfg.crop on each side (never a test set's)."""
+  name, images = tune_images(spec, channels, 10 ** 9, eval_sources)
+  images = [im for im in images if min(im.shape[:2]) >= int(cfg.crop)]
+  if len(images) < 2:
+    raise ValueError(f"--realism: fewer than 2 images of {spec} are at least "
+                     f"{cfg.crop} px on each side; give other --tune_data.")
+  idx = np.linspace(0, len(images) - 1, min(int(cfg.tune_images),
+                                            len(images)))
+  images = [images[i] for i in sorted(set(idx.round().astype(int)))]
+  print(f"realism judges trained on {len(images)} images of {name}",
+        flush=True)
+  return name, images
+
+
+def judge_methods(methods: list[Method], records: list[dict], outputs: dict,
+                  tuning, cfg, spec: str, source, sigma: float,
+                  seed: int) -> list[dict]:
+  """Adds the realism test (ddn.realism) to each method's record (in
+  place) and returns the calibration records of this (data, σ)."""
+  clean = [np.asarray(source[i], np.float32) for i in range(len(source))]
+  tune = tuning[1]
+  meter = realism.Meter(realism.Data(
+      tune, [protocol.noisy_version(c, sigma, i, realism.REALISM_SEED)
+             for i, c in enumerate(tune)],
+      clean, [protocol.noisy_version(c, sigma, i, seed)
+              for i, c in enumerate(clean)]), cfg, seed)
+  for m, rec in zip(methods, records):
+    r = meter.judge_fn(m.fn, test_out=outputs[m.name])
+    rec.update(realism.record_fields(r), realism_tuned_on=tuning[0])
+    print(f"{m.name:>8s}  {spec}  σ={sigma:g}  realism "
+          f"{realism.describe(r)}", flush=True)
+  width = (baselines_lib.tune("gaussian", sigma, tune) if sigma > 0 else 1.0)
+  calibration = []
+  for name, r in meter.calibrate(width).items():
+    calibration.append({"data": spec, "sigma": sigma, "calibration": True,
+                        "method": f"calibration: clean vs {name}",
+                        "images": len(clean), "realism_tuned_on": tuning[0],
+                        **realism.record_fields(r)})
+    print(f"calibration, clean vs {name}: {realism.describe(r)}", flush=True)
+  return calibration
 
 
 def define_flags():
@@ -296,7 +348,32 @@ def define_flags():
   flags.DEFINE_float("memory_mb", 1024.0, "tile=auto: working-memory budget.")
   flags.DEFINE_integer("channels", 1, "--checkpoint=none: image channels.")
   flags.DEFINE_integer("seed", 0, "Noise seed base (see protocol).")
+  flags.DEFINE_bool("realism", False, "Also run the realism test "
+                    "(ddn.realism: fresh judges' AUC with a 95% interval, "
+                    "calibration rows) on every record; judges are trained "
+                    "on --tune_data.")
+  flags.DEFINE_list("realism_judges", None, "Judge architectures (default "
+                    "image,patch).")
+  flags.DEFINE_integer("realism_seeds", None, "Judges of each architecture "
+                       "(default 2).")
+  flags.DEFINE_integer("realism_steps", None, "Training steps per judge.")
+  flags.DEFINE_list("interpolate", [], "Alphas in [0, 1]: also evaluate the "
+                    "network interpolations (1-α)·A + α·B of the first two "
+                    "--checkpoint models.")
   flags.mark_flags_as_required(["data", "out"])
+
+
+def realism_flags(f):
+  """The realism config of --realism and its flags; None without it."""
+  if not f.realism:
+    return None
+  cfg = configs.realism()
+  for field, value in (("judges", f.realism_judges),
+                       ("seeds", f.realism_seeds), ("steps", f.realism_steps)):
+    if value is not None:
+      cfg[field] = tuple(value) if field == "judges" else value
+  realism.validate(cfg)
+  return cfg
 
 
 def main(argv):
@@ -306,7 +383,8 @@ def main(argv):
     f = flags.FLAGS
     run(f.checkpoint, f.data, parse_sigmas(f.sigmas), f.out, f.method,
         f.seed, baselines_lib.parse(f.baselines), f.tune_data,
-        f.tune_images, f.tile, f.memory_mb, f.channels)
+        f.tune_images, f.tile, f.memory_mb, f.channels, realism_flags(f),
+        [float(a) for a in f.interpolate])
   except ValueError as e:  # bad input: one clear line, no usage dump
     sys.exit(f"ddn.evaluate: {e}")
   print(f"wrote {f.out} and {os.path.splitext(f.out)[0]}.md")

@@ -50,6 +50,7 @@ from ddn import checkpoint
 from ddn import evaluate
 from ddn import logs
 from ddn import plots
+from ddn import protocol
 from ddn import runtime
 
 
@@ -214,7 +215,7 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
   channels = channels.pop()
   source = evaluate.load_eval_source(data_spec, channels)
   clean = np.asarray(source[index], np.float32)
-  noisy = evaluate.noisy_version(clean, sigma, index)
+  noisy = protocol.noisy_version(clean, sigma, index)
   panels = {"noisy": noisy}
   if baselines:
     _, tune = evaluate.tune_images(tune_data, channels, 16, [source])
@@ -225,8 +226,8 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
     panels[label] = baselines_lib.make(b, sigma, width)(noisy)
   panels.update({k: d(noisy) for k, d in denoisers.items()})
   panels["clean"] = clean
-  ref = evaluate.quantise(clean)
-  psnr = {k: evaluate.psnr_uint8(evaluate.quantise(v), ref)
+  ref = protocol.quantise(clean)
+  psnr = {k: protocol.psnr_uint8(protocol.quantise(v), ref)
           for k, v in panels.items() if k != "clean"}
   y, x = detail_window(clean, crop)
   n = len(panels)
@@ -259,7 +260,7 @@ def adversarial(runs: dict[str, str], data_spec: str, indices: list[int],
 
   Returns:
     {label: {'psnr': mean PSNR (dB) over the images, 'realism': the run's
-     evaluation.json realism of its final G, if it has one}}.
+     evaluation.json realism AUC of its final G, if it has one}}.
   """
   denoisers = {k: evaluate.Denoiser(w) for k, w in runs.items()}
   channels = {d.channels for d in denoisers.values()}
@@ -271,22 +272,22 @@ def adversarial(runs: dict[str, str], data_spec: str, indices: list[int],
     raise ValueError(f"--indices {bad}: {data_spec} has {len(source)} "
                      f"images (0..{len(source) - 1}).")
   cleans = [np.asarray(source[i], np.float32) for i in indices]
-  noisies = [evaluate.noisy_version(c, sigma, i) for c, i in
+  noisies = [protocol.noisy_version(c, sigma, i) for c, i in
              zip(cleans, indices)]
   columns = [("noisy", noisies)]
   columns += [(k, [d(x) for x in noisies]) for k, d in denoisers.items()]
   columns.append(("clean", cleans))
   notes, summary = {}, {}
   for label, images in columns[:-1]:
-    psnr = [evaluate.psnr_uint8(evaluate.quantise(np.clip(v, 0, 1)),
-                                evaluate.quantise(c))
+    psnr = [protocol.psnr_uint8(protocol.quantise(np.clip(v, 0, 1)),
+                                protocol.quantise(c))
             for v, c in zip(images, cleans)]
     notes[label] = [f"{p:.2f} dB" for p in psnr]
     summary[label] = {"psnr": float(np.mean(psnr))}
     path = os.path.join(runs.get(label, ""), "evaluation.json")
     if label in runs and os.path.exists(path):
       with open(path) as f:
-        summary[label]["realism"] = json.load(f)["g"]["realism"]
+        summary[label]["realism"] = json.load(f)["g"]["realism_auc"]
   plots.comparison(columns, out, crop=crop, notes=notes,
                    title=f"{data_spec} {indices}, σ={sigma:g}")
   return summary
@@ -298,16 +299,23 @@ def _adversary(cfg: dict) -> str:
           else "big (whole-image D)")
 
 
+def _ci_bars(points: list[dict], key: str = "realism") -> np.ndarray:
+  """Asymmetric error bars (2, n) of each point's [lo, hi] interval."""
+  return np.array([[p[key] - p[f"{key}_ci95"][0] for p in points],
+                   [p[f"{key}_ci95"][1] - p[key] for p in points]])
+
+
 def perception(runs: dict[str, str], out: str) -> list[dict]:
   """The perception-distortion plane: each finished adversarial run's final
-  G at (realism, PSNR) from its evaluation.json, one curve per adversary
-  size ordered by λ; a λ = 0 run (D does not touch G) starts every curve.
-  The realism bars are the spread (sd) over the run's judges. Also writes
-  OUT with .json: the points.
+  G at (realism AUC, PSNR) from its evaluation.json (ddn.realism), one
+  curve per adversary size ordered by λ; a λ = 0 run (D does not touch G)
+  starts every curve. The bars are the AUC's 95% intervals. Also writes OUT
+  with .json: the points.
 
   Returns:
-    [{'run', 'adversary', 'weight', 'psnr', 'realism', 'realism_sd',
-      'judges', 'start_psnr', 'start_realism'}], by adversary then λ.
+    [{'run', 'adversary', 'weight', 'psnr', 'realism', 'realism_ci95',
+      'start_psnr', 'start_realism', 'start_realism_ci95'}], by adversary
+    then λ.
   """
   points = []
   for label, workdir in runs.items():
@@ -321,10 +329,11 @@ def perception(runs: dict[str, str], out: str) -> list[dict]:
     points.append({
         "run": label, "adversary": _adversary(cfg),
         "weight": float(cfg["adv"]["weight"]), "psnr": e["g"]["psnr"],
-        "realism": e["g"]["realism"], "realism_sd": e["g"].get("realism_sd",
-                                                               0.0),
-        "judges": e.get("judges", 1), "start_psnr": e["ref"]["psnr"],
-        "start_realism": e["ref"]["realism"]})
+        "realism": e["g"]["realism_auc"],
+        "realism_ci95": e["g"]["realism_auc_ci95"],
+        "start_psnr": e["ref"]["psnr"],
+        "start_realism": e["ref"]["realism_auc"],
+        "start_realism_ci95": e["ref"]["realism_auc_ci95"]})
   points.sort(key=lambda p: (p["adversary"], p["weight"]))
   zero = [p for p in points if p["weight"] == 0]
   fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -333,8 +342,8 @@ def perception(runs: dict[str, str], out: str) -> list[dict]:
     curve = zero + [p for p in points if p["adversary"] == kind and
                     p["weight"] > 0]
     ax.errorbar([p["realism"] for p in curve], [p["psnr"] for p in curve],
-                xerr=[p["realism_sd"] for p in curve], fmt="o-",
-                color=f"C{i}", capsize=3, label=kind)
+                xerr=_ci_bars(curve), fmt="o-", color=f"C{i}", capsize=3,
+                label=kind)
     for p in curve:
       ax.annotate(f"λ={p['weight']:g}", (p["realism"], p["psnr"]),
                   textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -342,7 +351,8 @@ def perception(runs: dict[str, str], out: str) -> list[dict]:
            np.mean([p["start_psnr"] for p in points]))
   ax.plot(*start, "k*", ms=10, label="start (G before the adversary)")
   ax.axvline(0.5, color="gray", ls=":", lw=1)
-  ax.set_xlabel("realism (fresh judge's error; 0.5 = indistinguishable)")
+  ax.set_xlabel("realism: judges' AUC (0.5 = indistinguishable from "
+                "clean, 1 = always caught)")
   ax.set_ylabel("PSNR (dB)")
   ax.set_title("perception-distortion plane: final G of each run")
   ax.grid(alpha=0.3)
@@ -398,7 +408,7 @@ def main(argv):
       for label, r in summary.items():
         line = f"{label}: PSNR {r['psnr']:.2f} dB"
         if "realism" in r:
-          line += f", realism {r['realism']:.3f} (its evaluation.json)"
+          line += f", realism AUC {r['realism']:.3f} (its evaluation.json)"
         print(line)
     elif argv[1] == "generalization":
       for label, r in generalization(runs, f.out).items():
@@ -406,10 +416,11 @@ def main(argv):
               f"{r['val']:.5f} (ratio {r['val'] / r['train']:.2f})")
     elif argv[1] == "perception":
       for p in perception(runs, f.out):
+        lo, hi = p["realism_ci95"]
         print(f"{p['run']}: {p['adversary']}, λ={p['weight']:g}: PSNR "
-              f"{p['start_psnr']:.2f} -> {p['psnr']:.2f} dB, realism "
-              f"{p['start_realism']:.3f} -> {p['realism']:.3f} ± "
-              f"{p['realism_sd']:.3f} ({p['judges']} judges)")
+              f"{p['start_psnr']:.2f} -> {p['psnr']:.2f} dB, realism AUC "
+              f"{p['start_realism']:.3f} -> {p['realism']:.3f} "
+              f"[{lo:.3f}, {hi:.3f}]")
     else:
       psnr = detail(runs, f.data, f.index, f.sigma, f.out, f.crop,
                     f.baselines, f.tune_data)

@@ -282,6 +282,26 @@ def load(checkpoint_or_name: str | None = None, step: int | None = None,
       f"models: {', '.join(shipped_models()) or 'none (reinstall ddn)'}.")
 
 
+def interpolate(a: Denoiser, b: Denoiser, alpha: float, **kw) -> Denoiser:
+  """Network interpolation (ESRGAN): the denoiser with parameters
+  (1 - alpha) · a + alpha · b, e.g. a = an MSE model, b = its adversarial
+  fine-tune; alpha in [0, 1] walks from one to the other. Both must share
+  the architecture. Keyword arguments go to Denoiser."""
+  if not 0.0 <= alpha <= 1.0:
+    raise ValueError(f"interpolation alpha={alpha}: must be in [0, 1].")
+  if a.model_cfg != b.model_cfg or a.channels != b.channels:
+    raise ValueError(f"cannot interpolate {a.name} and {b.name}: their "
+                     "architectures differ (give a model and its fine-tune).")
+  checkpoint.check_compatible(b.params, a.params, f"{b.name}'s parameters")
+  params = jax.tree_util.tree_map(
+      lambda x, y: ((1.0 - alpha) * np.asarray(x, np.float32)
+                    + alpha * np.asarray(y, np.float32)), a.params, b.params)
+  return Denoiser(a.model_cfg, a.channels, params, b.step,
+                  f"{a.name}~{b.name}@{alpha:g}", b.noise,
+                  {"interpolation": {"from": a.name, "to": b.name,
+                                     "alpha": alpha}}, **kw)
+
+
 def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
            step: int | None = None) -> str:
   """Writes a workdir's G parameters (float32 msgpack) and its model config

@@ -1,226 +1,406 @@
-"""Realism of a denoiser's outputs, measured by a judge trained from scratch.
+"""Realism: can fresh judges tell a denoiser's outputs from clean images?
 
-A fresh whole-image classifier (`config.eval.realism.disc`, by default the
-`disc` of `configs.classifier()`, no spectral norm) learns to separate real crops from
-the denoiser's outputs; its error on held-out crops is the realism score:
-0.5 means it cannot tell them apart, 0 that it always can. The judge never
-saw the run's own discriminator, so a generator that merely fooled that one
-gains nothing here.
+Perceptual quality as Blau & Michaeli (CVPR 2018) define it, measured as a
+classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
 
-Training crops come from the training images: the first half are shown as
-real, the second half noised (fixed noise), denoised and shown as denoised,
-so the judge never sees the same content both ways. Held-out crops come from
-the evaluation images, each scored once as real and once denoised.
+  Judges. For every method, fresh classifiers of each architecture in
+  `judges` (JUDGES: 'image', a whole-image CNN; 'patch', a fully
+  convolutional CNN of a smaller receptive field whose patch scores are
+  averaged over the crop), `seeds` of each, are trained from scratch. They
+  are never the adversarial run's own D, so a G that merely fooled that one
+  gains nothing here.
+  Training data. Crops of tuning images (by default the model's training
+  images): clean crops of the even-numbered images are "real", crops of the
+  method's outputs for the noisy versions of the odd-numbered images are
+  "denoised", so no judge sees the same content both ways. Crops are drawn
+  at random positions, with flips, every step.
+  Test. Fixed crops (non-overlapping tiles) of held-out images, each scored
+  as real and, from the method's output for its noisy version, as denoised.
+  Everything but the method is a function of the seed and the image: every
+  method is judged on the same crops with the same noise.
 
-Finished runs, several judges each (mean and spread of the score):
-  python -m ddn.realism --runs=none=runs/a,big=runs/b --seeds=0,1,2
+The numbers (`Meter.judge`):
+  auc        the strongest architecture's AUC (its seeds' scores averaged
+             per crop): P(score of an output > score of a clean crop).
+             0.5 = indistinguishable, 1 = always caught.
+  auc_ci95   [lo, hi], the 2.5 and 97.5 percentiles of a bootstrap over
+             held-out images (each image's crops move together); with
+             fewer than 10 images, over crops ('ci_unit').
+  error      that ensemble's balanced error at its own threshold (u = 0).
+  judges     every single judge's AUC, {architecture: [per seed]}.
+  spectrum_hf_ratio   high-frequency power (0.25-0.5 cycles/pixel) of the
+             outputs over that of the clean images: < 1 smoother than real
+             (an MSE denoiser's blur), > 1 noisier.
+  grad_hist_distance  earth mover's distance between the histograms of
+             gradient magnitude of outputs and clean images (0: the same).
+
+Calibration (`Meter.calibrate`): the same test of clean vs clean (AUC near
+0.5), clean vs the noisy inputs and clean vs Gaussian smoothing of them
+(near 1). Read a method's realism only next to these rows, and only from a
+meter that catches an MSE denoiser (AUC >= 0.8 at σ = 50 on BSD68).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
+from scipy import ndimage
+from scipy import stats as sp_stats
 
 from ddn import configs
 from ddn import discriminators
 from ddn import losses
-from ddn import noise as noise_lib
 from ddn import parallel
+from ddn import protocol
 from ddn import steps
-from ddn import tasks
 
-JUDGE_SEED = 30_000  # crops, noise and the judge's init: from seed + this
+REALISM_SEED = 30_000  # crop positions and the judges' init: seed + this
+# Fewer held-out images than this: the interval resamples crops (tiles that
+# do not overlap), not images; the record says which ('ci_unit').
+MIN_IMAGES_FOR_IMAGE_CI = 10
+
+# The judges' architectures (config.disc groups, ddn.discriminators).
+JUDGES = {
+    # Whole image: strided convs to 1/8, average pooling, one hidden layer.
+    "image": dict(kind="image", features=(32, 64, 128, 128), blocks=1,
+                  kernel_size=3, downsample="stride", padding="SAME",
+                  pool="avg", dense=(64,)),
+    # Patches of 22 px (every 4 px), scores averaged over the crop.
+    "patch": dict(kind="patch", features=(32, 64, 64), blocks=1,
+                  kernel_size=3, downsample="stride", padding="VALID",
+                  pool="avg", dense=()),
+}
+_DISC_DEFAULTS = dict(activation="leaky_relu", leaky_slope=0.2,
+                      spectral_norm=False, power_iterations=1, dropout=0.0,
+                      loss="logistic", margin=1.0)
 
 
-def denoise_batches(denoise_map: parallel.BatchMap, params,
-                    images: np.ndarray, key: jax.Array,
-                    spec: noise_lib.NoiseSpec, batch_size: int) -> np.ndarray:
-  """Noises `images` (N, H, W, C) with `key` (`fold_in(key, i)` for the
-  batch of `batch_size` starting at image i) and returns the clipped outputs
-  of `denoise_map(params, noisy)`."""
-  noisy = np.concatenate([
-      np.asarray(noise_lib.apply(jnp.asarray(images[i:i + batch_size]),
-                                 jax.random.fold_in(key, i), spec))
-      for i in range(0, len(images), batch_size)])
-  return denoise_map(params, noisy)
-
-
-def validate(cfg, channels: int, crop: int) -> None:
-  """Checks `config.eval.realism` (see Judge) before any compute, so a bad
-  value fails at the start of a run, not after its training; raises
+def validate(cfg, channels: int = 1) -> None:
+  """Checks a `config.eval.realism` group before any compute; raises a
   ValueError naming the field."""
-  checks = [("train_crops", cfg.train_crops >= 2, "must be >= 2 (half are "
-             "shown as real, half as denoised)"),
-            ("eval_crops", cfg.eval_crops >= 1, "must be >= 1"),
-            ("batch_size", cfg.batch_size >= 2, "must be >= 2 (half real, "
-             "half denoised)"),
-            ("images", cfg.images > 0, "must be > 0"),
+  bad = [j for j in cfg.judges if j not in JUDGES]
+  checks = [("judges", cfg.judges and not bad,
+             f"valid judges are {', '.join(JUDGES)}"),
+            ("seeds", cfg.seeds >= 1, "need >= 1 judge of each kind"),
+            ("crop", cfg.crop >= 24, "judges need crops of >= 24 px"),
+            ("steps", cfg.steps >= 1, "must be >= 1"),
+            ("batch_size", cfg.batch_size >= 2,
+             "must be >= 2 (half real, half denoised)"),
             ("lr", cfg.lr > 0, "the learning rate must be > 0, e.g. 1e-3"),
-            ("judges", cfg.judges >= 1, "need >= 1 judge")]
+            ("test_crops", cfg.test_crops >= 1, "must be >= 1"),
+            ("tune_images", cfg.tune_images >= 2,
+             "need >= 2 (half real, half denoised)"),
+            ("bootstrap", cfg.bootstrap >= 10, "must be >= 10, e.g. 1000")]
   for field, ok, why in checks:
     if not ok:
       raise ValueError(f"config.eval.realism.{field}={cfg[field]}: {why}.")
-  try:
-    discriminators.from_config(cfg.get("disc") or configs.classifier().disc,
-                               channels, crop)
-  except ValueError as e:  # its messages name the group config.disc
-    raise ValueError(str(e).replace("config.disc",
-                                    "config.eval.realism.disc")) from None
+  del channels
 
 
-class Judge:
-  """Trains fresh judges on fixed crops; one call per denoiser to score."""
+# ----------------------------------------------------------------------------
+# Statistics.
 
-  def __init__(self, train_crops: np.ndarray, eval_crops: np.ndarray,
-               spec: noise_lib.NoiseSpec, cfg, seed: int, mesh=None):
-    """cfg: `config.eval.realism` (images, batch_size, lr, disc: the
-    judge's architecture, a `config.disc` group; its loss is logistic).
-    On `mesh` (default: all devices), the denoising and scoring are split
-    over the devices; the judge's own small training runs replicated, every
-    device computing the whole batch, so it needs no collectives (see
-    ddn.parallel.BatchMap for why the fewer the better on a CPU). It
-    computes in float32 whatever config.compute_dtype the run used."""
-    if len(train_crops) < 2 or len(eval_crops) < 1:
-      raise ValueError(
-          "config.eval.realism: the judge needs train_crops >= 2 and "
-          f"eval_crops >= 1, got {len(train_crops)} and {len(eval_crops)}.")
-    if cfg.batch_size < 2 or cfg.images <= 0 or cfg.lr <= 0:
-      raise ValueError(
-          "config.eval.realism: batch_size must be >= 2 and images, lr > 0, "
-          f"got {cfg.batch_size}, {cfg.images}, {cfg.lr}.")
-    self.cfg, self.spec = cfg, spec
-    half = len(train_crops) // 2
-    self.real, self.to_fake = train_crops[:half], train_crops[half:]
-    self.eval_crops = eval_crops
-    self.key = jax.random.PRNGKey(seed + JUDGE_SEED)
-    channels = train_crops.shape[-1]
-    disc_cfg = cfg.get("disc") or configs.classifier().disc
-    self.disc = discriminators.from_config(disc_cfg, channels,
-                                           train_crops.shape[1])
-    self.steps = max(int(cfg.images) // int(cfg.batch_size), 1)
-    self.tx = optax.adam(optax.cosine_decay_schedule(float(cfg.lr),
-                                                     self.steps, 0.01))
+
+def auc(u_real: np.ndarray, u_fake: np.ndarray) -> float:
+  """P(u_fake > u_real) + P(tie) / 2 (Mann-Whitney): 0.5 = chance."""
+  u_real, u_fake = np.ravel(u_real), np.ravel(u_fake)
+  ranks = sp_stats.rankdata(np.concatenate([u_real, u_fake]))
+  n_r, n_f = len(u_real), len(u_fake)
+  return float((ranks[n_r:].sum() - n_f * (n_f + 1) / 2) / (n_r * n_f))
+
+
+def auc_ci(u_real: Sequence[np.ndarray], u_fake: Sequence[np.ndarray],
+           reps: int = 1000, seed: int = 0, level: float = 0.95,
+           unit: str = "image") -> tuple[float, float]:
+  """Bootstrap percentile interval of the AUC of (u_real, u_fake), given
+  per held-out image (u_real[i], u_fake[i]: the scores of image i's crops).
+  unit 'image' resamples images with replacement (an image's crops move
+  together); 'crop' resamples the crops of each side."""
+  rng = np.random.default_rng(seed)
+  if unit == "crop":
+    u_real, u_fake = [np.concatenate(u_real)], [np.concatenate(u_fake)]
+  n = len(u_real)
+  values = []
+  for _ in range(reps):
+    if unit == "crop":
+      r, f = u_real[0], u_fake[0]
+      values.append(auc(r[rng.integers(0, len(r), len(r))],
+                        f[rng.integers(0, len(f), len(f))]))
+    else:
+      rows = rng.integers(0, n, n)
+      values.append(auc(np.concatenate([u_real[i] for i in rows]),
+                        np.concatenate([u_fake[i] for i in rows])))
+  tail = (1 - level) / 2 * 100
+  lo, hi = np.percentile(values, [tail, 100 - tail])
+  return float(lo), float(hi)
+
+
+def balanced_error(u_real: np.ndarray, u_fake: np.ndarray) -> float:
+  """Mean of the error on real (u > 0) and on denoised (u <= 0)."""
+  return float(0.5 * (np.mean(np.ravel(u_real) > 0)
+                      + np.mean(np.ravel(u_fake) <= 0)))
+
+
+def radial_spectrum(images: Sequence[np.ndarray], bins: int = 32
+                    ) -> tuple[np.ndarray, np.ndarray]:
+  """(frequency of each bin in cycles/pixel, mean power per bin) of the
+  images' (H, W, C) Hann-windowed, mean-removed 2-D spectra, averaged over
+  the images and channels."""
+  edges = np.linspace(0, 0.5, bins + 1)
+  power = np.zeros(bins)
+  for im in images:
+    im = np.asarray(im, np.float64)
+    h, w = im.shape[:2]
+    win = np.outer(np.hanning(h), np.hanning(w))[:, :, None]
+    spec = np.abs(np.fft.fft2((im - im.mean(axis=(0, 1))) * win,
+                              axes=(0, 1))) ** 2
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    radius = np.hypot(fy, fx)
+    which = np.clip(np.digitize(radius, edges) - 1, 0, bins)
+    per_pixel = spec.mean(axis=-1) / (h * w)
+    sums = np.bincount(which.ravel(), per_pixel.ravel(), bins + 1)[:bins]
+    counts = np.bincount(which.ravel(), minlength=bins + 1)[:bins]
+    power += sums / np.maximum(counts, 1)
+  return (edges[:-1] + edges[1:]) / 2, power / max(len(images), 1)
+
+
+def spectrum_hf_ratio(outputs, clean, band=(0.25, 0.5)) -> float:
+  """High-frequency power of `outputs` over that of `clean` (see module)."""
+  f, p_out = radial_spectrum(outputs)
+  _, p_clean = radial_spectrum(clean)
+  sel = (f >= band[0]) & (f <= band[1])
+  return float(p_out[sel].sum() / max(p_clean[sel].sum(), 1e-20))
+
+
+def gradient_histogram(images, bins: int = 100, top: float = 0.5):
+  """Normalised histogram of |∇| (forward differences, values in [0, 1])
+  over all pixels of the images, on [0, top]."""
+  hist = np.zeros(bins)
+  for im in images:
+    im = np.asarray(im, np.float64)
+    gx, gy = np.diff(im, axis=1)[:-1], np.diff(im, axis=0)[:, :-1]
+    mag = np.hypot(gx, gy).ravel()
+    hist += np.histogram(np.minimum(mag, top), bins, (0, top))[0]
+  return hist / max(hist.sum(), 1)
+
+
+def grad_hist_distance(outputs, clean, bins: int = 100,
+                       top: float = 0.5) -> float:
+  """Earth mover's distance (in gradient units) between the gradient
+  magnitude histograms of `outputs` and `clean`."""
+  a = gradient_histogram(outputs, bins, top)
+  b = gradient_histogram(clean, bins, top)
+  return float(np.abs(np.cumsum(a) - np.cumsum(b)).sum() * top / bins)
+
+
+# ----------------------------------------------------------------------------
+# Judges.
+
+
+def judge_model(name: str, channels: int, crop: int):
+  cfg = ml_collections.ConfigDict({**_DISC_DEFAULTS, **JUDGES[name]})
+  return discriminators.from_config(cfg, channels, crop)
+
+
+def _as_image(x: np.ndarray) -> np.ndarray:
+  """What the protocol scores: clipped to [0, 1] and quantised to 8 bits."""
+  return protocol.quantise(x).astype(np.float32) / 255.0
+
+
+def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
+                seed: int) -> list[np.ndarray]:
+  """Per image i, (n_i, crop, crop, C): up to `per_image` of its
+  non-overlapping crop x crop tiles (a grid from its top left corner),
+  chosen by default_rng([seed, i]) from its size alone."""
+  out = []
+  for i, im in enumerate(images):
+    h, w = im.shape[:2]
+    tiles = [(y, x) for y in range(0, h - crop + 1, crop)
+             for x in range(0, w - crop + 1, crop)]
+    rng = np.random.default_rng([seed, i])
+    keep = sorted(rng.permutation(len(tiles))[:per_image])
+    out.append(np.stack([im[tiles[k][0]:tiles[k][0] + crop,
+                            tiles[k][1]:tiles[k][1] + crop] for k in keep]))
+  return out
+
+
+def random_crops(images: Sequence[np.ndarray], n: int, crop: int,
+                 rng: np.random.Generator) -> np.ndarray:
+  """n crops of random images at random positions, randomly flipped."""
+  out = []
+  for j in rng.integers(0, len(images), n):
+    im = images[j]
+    h, w = im.shape[:2]
+    y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+    c = im[y:y + crop, x:x + crop]
+    if rng.random() < 0.5:
+      c = c[:, ::-1]
+    if rng.random() < 0.5:
+      c = c[::-1]
+    out.append(c)
+  return np.stack(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _judge_fns(name: str, channels: int, crop: int, steps_: int, lr: float,
+               mesh):
+  """(model, optimizer, jitted update, BatchMap of crop scores), shared by
+  every judge of one architecture and setting: compiled once."""
+  model = judge_model(name, channels, crop)
+  tx = optax.adam(optax.cosine_decay_schedule(lr, steps_, 0.01))
+  repl = parallel.replicated(mesh)
+  update = jax.jit(functools.partial(
+      steps.disc_update, disc=model, tx=tx, loss="logistic", margin=1.0),
+                   out_shardings=repl)
+
+  def crop_score(p, x):  # one score per crop: the mean over its patches
+    u = steps.classify(p, {}, x, disc=model)
+    return u if u.ndim == 1 else jnp.mean(u, axis=tuple(range(1, u.ndim)))
+  score = parallel.BatchMap(crop_score, mesh, 256)
+  return model, tx, update, score
+
+
+@dataclasses.dataclass
+class Data:
+  """A meter's images: `tune_*` to train judges, `test_*` held out; the
+  noisy versions are the methods' inputs (fixed noise)."""
+  tune_clean: list[np.ndarray]
+  tune_noisy: list[np.ndarray]
+  test_clean: list[np.ndarray]
+  test_noisy: list[np.ndarray]
+
+
+class Meter:
+  """The realism test of the module docstring, over fixed images."""
+
+  def __init__(self, data: Data, cfg: ml_collections.ConfigDict | None = None,
+               seed: int = 0, mesh=None):
+    cfg = cfg or configs.realism()
+    validate(cfg)
+    self.cfg, self.seed, self.data = cfg, int(seed), data
+    crop = int(cfg.crop)
+    small = [im.shape[:2] for im in data.tune_clean + data.test_clean
+             if min(im.shape[:2]) < crop]
+    if small:
+      raise ValueError(f"realism: an image of {small[0][0]}x{small[0][1]} "
+                       f"is smaller than the judges' crop {crop}; lower "
+                       "config.eval.realism.crop (--realism_crop).")
+    if len(data.tune_clean) < 2 or not data.test_clean:
+      raise ValueError("realism: need >= 2 tuning images and >= 1 held-out "
+                       f"image, got {len(data.tune_clean)} and "
+                       f"{len(data.test_clean)}.")
     self.mesh = parallel.make_mesh() if mesh is None else mesh
-    self.repl = parallel.replicated(self.mesh)
-    self._update = jax.jit(functools.partial(
-        steps.disc_update, disc=self.disc, tx=self.tx, loss="logistic",
-        margin=1.0), out_shardings=self.repl)
-    self._score = parallel.BatchMap(
-        lambda p, x: steps.classify(p, {}, x, disc=self.disc), self.mesh,
-        int(cfg.batch_size))
-    self._denoise_maps = {}  # apply_fn -> its BatchMap
+    self.channels = data.tune_clean[0].shape[-1]
+    self.real = [_as_image(im) for im in data.tune_clean[0::2]]
+    self.test_real = fixed_crops([_as_image(im) for im in data.test_clean],
+                                 int(cfg.test_crops), crop,
+                                 self.seed + REALISM_SEED)
 
-  @classmethod
-  def from_sources(cls, train_src, eval_src, spec: noise_lib.NoiseSpec, cfg,
-                   crop: int, seed: int, mesh=None) -> "Judge":
-    """A judge on `cfg.train_crops` crops of the training images and
-    `cfg.eval_crops` of the held-out ones, at positions drawn from `seed`
-    (tasks.validation_crops)."""
-    pick = lambda src, n: tasks.validation_crops(src, int(n), crop,
-                                                 seed + JUDGE_SEED)
-    return cls(pick(train_src, cfg.train_crops), pick(eval_src,
-                                                      cfg.eval_crops),
-               spec, cfg, seed, mesh)
-
-  def _denoise_map(self, apply_fn) -> parallel.BatchMap:
-    if apply_fn not in self._denoise_maps:
-      self._denoise_maps[apply_fn] = parallel.BatchMap(
-          lambda p, x: jnp.clip(apply_fn(p, x), 0.0, 1.0), self.mesh,
-          int(self.cfg.batch_size))
-    return self._denoise_maps[apply_fn]
-
-  def __call__(self, apply_fn, params) -> dict[str, float]:
-    """Realism of apply_fn(params, noisy) -> denoised (a function to trace,
-    e.g. ddn.steps.denoise with its model bound; not jitted).
-
-    Returns:
-      {'err' (the realism score), 'err_real', 'err_denoised',
-       'train_err' (the judge's error on its last training batches)}.
-    """
-    bs = int(self.cfg.batch_size)
-    denoise_map = self._denoise_map(apply_fn)
-    fake = denoise_batches(denoise_map, params, self.to_fake,
-                           jax.random.fold_in(self.key, 1), self.spec, bs)
-    held_fake = denoise_batches(denoise_map, params, self.eval_crops,
-                                jax.random.fold_in(self.key, 2), self.spec, bs)
-    variables = discriminators.init_variables(
-        self.disc, jax.random.fold_in(self.key, 3), self.real.shape[1])
-    params_d = jax.device_put(variables["params"], self.repl)
-    opt_state = jax.jit(self.tx.init, out_shardings=self.repl)(params_d)
-    rng = np.random.default_rng(self.cfg.images)
+  def _train_judge(self, name: str, k: int, fake: list[np.ndarray]):
+    """Judge k of architecture `name` against `fake` (the odd tuning
+    images' outputs); returns its parameters."""
+    cfg, crop = self.cfg, int(self.cfg.crop)
+    model, tx, update, _ = _judge_fns(name, self.channels, crop,
+                                      int(cfg.steps), float(cfg.lr), self.mesh)
+    repl = parallel.replicated(self.mesh)
+    key = jax.random.PRNGKey(self.seed + REALISM_SEED + 1000 * k
+                             + list(JUDGES).index(name))
+    params = jax.device_put(discriminators.init_variables(
+        model, key, crop)["params"], repl)
+    opt_state = jax.jit(tx.init, out_shardings=repl)(params)
+    bs = int(cfg.batch_size)
     half = bs // 2
-    y_host = np.concatenate([np.full(half, losses.REAL, np.float32),
-                             np.full(bs - half, losses.DENOISED, np.float32)])
-    y = parallel.from_host(y_host, self.repl)
-    errs = []
-    for i in range(self.steps):
-      r = rng.integers(0, len(self.real), half)
-      f = rng.integers(0, len(fake), bs - half)
-      x = parallel.from_host(np.concatenate([self.real[r], fake[f]]),
-                             self.repl)
-      key = np.asarray(jax.random.fold_in(self.key, 100 + i))
-      params_d, _, opt_state, _, u, _ = self._update(
-          params_d, {}, opt_state, x, y, key)
-      if i >= self.steps - 10:
-        errs.append(losses.classification_metrics(u, y)["err"])
-    u = np.concatenate([self._score(params_d, self.eval_crops),
-                        self._score(params_d, held_fake)])
-    n = len(self.eval_crops)
-    labels = np.concatenate([np.full(n, losses.REAL),
-                             np.full(n, losses.DENOISED)])
-    m = losses.classification_metrics(jnp.asarray(u),
-                                      jnp.asarray(labels, jnp.float32))
-    return {"err": float(m["err"]), "err_real": float(m["err_real"]),
-            "err_denoised": float(m["err_denoised"]),
-            "train_err": float(np.mean(jax.device_get(errs)))}
+    y = parallel.from_host(np.concatenate(
+        [np.full(half, losses.REAL, np.float32),
+         np.full(bs - half, losses.DENOISED, np.float32)]), repl)
+    rng = np.random.default_rng([self.seed + REALISM_SEED, k,
+                                 list(JUDGES).index(name)])
+    for i in range(int(cfg.steps)):
+      x = np.concatenate([random_crops(self.real, half, crop, rng),
+                          random_crops(fake, bs - half, crop, rng)])
+      params, _, opt_state, _, _, _ = update(
+          params, {}, opt_state, parallel.from_host(x, repl), y,
+          np.asarray(jax.random.fold_in(key, i)))
+    return params
+
+  def judge(self, tune_out: Sequence[np.ndarray],
+            test_out: Sequence[np.ndarray]) -> dict:
+    """The realism record (module docstring) of a method whose outputs for
+    data.tune_noisy and data.test_noisy are `tune_out` and `test_out`."""
+    cfg = self.cfg
+    fake = [_as_image(o) for o in tune_out[1::2]]
+    test_out = [_as_image(o) for o in test_out]
+    test_fake = fixed_crops(test_out, int(cfg.test_crops), int(cfg.crop),
+                            self.seed + REALISM_SEED)
+    splits = np.cumsum([len(c) for c in self.test_real])[:-1]
+    per_judge, ensembles = {}, {}
+    for name in cfg.judges:
+      *_, score = _judge_fns(name, self.channels, int(cfg.crop),
+                             int(cfg.steps), float(cfg.lr), self.mesh)
+      us = []
+      for k in range(int(cfg.seeds)):
+        p = self._train_judge(name, k, fake)
+        us.append((score(p, np.concatenate(self.test_real)),
+                   score(p, np.concatenate(test_fake))))
+      per_judge[name] = [auc(r, f) for r, f in us]
+      ensembles[name] = (np.mean([r for r, _ in us], axis=0),
+                         np.mean([f for _, f in us], axis=0))
+    best = max(ensembles, key=lambda n: auc(*ensembles[n]))
+    u_real, u_fake = ensembles[best]
+    unit = "image" if len(self.test_real) >= MIN_IMAGES_FOR_IMAGE_CI else "crop"
+    clean = [_as_image(im) for im in self.data.test_clean]
+    return {"auc": auc(u_real, u_fake),
+            "auc_ci95": list(auc_ci(np.split(u_real, splits),
+                                    np.split(u_fake, splits),
+                                    int(cfg.bootstrap), self.seed,
+                                    unit=unit)),
+            "ci_unit": unit, "crops": int(len(u_real)),
+            "error": balanced_error(u_real, u_fake),
+            "judge": best, "judges": per_judge,
+            "spectrum_hf_ratio": spectrum_hf_ratio(test_out, clean),
+            "grad_hist_distance": grad_hist_distance(test_out, clean)}
+
+  def judge_fn(self, denoise: Callable[[np.ndarray], np.ndarray],
+               test_out: Sequence[np.ndarray] | None = None) -> dict:
+    """judge() of `denoise(noisy (H, W, C)) -> (H, W, C)`, applied to every
+    noisy image (test ones only when `test_out` is not given)."""
+    tune_out = [None if i % 2 == 0 else np.asarray(denoise(x))
+                for i, x in enumerate(self.data.tune_noisy)]
+    if test_out is None:
+      test_out = [np.asarray(denoise(x)) for x in self.data.test_noisy]
+    return self.judge(tune_out, test_out)
+
+  def calibrate(self, gaussian_width: float = 1.5) -> dict[str, dict]:
+    """The calibration rows: clean, the noisy inputs and their Gaussian
+    smoothing (std `gaussian_width` px), each judged as a method."""
+    d = self.data
+    smooth = lambda x: ndimage.gaussian_filter(
+        x, (gaussian_width, gaussian_width, 0), mode="reflect")
+    return {"clean": self.judge(d.tune_clean, d.test_clean),
+            "noisy": self.judge(d.tune_noisy, d.test_noisy),
+            "gaussian": self.judge([smooth(x) for x in d.tune_noisy],
+                                   [smooth(x) for x in d.test_noisy])}
 
 
-def judge_run(workdir: str, seeds: list[int]) -> list[float]:
-  """Realism of a finished autoencoder or adversarial run's final G, by one
-  fresh judge per seed (crops, noise and the judge's init drawn from it),
-  with the run's own data and `eval.realism` settings (an autoencoder run,
-  which has none, gets those of configs.adversarial())."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from ddn import checkpoint  # pylint: disable=g-import-not-at-top
-  from ddn import data as data_lib  # pylint: disable=g-import-not-at-top
-  from ddn import evaluate  # pylint: disable=g-import-not-at-top
-  cfg = ml_collections.ConfigDict(checkpoint.load_config(workdir))
-  r = (cfg.eval.realism if "realism" in cfg.eval
-       else configs.adversarial().eval.realism)
-  crop = int(cfg.data.crop)
-  train_src = data_lib.drop_small(data_lib.load_source(cfg.data.train,
-                                                       cfg.data), crop)
-  eval_src = data_lib.load_source(cfg.data.eval, cfg.data)
-  spec = tasks.eval_noise_spec(cfg, noise_lib.spec_from_config(cfg.noise))
-  g = evaluate.Denoiser(workdir)
-  apply_fn = functools.partial(steps.denoise, model=g.model)
-  return [Judge.from_sources(train_src, eval_src, spec, r, crop, s)(
-      apply_fn, g.params)["err"] for s in seeds]
+def record_fields(r: dict, prefix: str = "realism_") -> dict:
+  """A judge() record as the flat fields of an evaluation record."""
+  return {f"{prefix}auc": r["auc"], f"{prefix}auc_ci95": r["auc_ci95"],
+          f"{prefix}ci_unit": r["ci_unit"], f"{prefix}crops": r["crops"],
+          f"{prefix}error": r["error"], f"{prefix}judge": r["judge"],
+          f"{prefix}judges": r["judges"],
+          "spectrum_hf_ratio": r["spectrum_hf_ratio"],
+          "grad_hist_distance": r["grad_hist_distance"]}
 
 
-def main(argv):
-  """python -m ddn.realism --runs=LABEL=WORKDIR,... --seeds=0,1,2"""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from ddn import figures  # pylint: disable=g-import-not-at-top
-  from ddn import runtime  # pylint: disable=g-import-not-at-top
-  del argv
-  runtime.setup()
-  seeds = [int(s) for s in flags.FLAGS.seeds]
-  for label, workdir in figures.parse_runs(flags.FLAGS.runs).items():
-    errs = judge_run(workdir, seeds)
-    sd = np.std(errs, ddof=1) if len(errs) > 1 else 0.0
-    print(f"{label}: realism {np.mean(errs):.3f} ± {sd:.3f} (mean ± sd over {len(errs)} judges: "
-          f"{', '.join(f'{e:.3f}' for e in errs)})", flush=True)
-
-
-if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_list("runs", None, "WORKDIR or LABEL=WORKDIR, ...")
-  flags.DEFINE_list("seeds", ["0", "1", "2"], "Judge seeds.")
-  flags.mark_flags_as_required(["runs"])
-  app.run(main)
+def describe(r: dict) -> str:
+  lo, hi = r["auc_ci95"]
+  return (f"AUC {r['auc']:.3f} [{lo:.3f}, {hi:.3f}] ({r['judge']} judges), "
+          f"error {r['error']:.3f}, HF power ×{r['spectrum_hf_ratio']:.2f}, "
+          f"gradient EMD {r['grad_hist_distance']:.4f}")

@@ -373,9 +373,11 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  noise_spec: noise_lib.NoiseSpec, ssd_weight: float,
                  l1_weight: float, adv_weight: float, g_loss: str,
                  margin: float, ema_decay: float, n_g: int,
-                 skip_nonfinite: bool = False):
+                 adaptive: bool = False, skip_nonfinite: bool = False):
   """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
-  vs clean (the "Pred" term) + adv_weight · generator_loss(u(G(noisy))).
+  vs clean (the "Pred" term) + λ · generator_loss(u(G(noisy))), with
+  λ = adv_weight, or with `adaptive` (VQGAN's rule) λ = adv_weight ·
+  |∇ Pred| / |∇ adversarial| at G's last layer (no gradient through λ).
 
   Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
   step's tags, so with adv_weight = 0 this is the autoencoder step. D is
@@ -385,26 +387,30 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
 
   Returns:
     (new state, metrics 'g/loss', 'g/pred', 'g/ssd', 'g/l1', 'g/adv',
-     'g/u_fake', 'g/psnr', 'grad_norm', 'param_norm', 'lr', and 'skipped'
-     with `skip_nonfinite`, as in ae_train_step).
+     'g/u_fake', 'g/adv_weight' (λ), 'g/grad_ratio', 'g/psnr', 'grad_norm',
+     'param_norm', 'lr', and 'skipped' with `skip_nonfinite`, as in
+     ae_train_step).
   """
   noisy = noise_lib.apply(batch, step_key(rng, state.g_step, TAG_NOISE),
                           noise_spec)
   dropout_rng = step_key(rng, state.g_step, TAG_DROPOUT)
 
-  def loss_fn(params):
+  def terms(params):
     out = g.apply({"params": params}, noisy, train=True,
                   rngs={"dropout": dropout_rng})
     pred, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight)
     if disc is None:
-      return pred, (pred, parts, out, jnp.zeros(()), jnp.zeros(()))
+      return (pred, jnp.zeros(())), (parts, out, jnp.zeros(()))
     u = disc.apply({"params": state.d_params, STATS: state.d_stats},
                    jnp.clip(out, 0.0, 1.0), train=False)
     adv = losses.generator_loss(g_loss, u, margin)
-    return pred + adv_weight * adv, (pred, parts, out, adv, jnp.mean(u))
+    return (pred, adv), (parts, out, jnp.mean(u))
 
-  (loss, (pred, parts, out, adv, u_fake)), grads = jax.value_and_grad(
-      loss_fn, has_aux=True)(state.params)
+  (pred, adv), vjp, (parts, out, u_fake) = jax.vjp(terms, state.params,
+                                                   has_aux=True)
+  grads, weight, ratio = weighted_gradient(
+      vjp, disc is not None, adv_weight, adaptive)
+  loss = pred + weight * adv
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   ema = state.ema
@@ -424,12 +430,39 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
              "param_norm": optax.global_norm(params),
              "lr": lr_fn(state.g_step)}
   if disc is not None:
-    metrics.update({"g/adv": adv, "g/u_fake": u_fake})
+    # grad_ratio: the adversarial term's push against reconstruction's at
+    # G's last layer (|λ ∇adv| / |∇pred|); ~0: the adversary does nothing.
+    metrics.update({"g/adv": adv, "g/u_fake": u_fake, "g/adv_weight": weight,
+                    "g/grad_ratio": ratio})
   g_step = state.g_step + 1
   new_state = state.replace(
       step=state.step + (g_step % n_g == 0).astype(jnp.int32), g_step=g_step,
       params=params, opt_state=opt_state, ema=ema)
   return new_state, metrics
+
+
+def weighted_gradient(vjp, adversary: bool, adv_weight: float,
+                      adaptive: bool):
+  """∇Pred + λ ∇adv from `vjp` of (Pred, adv), one backward pass per term,
+  so λ can be set from (and the logs can show) the two gradients at G's
+  last layer. Returns (gradient, λ, |λ ∇adv| / |∇Pred| at the last layer)."""
+  one, zero = jnp.ones(()), jnp.zeros(())
+  (g_pred,) = vjp((one, zero))
+  if not adversary:
+    return g_pred, zero, zero
+  (g_adv,) = vjp((zero, one))
+  head = last_layer(g_pred)
+  pred_norm = optax.global_norm(g_pred[head])
+  adv_norm = optax.global_norm(g_adv[head])
+  weight = adv_weight * (jax.lax.stop_gradient(
+      jnp.minimum(pred_norm / (adv_norm + 1e-8), 1e4)) if adaptive else 1.0)
+  grads = jax.tree_util.tree_map(lambda a, b: a + weight * b, g_pred, g_adv)
+  return grads, weight, weight * adv_norm / (pred_norm + 1e-12)
+
+
+def last_layer(params) -> str:
+  """The name of a denoiser's output layer in its parameter tree."""
+  return "head" if "head" in params else list(params)[-1]
 
 
 def snapshot_ref(state: AdversarialState) -> AdversarialState:
@@ -458,7 +491,7 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
               ssd_weight=float(lc.ssd_weight), l1_weight=float(lc.l1_weight),
               adv_weight=float(a.weight), g_loss=a.g_loss,
               margin=float(config.disc.margin), ema_decay=float(a.ema_decay),
-              n_g=n_g, skip_nonfinite=skip)
+              n_g=n_g, adaptive=bool(a.adaptive), skip_nonfinite=skip)
   g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
   g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
 

@@ -106,8 +106,9 @@ def main(argv):
   if all("adv.weight" in o for o in sweep) and finished:
     out = os.path.join(f.workdir, "perception_distortion.png")
     for p in figures.perception(finished, out):
-      print(f"{p['run']}: PSNR {p['psnr']:.2f} dB, realism "
-            f"{p['realism']:.3f} ± {p['realism_sd']:.3f}")
+      lo, hi = p["realism_ci95"]
+      print(f"{p['run']}: PSNR {p['psnr']:.2f} dB, realism AUC "
+            f"{p['realism']:.3f} [{lo:.3f}, {hi:.3f}]")
     logging.info("wrote %s", out)
   for name, why in diverged.items():
     print(f"{name}: diverged ({why})")

@@ -345,9 +345,216 @@ def init_or_restore(setup: Setup, task, mngr, rng,
   return state, {}, how
 
 
+class _Clock:
+  """Wall time and data wait since the last log line or evaluation."""
+
+  def __init__(self):
+    self.reset()
+
+  def reset(self) -> None:
+    self.t, self.steps, self.data_wait = time.time(), 0, 0.0
+
+  def next_batch(self, batches):
+    t0 = time.time()
+    batch = next(batches)
+    self.data_wait += time.time() - t0
+    self.steps += 1
+    return batch
+
+
+class Run:
+  """One training run of `config.task` in `workdir`, prepared by the
+  constructor (config, task, data, state: every check before anything is
+  written but the config) and trained by `train()`."""
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str,
+               devices: list[jax.Device] | None = None):
+    self.config, self.workdir = config, workdir
+    self.setup = Setup(config, devices)  # config errors: before any compute
+    self.task = tasks.build(config, self.setup)
+    # Reads only: a missing init_from or bad data fails before the workdir
+    # is touched.
+    self.task.attach(workdir, resuming=checkpoint.has_checkpoint(workdir))
+    self.train_src = data_lib.drop_small(
+        data_lib.load_source(config.data.train, config.data), config.data.crop)
+    self.eval_src = data_lib.load_source(config.data.eval, config.data)
+    self.task.check_sources(self.train_src, self.eval_src)
+    _check_writable(workdir)
+    self.bs = int(config.data.batch_size)
+    self.primary = parallel.is_primary()
+    self.mngr = checkpoint.manager(workdir, config.train.max_to_keep)
+    try:
+      host = self._restore()
+    except Exception:
+      self.mngr.close()
+      raise
+    self.start = int(self.state.step)
+    self.task.load_host_state(host.get("task", {}), self.start)
+    self.window = Window(self.start, int(config.train.skip_nonfinite),
+                         host.get("window"))
+
+  def _restore(self) -> dict:
+    """Sets self.state (resumed, else fresh) and saves the config once it
+    fits; returns the checkpoint's host record ({} when fresh)."""
+    config, workdir, setup = self.config, self.workdir, self.setup
+    saved = _saved_config(workdir)
+    resolved = json.loads(config.to_json_best_effort())
+    changed = tuple(_config_diff(saved, resolved)) if saved else ()
+    self.state, host, how = init_or_restore(
+        setup, self.task, self.mngr, jax.random.PRNGKey(config.seed), changed)
+    _check_space(workdir, self.state, int(config.train.max_to_keep))
+    if self.primary:
+      _save_config(resolved, saved, workdir)  # only once the state fits
+    logging.info("%s; %s; %d devices in %d process(es), %s; training %s "
+                 "(%d images) for steps %d..%d of batch %d.", how,
+                 self.task.describe(self.state), setup.mesh.devices.size,
+                 jax.process_count(), config.compute_dtype,
+                 self.train_src.name, len(self.train_src),
+                 int(self.state.step), setup.total_steps, self.bs)
+    return host
+
+  def _batches(self):
+    """(the crop iterator, to close; the global batches of the steps from
+    self.start). k = task.batches_per_step > 1: k batches per step, stacked
+    (k, B, ...), each split over the devices."""
+    config, setup, bs = self.config, self.setup, self.bs
+    k = self.task.batches_per_step
+    rows = parallel.process_rows(setup.mesh, bs)  # this process's rows
+    crops = data_lib.train_batches(
+        self.train_src, self.start, bs * k, config.data.crop,
+        config.data.augment, config.seed, config.data.prefetch,
+        rows=[i * bs + r for i in range(k) for r in rows])
+    crop_shape = (config.data.crop, config.data.crop,
+                  int(config.data.channels))
+    if k > 1:
+      sharding = parallel.batch_sharding(setup.mesh, leading=1)
+      shape, local = (k, bs) + crop_shape, (k, len(rows)) + crop_shape
+    else:
+      sharding = setup.batch_sharding
+      shape, local = (bs,) + crop_shape, (len(rows),) + crop_shape
+    return crops, (parallel.global_batch(b.reshape(local), sharding, shape)
+                   for b in crops)
+
+  def ckpt_hint(self) -> str:
+    last = self.mngr.latest_step()
+    return (f"Last good checkpoint: step {last} in {self.workdir}/checkpoints."
+            if last is not None else "No checkpoint was written yet.")
+
+  def save(self, step: int) -> None:
+    self.window.check(self.ckpt_hint())  # never checkpoint unchecked steps
+    record = {"window": self.window.host(), "task": self.task.host_state()}
+    try:
+      checkpoint.save(self.mngr, step, self.state, record)
+    except checkpoint.NonFinite as e:
+      raise Diverged(f"{e} {self.ckpt_hint()}", step) from None
+    except Exception as e:  # pylint: disable=broad-except
+      raise WorkdirError(_write_failed(self.workdir, step, e,
+                                       self.ckpt_hint())) from e
+
+  def log(self, done: int, clock: _Clock, writer) -> None:
+    """The log line of the window ending at step `done`."""
+    bs, total = self.bs, self.setup.total_steps
+    m = self.window.close(self.ckpt_hint())
+    dt = max(time.time() - clock.t, 1e-9)
+    ips = clock.steps * bs / dt
+    m["perf/images_per_sec"] = ips
+    m["perf/data_wait_fraction"] = clock.data_wait / dt
+    writer.scalars(done, done * bs, {
+        k if k.startswith("perf") else f"train/{k}": v for k, v in m.items()})
+    eta = (total - done) * bs / max(ips, 1e-9)
+    logging.info("step %d/%d  images %d  %s  lr %.2e  %.1f img/s  ETA %s",
+                 done, total, done * bs, self.task.log_line(m), m["lr"], ips,
+                 _fmt_time(eta))
+
+  def evaluate(self, done: int, evaluator, writer) -> None:
+    """The task's evaluation at step `done`: metrics, grid image, plots."""
+    self.window.check(self.ckpt_hint())  # never evaluate unchecked steps
+    images = done * self.bs
+    metrics, grid_img = evaluator(self.state)
+    writer.scalars(done, images, metrics)
+    if self.primary:
+      if grid_img is not None:
+        writer.image(done, images, "val/noisy_output_clean", grid_img)
+        plots.save_image(grid_img, os.path.join(
+            self.workdir, "images", f"val_{images:09d}.png"))
+      self.task.plot(writer.path, self.workdir)
+    logging.info("eval at %d images: %s", images,
+                 self.task.eval_line(metrics))
+
+  def train(self):
+    """Steps to config.train.total_images; returns the final state."""
+    setup, bs, workdir = self.setup, self.bs, self.workdir
+    train_step = self.task.make_step(
+        (setup.repl, setup.batch_sharding, setup.repl))
+    evaluator = self.task.evaluator(self.eval_src)
+    writer = (logs.Writer(workdir, start=(self.start, self.start * bs))
+              if self.primary else logs.NullWriter())
+    crops, batches = self._batches()
+    rng = jax.device_put(jax.random.PRNGKey(self.config.seed), setup.repl)
+    clock, stop, done = _Clock(), StopSignals(), self.start
+    try:
+      with stop:
+        for step in range(self.start, setup.total_steps):
+          batch = clock.next_batch(batches)
+          self.state, metrics = train_step(self.state, batch, rng)
+          self.window.add(metrics)
+          done = step + 1
+          last = done == setup.total_steps
+          if done % setup.log_every == 0 or last:
+            self.log(done, clock, writer)
+            clock.reset()
+          if done % setup.eval_every == 0 or last:
+            self.evaluate(done, evaluator, writer)
+            clock.reset()
+          saving = done % setup.ckpt_every == 0 or last
+          if saving:
+            self.save(done)
+          if stop.requested(done):
+            if not saving:
+              self.save(done)
+            raise Preempted(
+                f"stopped by {stop.received} after step {done} ({done * bs} "
+                f"images); checkpoint saved in {workdir}/checkpoints. Rerun "
+                "the same command to resume.")
+    except Diverged as e:
+      # The record a sweep (or a person) reads; checkpoints are untouched.
+      if self.primary:
+        with open(os.path.join(workdir, DIVERGED_RECORD), "w") as f:
+          json.dump({"step": e.step, "images": e.step * bs, "why": str(e)},
+                    f, indent=2)
+      raise
+    except OSError as e:  # metrics, plots, images: a full or vanished disk
+      raise WorkdirError(_write_failed(workdir, done, e,
+                                       self.ckpt_hint())) from e
+    finally:
+      crops.close()
+      self._close(writer)
+    self._done(writer.path)
+    return self.state
+
+  def _close(self, writer) -> None:
+    try:
+      writer.close()
+      self.mngr.wait_until_finished()
+    except Exception:  # pylint: disable=broad-except  # reported above
+      pass
+    self.mngr.close()
+
+  def _done(self, metrics_path: str) -> None:
+    stale = os.path.join(self.workdir, DIVERGED_RECORD)
+    if self.primary and os.path.exists(stale):  # an earlier attempt diverged
+      os.remove(stale)
+    if self.start >= self.setup.total_steps:
+      logging.info("already trained for %d steps; nothing to train.",
+                   self.start)
+    if self.primary:
+      self.task.plot(metrics_path, self.workdir)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        devices: list[jax.Device] | None = None):
-  """Trains `config.task` in `workdir`, resuming if it has checkpoints.
+  """Trains `config.task` in `workdir`, resuming if it has checkpoints, then
+  runs the task's final step (`finish`, e.g. a final evaluation).
 
   Args:
     devices: the devices of the data-parallel mesh (default: all devices of
@@ -361,166 +568,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     Diverged: on a non-finite loss or gradient (checkpoints untouched).
     WorkdirError: when the workdir cannot be written (checkpoints untouched).
   """
-  setup = Setup(config, devices)  # config errors: here, before any compute
-  task = tasks.build(config, setup)
-  # Reads only: a missing init_from or bad data fails before the workdir is
-  # touched.
-  task.attach(workdir, resuming=checkpoint.has_checkpoint(workdir))
-  train_src = data_lib.drop_small(
-      data_lib.load_source(config.data.train, config.data), config.data.crop)
-  eval_src = data_lib.load_source(config.data.eval, config.data)
-  task.check_sources(train_src, eval_src)
-  _check_writable(workdir)
-
-  bs = int(config.data.batch_size)
-  rng = jax.random.PRNGKey(config.seed)
-  mngr = checkpoint.manager(workdir, config.train.max_to_keep)
-  saved = _saved_config(workdir)
-  resolved = json.loads(config.to_json_best_effort())
-  changed = tuple(_config_diff(saved, resolved)) if saved else ()
-  try:
-    state, host, how = init_or_restore(setup, task, mngr, rng, changed)
-  except Exception:
-    mngr.close()
-    raise
-  primary = parallel.is_primary()
-  try:
-    _check_space(workdir, state, int(config.train.max_to_keep))
-  except ValueError:
-    mngr.close()
-    raise
-  if primary:
-    _save_config(resolved, saved, workdir)  # only once the state fits
-  start = int(state.step)
-  logging.info("%s; %s; %d devices in %d process(es), %s; training %s "
-               "(%d images) for steps %d..%d of batch %d.", how,
-               task.describe(state), setup.mesh.devices.size,
-               jax.process_count(), config.compute_dtype,
-               train_src.name, len(train_src), start, setup.total_steps, bs)
-
-  train_step = task.make_step((setup.repl, setup.batch_sharding, setup.repl),
-                              start)
-  if hasattr(task, "load_host_state"):
-    task.load_host_state(host.get("task", {}))
-  evaluator = task.evaluator(eval_src)
-  writer = (logs.Writer(workdir, start=(start, start * bs)) if primary
-            else logs.NullWriter())
-  k = getattr(task, "batches_per_step", 1)
-  # This process's rows of each global batch; k > 1: k batches per step,
-  # stacked (k, B, ...), each split over the devices.
-  rows = parallel.process_rows(setup.mesh, bs)
-  crops = data_lib.train_batches(
-      train_src, start, bs * k, config.data.crop, config.data.augment,
-      config.seed, config.data.prefetch,
-      rows=[i * bs + r for i in range(k) for r in rows])
-  crop_shape = (config.data.crop, config.data.crop, int(config.data.channels))
-  if k > 1:
-    batch_sharding = parallel.batch_sharding(setup.mesh, leading=1)
-    shape, local = (k, bs) + crop_shape, (k, len(rows)) + crop_shape
-  else:
-    batch_sharding = setup.batch_sharding
-    shape, local = (bs,) + crop_shape, (len(rows),) + crop_shape
-  batches = (parallel.global_batch(b.reshape(local), batch_sharding, shape)
-             for b in crops)
-  rng = jax.device_put(rng, setup.repl)
-
-  def ckpt_hint():
-    last = mngr.latest_step()
-    return (f"Last good checkpoint: step {last} in {workdir}/checkpoints."
-            if last is not None else "No checkpoint was written yet.")
-
-  def save(step):
-    window.check(ckpt_hint())  # never checkpoint unchecked steps
-    record = {"window": window.host()}
-    if hasattr(task, "host_state"):
-      record["task"] = task.host_state()
-    try:
-      checkpoint.save(mngr, step, state, record)
-    except checkpoint.NonFinite as e:
-      raise Diverged(f"{e} {ckpt_hint()}", step) from None
-    except Exception as e:  # pylint: disable=broad-except
-      raise WorkdirError(_write_failed(workdir, step, e, ckpt_hint())) from e
-
-  window = Window(start, int(config.train.skip_nonfinite), host.get("window"))
-  t_log, steps_since = time.time(), 0
-  data_wait = 0.0
-  stop = StopSignals()
-  done = start
-  try:
-    with stop:
-      for step in range(start, setup.total_steps):
-        t0 = time.time()
-        batch = next(batches)
-        data_wait += time.time() - t0
-        state, metrics = train_step(state, batch, rng)
-        window.add(metrics)
-        steps_since += 1
-        done = step + 1
-        last = done == setup.total_steps
-        if done % setup.log_every == 0 or last:
-          m = window.close(ckpt_hint())
-          dt = time.time() - t_log
-          ips = steps_since * bs / max(dt, 1e-9)
-          m["perf/images_per_sec"] = ips
-          m["perf/data_wait_fraction"] = data_wait / max(dt, 1e-9)
-          writer.scalars(done, done * bs, {f"train/{k}" if not k.startswith(
-              "perf") else k: v for k, v in m.items()})
-          eta = (setup.total_steps - done) * bs / max(ips, 1e-9)
-          logging.info("step %d/%d  images %d  %s  lr %.2e  %.1f img/s  "
-                       "ETA %s", done, setup.total_steps, done * bs,
-                       task.log_line(m), m["lr"], ips, _fmt_time(eta))
-          t_log, steps_since, data_wait = time.time(), 0, 0.0
-        evaluating = done % setup.eval_every == 0 or last
-        saving = done % setup.ckpt_every == 0 or last
-        if evaluating:
-          # Never evaluate or plot unchecked (maybe non-finite) steps.
-          window.check(ckpt_hint())
-          vm, grid_img = evaluator(state)
-          writer.scalars(done, done * bs, vm)
-          if grid_img is not None and primary:
-            writer.image(done, done * bs, "val/noisy_output_clean", grid_img)
-            plots.save_image(grid_img, os.path.join(
-                workdir, "images", f"val_{done * bs:09d}.png"))
-          if primary:
-            task.plot(writer.path, workdir)
-          logging.info("eval at %d images: %s", done * bs,
-                       task.eval_line(vm))
-          t_log, steps_since, data_wait = time.time(), 0, 0.0
-        if saving:
-          save(done)
-        if stop.requested(done):
-          if not saving:
-            save(done)
-          raise Preempted(
-              f"stopped by {stop.received} after step {done} ({done * bs} "
-              f"images); checkpoint saved in {workdir}/checkpoints. Rerun "
-              "the same command to resume.")
-  except Diverged as e:
-    # The record a sweep (or a person) reads; checkpoints are untouched.
-    if primary:
-      with open(os.path.join(workdir, DIVERGED_RECORD), "w") as f:
-        json.dump({"step": e.step, "images": e.step * bs, "why": str(e)}, f,
-                  indent=2)
-    raise
-  except OSError as e:  # metrics, plots, images: a full or vanished disk
-    raise WorkdirError(_write_failed(workdir, done, e, ckpt_hint())) from e
-  finally:
-    crops.close()
-    try:
-      writer.close()
-      mngr.wait_until_finished()
-    except Exception:  # pylint: disable=broad-except  # reported above
-      pass
-    mngr.close()
-  stale = os.path.join(workdir, DIVERGED_RECORD)
-  if primary and os.path.exists(stale):  # an earlier attempt diverged
-    os.remove(stale)
-  if start >= setup.total_steps:
-    logging.info("already trained for %d steps; nothing to train.", start)
-  if primary:
-    task.plot(writer.path, workdir)
-  if hasattr(task, "finish"):
-    task.finish(state, workdir, train_src, eval_src)
+  run = Run(config, workdir, devices)
+  state = run.train()
+  run.task.finish(state, workdir, run.train_src, run.eval_src)
   return state
 
 

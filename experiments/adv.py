@@ -3,7 +3,7 @@
 G = experiments/ae.py's U-Net, loss a·SSD + b·L1 ("Pred") + λ·adversarial
 term (λ = 3e-3, the chapter's raw score u of G's output); D = the classifier
 of experiments/classifier.py with spectral norm, logistic loss, Adam 1e-3
-(b1 = 0.5). One D step, then one G step, per iteration (ddn.adversarial).
+(b1 = 0.5). One D step, then one G step, per iteration (ddn.tasks.adversarial).
 
 Command (embedded photographs, no download; README's first command):
   python launch.py --config=experiments/adv.py --workdir=runs/adv
@@ -24,8 +24,7 @@ The chapter's scale on an accelerator (gray 128x128, hundreds of thousands
 of images, a trained autoencoder to start from):
   --config.data.crop=128 --config.train.init_from=<ae workdir>
   --config.train.total_images=200000 --config.eval.every_images=20000
-  --config.eval.realism.train_crops=20000 --config.eval.realism.images=200000
-  --config.eval.realism.eval_crops=4000
+  --config.eval.realism.steps=5000 --config.eval.realism.seeds=4
 
 Variants: --config.adv.g_loss=nonsaturating|hinge, --config.disc.loss=hinge,
 --config.adv.weight=1e-2, --config.adv.n_d=2, --config.adv.ema_decay=0.999,

@@ -5,8 +5,8 @@ default runs/ae: python launch.py --config=experiments/ae.py
 --workdir=runs/ae), warms D up for 1,600 images, then trains G against it
 for 3,200 (experiments/adv.py's recipe from a trained G: G lr 2e-4, no
 warm-up). λ = 0 is the control (D trains, G ignores it), the start of both
-curves. Each final G is judged by two fresh judges (realism: their mean
-error, 0.5 = indistinguishable from real).
+curves. Each final G gets the realism test of ddn.realism (fresh judges'
+AUC with its 95% interval; 0.5 = indistinguishable from real).
 
 Command (one sweep, then WORKDIR/perception_distortion.png and .json):
   python -m ddn.sweep --config=experiments/adv_pd.py --workdir=runs/pd
@@ -28,8 +28,6 @@ def get_config(arg=None):
   c.optim.warmup_images = 0
   c.train.total_images = 4_000
   c.adv.d_warmup_images = 1_600
-  c.eval.realism.judges = 2
-  c.eval.realism.images = 4_800
   return configs.apply_args(c, arg)
 
 

@@ -57,7 +57,7 @@ def two_steps(config, devices):
   setup, task = build(config, devices)
   rng = jax.random.PRNGKey(config.seed)
   state = jax.jit(task.init, out_shardings=setup.repl)(rng)
-  step = task.make_step((setup.repl, setup.batch_sharding, setup.repl), 0)
+  step = task.make_step((setup.repl, setup.batch_sharding, setup.repl))
   k = getattr(task, "batches_per_step", 1)
   bs = int(config.data.batch_size)
   src = data_lib.load_source(config.data.train, config.data)
@@ -89,7 +89,7 @@ def collectives(config, devices) -> dict[str, list[str]]:
     fns = {k: fns[k] for k in ("d", "g")}
     batch = jax.ShapeDtypeStruct((2,) + shape, jnp.float32, sharding=stack_sh)
   else:
-    fns = {"step": task.make_step(shardings, 0)}
+    fns = {"step": task.make_step(shardings)}
     batch = jax.ShapeDtypeStruct(shape, jnp.float32,
                                  sharding=setup.batch_sharding)
   state = parallel.placed(state, setup.repl)
@@ -110,19 +110,21 @@ def evaluation_collectives(devices) -> dict[str, list[str]]:
                                 sharding=setup.batch_sharding)
   bmap = parallel.BatchMap(lambda p, c, x: steps.eval_images(
       p, c, x, model=task.model, ssd_weight=1.0, l1_weight=0.1), setup.mesh)
-  crops = np.zeros((4, 32, 32, 1), np.float32)
-  judge = realism.Judge(crops, crops, task.noise_spec, config.eval.realism,
-                        0, setup.mesh)
-  d = jax.eval_shape(lambda k: judge.disc.init(k, crops[:1]),
+  r = config.eval.realism
+  crop = int(r.crop)
+  model, tx, update, _ = realism._judge_fns(  # pylint: disable=protected-access
+      r.judges[0], 1, crop, int(r.steps), float(r.lr), setup.mesh)
+  d = jax.eval_shape(lambda k: model.init(k, jnp.zeros((1, crop, crop, 1))),
                      jax.random.PRNGKey(0))["params"]
-  bs = int(config.eval.realism.batch_size)
-  x = jax.ShapeDtypeStruct((bs, 32, 32, 1), jnp.float32, sharding=setup.repl)
+  bs = int(r.batch_size)
+  x = jax.ShapeDtypeStruct((bs, crop, crop, 1), jnp.float32,
+                           sharding=setup.repl)
   y = jax.ShapeDtypeStruct((bs,), jnp.float32, sharding=setup.repl)
   key = jax.ShapeDtypeStruct((2,), jnp.uint32, sharding=setup.repl)
   lowered = {"batch_map": bmap._fn.lower(params, images, images),
-             "judge_update": judge._update.lower(
+             "judge_update": update.lower(
                  parallel.placed(d, setup.repl), {},
-                 parallel.placed(jax.eval_shape(judge.tx.init, d), setup.repl),
+                 parallel.placed(jax.eval_shape(tx.init, d), setup.repl),
                  x, y, key)}
   return {k: _ops(v.compile().as_text()) for k, v in lowered.items()}
 

@@ -154,9 +154,12 @@ CASES = [
     pytest.param("adversarial", {"eval.realism.lr": 0.0},
                  r"config\.eval\.realism\.lr=0\.0: the learning rate must be "
                  "> 0", id="realism-lr-0"),
-    pytest.param("adversarial", {"eval.realism.disc.features": (0, 8)},
-                 r"config\.eval\.realism\.disc\.features=\(0, 8\): need at "
-                 "least one level", id="realism-disc"),
+    pytest.param("adversarial", {"eval.realism.judges": ("image", "vit")},
+                 r"config\.eval\.realism\.judges=\('image', 'vit'\): valid "
+                 "judges are image, patch", id="realism-judges"),
+    pytest.param("adversarial", {"eval.realism.crop": 4096},
+                 r"validation image .* is smaller than the realism judges' "
+                 r"crop config\.eval\.realism\.crop=4096", id="realism-crop"),
 ]
 
 
@@ -242,6 +245,7 @@ def run_launch(*args, env=None):
       env=dict(os.environ, **(env or {})))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override,named", [
     ("--config.optim.lrr=0.1", "lrr"),
     ("--config.data.crop=big", "crop"),
@@ -257,6 +261,7 @@ def test_launch_bad_config_is_one_message(tmp_path, override, named):
   assert not os.path.exists(tmp_path / "w")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable", ["DDN_NUM_PROCESSES", "DDN_PROCESS_ID"])
 def test_launch_bad_environment_is_one_message(tmp_path, variable):
   r = run_launch("--config=experiments/ae.py:smoke",

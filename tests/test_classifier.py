@@ -319,6 +319,7 @@ def patch_run(denoiser_dir, tmp_path_factory):
   return c, workdir, train.train_and_evaluate(c, workdir)
 
 
+@pytest.mark.slow
 def test_run_leaves_checkpoints_metrics_curve_and_frozen_denoiser(
     patch_run, denoiser_dir, caplog):
   c, workdir, state = patch_run
@@ -353,6 +354,7 @@ def saved_task(workdir):
   return json.load(open(os.path.join(workdir, "config.json")))["task"]
 
 
+@pytest.mark.slow
 def test_patch_size_is_in_the_log(denoiser_dir, tmp_path, caplog):
   caplog.set_level("INFO")
   c = _clf_config(denoiser_dir, kind="patch", padding="VALID", dense=())
@@ -362,6 +364,7 @@ def test_patch_size_is_in_the_log(denoiser_dir, tmp_path, caplog):
   assert f"one score per {size}x{size} patch" in caplog.text
 
 
+@pytest.mark.slow
 def test_resume_is_exact_with_spectral_norm_and_needs_no_denoiser_dir(
     patch_run, denoiser_dir, tmp_path):
   """Stopping at 12 steps and resuming (with init_from gone) gives the
@@ -397,6 +400,7 @@ def hinge_run(denoiser_dir, tmp_path_factory):
   return c, workdir, train.train_and_evaluate(c, workdir)
 
 
+@pytest.mark.slow
 def test_whole_image_hinge_run(hinge_run):
   # Its exact resume (a classifier without spectral norm, empty stats):
   # tests/test_reliability.py::test_classifier_sigterm_then_kill_in_...
@@ -415,6 +419,7 @@ def test_whole_image_hinge_run(hinge_run):
     (dict(batch_size=1), "needs >= 2"),
     (dict(classifier_as_denoiser=True), "not an autoencoder's workdir"),
 ])
+@pytest.mark.slow
 def test_bad_setups_fail_before_writing(denoiser_dir, patch_run, tmp_path,
                                         change, match):
   c = _clf_config(denoiser_dir)
@@ -432,6 +437,7 @@ def test_bad_setups_fail_before_writing(denoiser_dir, patch_run, tmp_path,
   assert not workdir.exists() or not os.listdir(workdir)  # nothing written
 
 
+@pytest.mark.slow
 def test_figures_classifiers(patch_run, denoiser_dir, tmp_path):
   from ddn import figures
   final = figures.classifiers({"patch": patch_run[1]},
@@ -444,23 +450,25 @@ def test_figures_classifiers(patch_run, denoiser_dir, tmp_path):
 
 def test_validation_crops_are_fixed_and_held_out():
   from ddn import data as data_lib
-  from ddn import tasks
+  from ddn.tasks import base
   src = data_lib.load_source("embedded:eval", ml_collections.ConfigDict(
       dict(channels=1, convert_channels=False, tfds_data_dir="")))
-  a = tasks.validation_crops(src, 7, 32, seed=0)
-  np.testing.assert_array_equal(a, tasks.validation_crops(src, 7, 32, 0))
+  a = base.validation_crops(src, 7, 32, seed=0)
+  np.testing.assert_array_equal(a, base.validation_crops(src, 7, 32, 0))
   assert a.shape == (7, 32, 32, 1)
-  assert not np.array_equal(a, tasks.validation_crops(src, 7, 32, 1))
+  assert not np.array_equal(a, base.validation_crops(src, 7, 32, 1))
   with pytest.raises(ValueError, match="smaller than the crop 4096"):
-    tasks.validation_crops(src, 1, 4096, 0)
+    base.validation_crops(src, 1, 4096, 0)
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_classifier_run(patch_run):
   from ddn import evaluate
   with pytest.raises(ValueError, match="is a classifier run, not a denoiser"):
     evaluate.Denoiser(patch_run[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run_name,spectral_norm", [("patch_run", False),
                                                     ("hinge_run", True)])
 def test_resume_with_spectral_norm_switched_is_refused(request, run_name,
@@ -478,6 +486,7 @@ def test_resume_with_spectral_norm_switched_is_refused(request, run_name,
   assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ["12", "24"]
 
 
+@pytest.mark.slow
 def test_resume_needs_no_init_from(patch_run, tmp_path, caplog):
   caplog.set_level("INFO")
   c, workdir, state = patch_run

@@ -17,6 +17,7 @@ from ddn import denoise
 from ddn import evaluate
 from ddn import figures
 from ddn import inference
+from ddn import protocol
 
 
 def write_png(path, array):
@@ -77,10 +78,10 @@ def test_baseline_records_have_keys_and_finite_values(tmp_path):
                          baselines=list(baselines.BASELINES),
                          tune_data=f"folder:{tune_dir}")
   assert [r["method"] for r in records] == list(baselines.BASELINES)
-  noisy_psnr = evaluate.psnr_uint8(
-      evaluate.quantise(evaluate.noisy_version(
+  noisy_psnr = protocol.psnr_uint8(
+      protocol.quantise(protocol.noisy_version(
           evaluate.load_eval_source(f"folder:{test_dir}", 1)[0], 25, 0)),
-      evaluate.quantise(evaluate.load_eval_source(f"folder:{test_dir}",
+      protocol.quantise(evaluate.load_eval_source(f"folder:{test_dir}",
                                                   1)[0]))
   for r in records:
     for key in ("data", "sigma", "method", "images", "psnr", "ssim",
@@ -177,11 +178,11 @@ def test_shipped_model_loads_small_and_denoises(name):
   d = inference.load(name)
   assert d.channels == 1 and d.info.get("command")
   clean = _smooth_image(64, 72)
-  noisy = evaluate.noisy_version(clean, 25.0, 0)
-  before = evaluate.psnr_uint8(evaluate.quantise(noisy),
-                               evaluate.quantise(clean))
-  after = evaluate.psnr_uint8(evaluate.quantise(d(noisy)),
-                              evaluate.quantise(clean))
+  noisy = protocol.noisy_version(clean, 25.0, 0)
+  before = protocol.psnr_uint8(protocol.quantise(noisy),
+                               protocol.quantise(clean))
+  after = protocol.psnr_uint8(protocol.quantise(d(noisy)),
+                              protocol.quantise(clean))
   assert after > before + 5, (before, after)
 
 
@@ -272,18 +273,19 @@ def test_model_choice_and_sigma_warning():
 
 def test_perception_figure_from_finished_runs(tmp_path):
   runs = {}
-  for name, kind, weight, realism in (("zero", "image", 0.0, 0.40),
-                                      ("big", "image", 0.01, 0.45),
-                                      ("small", "patch", 0.01, 0.30)):
+  for name, kind, weight, realism in (("zero", "image", 0.0, 0.90),
+                                      ("big", "image", 0.01, 0.80),
+                                      ("small", "patch", 0.01, 0.95)):
     w = tmp_path / name
     w.mkdir()
     (w / "config.json").write_text(json.dumps(
         {"task": "adversarial", "adv": {"weight": weight},
          "disc": {"kind": kind}}))
     (w / "evaluation.json").write_text(json.dumps({
-        "judges": 2, "ref": {"psnr": 30.0, "realism": 0.4},
-        "g": {"psnr": 30.0 - 100 * weight, "realism": realism,
-              "realism_sd": 0.01}}))
+        "ref": {"psnr": 30.0, "realism_auc": 0.9,
+                "realism_auc_ci95": [0.85, 0.94]},
+        "g": {"psnr": 30.0 - 100 * weight, "realism_auc": realism,
+              "realism_auc_ci95": [realism - 0.05, realism + 0.03]}}))
     runs[name] = str(w)
   out = str(tmp_path / "pd.png")
   points = figures.perception(runs, out)
@@ -291,6 +293,7 @@ def test_perception_figure_from_finished_runs(tmp_path):
   by_run = {p["run"]: p for p in points}
   assert by_run["small"]["adversary"].startswith("small")
   assert by_run["big"]["psnr"] == pytest.approx(29.0)
+  assert by_run["big"]["realism_ci95"] == pytest.approx([0.75, 0.83])
   with open(str(tmp_path / "pd.json")) as f:
     assert len(json.load(f)) == 3
 
@@ -324,6 +327,7 @@ def test_detail_figure_with_baselines_and_a_shipped_model(tmp_path):
   assert figures.parse_runs(["gray-blind"]) == {"gray-blind": "gray-blind"}
 
 
+@pytest.mark.slow
 def test_denoise_command_line(tmp_path):
   import subprocess
   import sys

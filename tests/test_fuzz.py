@@ -10,6 +10,7 @@ Examples are derandomized (the same every run, no example database) so
 that CI is deterministic; @example lists settings that once failed.
 """
 
+import pytest
 import math
 
 import jax
@@ -24,6 +25,9 @@ from hypothesis import strategies as st
 from ddn import configs
 from ddn import models
 from ddn import noise as noise_lib
+
+# Property-based fuzzing: hundreds of generated configs.
+pytestmark = pytest.mark.slow
 
 BAD_FLOATS = st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -0.0,
                               1e30, 1e39, 1e300])

@@ -55,6 +55,7 @@ def test_autoencoder_same_output_in_train_and_eval_kernels():
                              model.apply(v, x, train=False), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cpu_devices_one_per_core():
   code = ("from ddn import runtime; runtime.setup(compilation_cache=False); "
           "import jax; print(jax.device_count(), runtime.cpu_cores())")
@@ -125,7 +126,7 @@ def test_steps_make_no_implicit_transfers():
   ae_state = jax.tree_util.tree_map(
       lambda s: jax.device_put(np.full(s.shape, 0.01, s.dtype), setup.repl),
       jax.eval_shape(lambda: ae.init(jax.random.PRNGKey(0))))
-  ae_step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl), 0)
+  ae_step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl))
   batch = jax.device_put(np.asarray(stack[0]), setup.batch_sharding)
   with jax.transfer_guard("disallow"):
     for _ in range(2):

@@ -2,14 +2,14 @@
 
 import numpy as np
 
-from ddn import evaluate
+from ddn import protocol
 
 
 def test_noise_is_seeded_per_image_and_unclipped():
   clean = np.full((64, 64, 1), 0.99, np.float32)
-  a = evaluate.noisy_version(clean, 25, index=3)
-  b = evaluate.noisy_version(clean, 25, index=3)
-  c = evaluate.noisy_version(clean, 25, index=4)
+  a = protocol.noisy_version(clean, 25, index=3)
+  b = protocol.noisy_version(clean, 25, index=3)
+  c = protocol.noisy_version(clean, 25, index=4)
   np.testing.assert_array_equal(a, b)
   assert not np.array_equal(a, c)
   expected = clean + (np.random.default_rng(3).standard_normal(clean.shape)
@@ -23,8 +23,8 @@ def test_psnr_of_quantised_output():
   ref = np.full((10, 10, 1), 100, np.uint8)
   est = ref.copy()
   est[0, 0, 0] = 110  # MSE = 100 / 100 = 1
-  assert evaluate.psnr_uint8(est, ref) == np.float64(10 * np.log10(255 ** 2))
-  q = evaluate.quantise(np.array([-0.5, 0.5 / 255, 1.5 / 255, 2.0]))
+  assert protocol.psnr_uint8(est, ref) == np.float64(10 * np.log10(255 ** 2))
+  q = protocol.quantise(np.array([-0.5, 0.5 / 255, 1.5 / 255, 2.0]))
   # round half to even (numpy): 0.5 -> 0, 1.5 -> 2
   np.testing.assert_array_equal(q, [0, 0, 2, 255])
 
@@ -32,8 +32,8 @@ def test_psnr_of_quantised_output():
 def test_ssim_identical_is_one():
   rng = np.random.default_rng(0)
   a = rng.integers(0, 256, (32, 32, 1), dtype=np.uint8)
-  assert evaluate.ssim_uint8(a, a) == 1.0
-  assert evaluate.ssim_uint8(a, 255 - a) < 0.5
+  assert protocol.ssim_uint8(a, a) == 1.0
+  assert protocol.ssim_uint8(a, 255 - a) < 0.5
 
 
 def test_report_table():

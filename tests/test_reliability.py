@@ -24,6 +24,9 @@ from ddn import train
 
 from conftest import ROOT
 
+# System tests: real runs killed, preempted, corrupted and filled up.
+pytestmark = pytest.mark.slow
+
 # One device, as the in-process references: results are then bit-identical.
 ENV = dict(os.environ, DDN_CPU_DEVICES="1")
 AE = ("experiments/ae.py:smoke", ["--config.train.total_images=192"])
@@ -254,21 +257,20 @@ def test_sigterm_at_any_step_resumes_exactly(ae_reference, tmp_path,
   """SIGTERM inside steps 6 and 17 (mid log window, mid checkpoint
   interval): each stops after its step with a checkpoint; the run resumed
   twice equals the uninterrupted one."""
-  from ddn import tasks  # pylint: disable=g-import-not-at-top
-  make_step = tasks.AutoencoderTask.make_step
+  from ddn.tasks import autoencoder  # pylint: disable=g-import-not-at-top
+  make_step = autoencoder.AutoencoderTask.make_step
 
-  def signalling_make_step(self, shardings, start):
-    step_fn = make_step(self, shardings, start)
-    count = {"n": start}
+  def signalling_make_step(self, shardings):
+    step_fn = make_step(self, shardings)
 
     def step(state, batch, rng):
-      count["n"] += 1
-      if count["n"] in (6, 17):
+      if int(state.step) + 1 in (6, 17):  # the step this call makes
         os.kill(os.getpid(), signal.SIGTERM)
       return step_fn(state, batch, rng)
     return step
 
-  monkeypatch.setattr(tasks.AutoencoderTask, "make_step", signalling_make_step)
+  monkeypatch.setattr(autoencoder.AutoencoderTask, "make_step",
+                      signalling_make_step)
   w = str(tmp_path / "w")
   for stop in (6, 17):
     with pytest.raises(train.Preempted, match=rf"stopped by SIGTERM after "

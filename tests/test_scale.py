@@ -20,6 +20,9 @@ import pytest
 
 from ddn import logs
 
+# System tests: subprocesses on several devices and processes, the notebook.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, "tests", "scale_worker.py")
 

@@ -129,6 +129,7 @@ def test_resume_with_changed_state_fails_and_keeps_workdir(
   assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ckpts
 
 
+@pytest.mark.slow
 def test_batch_not_divisible_by_devices(tmp_path):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
   r = subprocess.run(
@@ -158,6 +159,7 @@ def test_evaluate_contract(trained, gray_folder, tmp_path):
   assert "| gray (3) | ddn |" in open(str(tmp_path / "eval.md")).read()
 
 
+@pytest.mark.slow
 def test_evaluate_command_line_errors(tmp_path):
   r = subprocess.run(
       [sys.executable, "-m", "ddn.evaluate", f"--checkpoint={tmp_path}",
@@ -198,6 +200,7 @@ def test_parse_runs_sweep_names_globs_and_labels(tmp_path):
     figures.parse_runs([])
 
 
+@pytest.mark.slow
 def test_sweep_dry_run_lists_runs(tmp_path):
   r = subprocess.run(
       [sys.executable, "-m", "ddn.sweep", "--config=experiments/ae.py:smoke",

@@ -1,4 +1,4 @@
-"""Adversarial training of the denoiser (the task 'adversarial' of ddn.train).
+"""The adversarial task: the denoiser trained against a discriminator.
 
 G is the denoising autoencoder, D a classifier of ddn.discriminators (whole
 image or patches). One iteration runs `adv.n_d` D steps, then `adv.n_g` G
@@ -16,7 +16,9 @@ three phases, in iterations of one G batch:
 
 G as it enters phase 2 is kept in the state (`ref`): the final evaluation
 compares it ("no adversary") with the trained G on PSNR and on realism (the
-error of a freshly trained judge, ddn.realism), and draws both side by side.
+calibrated two-sample test of ddn.realism: fresh judges' AUC with its 95%
+interval, beside clean / noisy / smoothed calibration rows), and draws both
+side by side.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ddn import parallel
 from ddn import plots
 from ddn import realism
 from ddn import steps
-from ddn import tasks
+from ddn.tasks import base
 
 EVALUATION = "evaluation.json"
 
@@ -121,13 +123,11 @@ class Balance:
     return out
 
 
-class AdversarialTask:
+class AdversarialTask(base.Task):
   """Trains G (the denoiser) against D (see the module docstring)."""
 
-  model_field = "config.model"  # the config group behind state.params
-
   def __init__(self, config: ml_collections.ConfigDict, setup):
-    self.config, self.setup = config, setup
+    super().__init__(config, setup)
     a, d = config.adv, config.data
     checks = [("weight", a.weight >= 0, "must be >= 0 (0: no adversary)"),
               ("n_d", a.n_d >= 1, "must be >= 1"),
@@ -145,7 +145,7 @@ class AdversarialTask:
     if config.eval.max_images <= 0 or config.eval.crops < 1:
       raise ValueError("config.eval: max_images and crops must be >= 1, got "
                        f"{config.eval.max_images} and {config.eval.crops}.")
-    realism.validate(config.eval.realism, int(d.channels), int(d.crop))
+    realism.validate(config.eval.realism)
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate(config.loss)
     losses.validate_disc(config.disc)
@@ -171,13 +171,26 @@ class AdversarialTask:
     self.d_tx = optim.optimizer(config.disc_optim, self.d_lr_fn,
                                 field="config.disc_optim")
     self.balance = Balance(a)
+    self.iteration = 0  # set by load_host_state
 
   def check_sources(self, train_src, eval_src) -> None:
     data_lib.check_disjoint(train_src, eval_src)  # realism is held out
     cfg = self.config.eval
-    tasks.check_validation_crops(
-        eval_src, max(int(cfg.crops), int(cfg.realism.eval_crops)),
-        int(self.config.data.crop))
+    base.check_validation_crops(eval_src, int(cfg.crops),
+                                int(self.config.data.crop))
+    crop = int(cfg.realism.crop)  # the final realism test's judges
+    small = [eval_src.label(j) for j in range(len(eval_src))
+             if min(np.shape(eval_src[j])[:2]) < crop]
+    if small:
+      raise ValueError(
+          f"validation image {small[0]} is smaller than the realism judges' "
+          f"crop config.eval.realism.crop={crop}; lower it or use other "
+          "data.eval images.")
+    if sum(min(np.shape(train_src[i])[:2]) >= crop
+           for i in range(len(train_src))) < 2:
+      raise ValueError(
+          f"config.eval.realism.crop={crop}: fewer than 2 training images "
+          "are that large; lower it.")
 
   def attach(self, workdir: str, resuming: bool) -> None:
     self.workdir = workdir
@@ -190,7 +203,7 @@ class AdversarialTask:
           "to start G from scratch with a reconstruction warm-up.")
     if src and not resuming:  # G's parameters must fit, before any write
       expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
-      tasks.check_init_from(self.config, expected)
+      base.check_init_from(self.config, expected)
 
   def init(self, rng: jax.Array) -> steps.AdversarialState:
     return steps.init_adversarial_state(
@@ -202,8 +215,8 @@ class AdversarialTask:
     plan = self.phases.describe(int(self.config.data.batch_size))
     if not src:
       return state, f"G from scratch; {plan}"
-    params, step = tasks.load_params_into(src, state.params,
-                                          f"init_from={src!r}", self.setup.repl)
+    params, step = base.load_params_into(src, state.params,
+                                         f"init_from={src!r}", self.setup.repl)
     opt_state = jax.jit(self.setup.tx.init,
                         out_shardings=self.setup.repl)(params)
     copy = jax.jit(lambda p: jax.tree_util.tree_map(jnp.copy, p),
@@ -233,15 +246,15 @@ class AdversarialTask:
         shardings=(state_sh, stack_sh, repl))
     return fns, stack_sh
 
-  def make_step(self, shardings, start: int):
-    """The host side of one iteration (Python alternation of jitted steps)."""
+  def make_step(self, shardings):
+    """The host side of one iteration (Python alternation of jitted steps);
+    `self.iteration` counts the iterations done (the loop's step)."""
     fns, _ = self.step_fns(shardings)
     n_d, n_g = int(self.config.adv.n_d), int(self.config.adv.n_g)
     phases = self.phases
-    counter = {"it": start}
 
     def step(state, stack, rng):
-      it = counter["it"]
+      it = self.iteration
       metrics = {}
       if it == phases.d_start and phases.g_warmup:
         state = fns["ref"](state)  # G leaving its warm-up: "no adversary"
@@ -251,16 +264,19 @@ class AdversarialTask:
       g_fn = fns["g"] if it >= phases.adv_start else fns["g_rec"]
       for _ in range(n_g):
         state, g_metrics = g_fn(state, stack, rng)
-      counter["it"] = it + 1
+      self.iteration = it + 1
       return state, {**metrics, **g_metrics}
 
     return step
 
   def host_state(self) -> dict:
-    """What a checkpoint keeps of the host side: the balance counters."""
-    return {"balance": dict(self.balance.runs)}
+    """What a checkpoint keeps of the host side: the iteration count and
+    the balance counters."""
+    return {"iteration": self.iteration, "balance": dict(self.balance.runs)}
 
-  def load_host_state(self, record: dict) -> None:
+  def load_host_state(self, record: dict, step: int) -> None:
+    # Checkpoints written before the count was saved: it is the loop's step.
+    self.iteration = int(record.get("iteration", step))
     self.balance.runs.update(record.get("balance", {}))
 
   def g_params(self, state):
@@ -273,7 +289,8 @@ class AdversarialTask:
   def log_line(self, m: dict) -> str:
     line = f"G loss {m['g/loss']:.5f}  pred {m['g/pred']:.5f}"
     if "g/adv" in m:
-      line += f"  adv {m['g/adv']:+.3f}"
+      line += (f"  adv {m['g/adv']:+.3f} (λ {m['g/adv_weight']:.2g}, push "
+               f"{m['g/grad_ratio']:.2f} of pred's at the last layer)")
     line += f"  psnr {m['g/psnr']:.2f} dB"
     if "d/loss" in m:
       line += (f" | D loss {m['d/loss']:.4f}  acc real {m['d/acc_real']:.2f} "
@@ -316,13 +333,14 @@ class AdversarialTask:
       with open(tmp, "w") as f:
         json.dump(record, f, indent=2, sort_keys=True)
       os.replace(tmp, path)
+    for name, r in record["calibration"].items():
+      logging.info("realism calibration, clean vs %s: %s", name,
+                   realism.describe(r))
     for name in ("ref", "g"):
       r = record[name]
-      logging.info("evaluation, %s: PSNR %.2f dB on %d images; realism "
-                   "(fresh judge's error, 0.5 = indistinguishable) %.3f "
-                   "(real %.3f, denoised %.3f)", r["label"], r["psnr"],
-                   record["images"], r["realism"], r["realism_real"],
-                   r["realism_denoised"])
+      logging.info("evaluation, %s: PSNR %.2f dB on %d images; realism %s",
+                   r["label"], r["psnr"], record["images"], realism.describe(
+                       {k.removeprefix("realism_"): v for k, v in r.items()}))
 
 
 class AdversarialEvaluator:
@@ -333,12 +351,12 @@ class AdversarialEvaluator:
   def __init__(self, task: AdversarialTask, source: data_lib.Source):
     cfg = task.config
     self.task = task
-    view = _GView(task)
-    self.images = tasks.AutoencoderEvaluator(view, source)
-    self.clean = tasks.validation_crops(source, int(cfg.eval.crops),
+    self.images = base.ImageEvaluator(task.model, cfg, task.noise_spec,
+                                      task.setup.mesh, source)
+    self.clean = base.validation_crops(source, int(cfg.eval.crops),
                                         int(cfg.data.crop), int(cfg.seed))
-    spec = tasks.eval_noise_spec(cfg, task.noise_spec)
-    key = jax.random.PRNGKey(cfg.seed + tasks.EVAL_NOISE_SEED)
+    spec = base.eval_noise_spec(cfg, task.noise_spec)
+    key = jax.random.PRNGKey(cfg.seed + base.EVAL_NOISE_SEED)
     self.noisy = np.asarray(noise_lib.apply(jnp.asarray(self.clean), key,
                                             spec))
     self._scores = parallel.BatchMap(self._real_and_fake_scores,
@@ -354,7 +372,7 @@ class AdversarialEvaluator:
 
   def __call__(self, state):
     g = self.task.g_params(state)
-    metrics, grid = self.images(_ParamsView(g))
+    metrics, grid = self.images(g)
     u_real, u_fake = self._scores((g, state.d_params, state.d_stats),
                                   self.clean, self.noisy)
     n = len(u_real)
@@ -369,52 +387,62 @@ class AdversarialEvaluator:
     return metrics, grid
 
 
-class _GView:
-  """What AutoencoderEvaluator reads from a task, for G."""
-
-  def __init__(self, task: AdversarialTask):
-    self.config, self.model, self.noise_spec, self.setup = (
-        task.config, task.model, task.noise_spec, task.setup)
-
-
-class _ParamsView:
-  def __init__(self, params):
-    self.params = params
+def realism_data(task: AdversarialTask, train_src, eval_src,
+                 images: base.ImageEvaluator | None = None) -> realism.Data:
+  """The realism test's images: up to `eval.realism.tune_images` training
+  images (evenly spaced, those at least the judges' crop) and every eval
+  image, noised as in evaluation (fixed noise)."""
+  cfg = task.config
+  r = cfg.eval.realism
+  crop = int(r.crop)
+  big = [i for i in range(len(train_src))
+         if min(np.shape(train_src[i])[:2]) >= crop]
+  if len(big) < 2:
+    raise ValueError(
+        f"config.eval.realism.crop={crop}: fewer than 2 training images "
+        f"({train_src.name}) are that large; lower the crop.")
+  pick = np.linspace(0, len(big) - 1, min(int(r.tune_images), len(big)))
+  tune = [np.asarray(train_src[big[int(i)]], np.float32)
+          for i in sorted(set(pick.round().astype(int)))]
+  spec = base.eval_noise_spec(cfg, task.noise_spec)
+  key = jax.random.PRNGKey(cfg.seed + realism.REALISM_SEED)
+  tune_noisy = [np.asarray(noise_lib.apply(
+      jnp.asarray(c)[None], jax.random.fold_in(key, i), spec))[0]
+                for i, c in enumerate(tune)]
+  images = images or base.ImageEvaluator(
+      task.model, cfg, task.noise_spec, task.setup.mesh, eval_src,
+      len(eval_src))
+  return realism.Data(tune, tune_noisy, [c[0] for c in images.images],
+                      [x[0] for x in images.noisy])
 
 
 def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
                      workdir: str) -> dict:
-  """PSNR on the eval images and realism (ddn.realism) of G and of `ref`
-  (G before the adversarial phase); writes comparison.png."""
+  """PSNR on the eval images and realism (ddn.realism, with its calibration
+  rows) of G and of `ref` (G before the adversarial phase); writes
+  comparison.png."""
   cfg = task.config
-  r = cfg.eval.realism
-  judges = [realism.Judge.from_sources(
-      train_src, eval_src, tasks.eval_noise_spec(cfg, task.noise_spec), r,
-      int(cfg.data.crop), int(cfg.seed) + k, mesh=task.setup.mesh)
-            for k in range(int(r.judges))]
-  apply_fn = functools.partial(steps.denoise, model=task.model)
-  images = tasks.AutoencoderEvaluator(_GView(task), eval_src)
+  images = base.ImageEvaluator(task.model, cfg, task.noise_spec,
+                               task.setup.mesh, eval_src, len(eval_src))
+  data = realism_data(task, train_src, eval_src, images)
+  meter = realism.Meter(data, cfg.eval.realism, int(cfg.seed),
+                        task.setup.mesh)
+  denoise = jax.jit(functools.partial(steps.denoise, model=task.model))
   labels = {"ref": "G entering the adversarial phase", "g": "final G"}
   record = {"images": len(images.images), "data": eval_src.name,
-            "judge_train_crops": int(r.train_crops),
-            "judge_images": int(r.images), "judge_eval_crops": int(r.eval_crops),
-            "judges": len(judges)}
+            "tune_images": len(data.tune_clean), "tune_data": train_src.name,
+            "realism_settings": cfg.eval.realism.to_dict(),
+            "psnr_noisy": float(np.mean(images.psnr_noisy)),
+            "calibration": meter.calibrate()}
   outputs = {}
   for name, params in (("ref", state.ref), ("g", task.g_params(state))):
     _, psnr, outs = images.run(params)
-    judged = [judge(apply_fn, params) for judge in judges]
-    mean = lambda key: float(np.mean([j[key] for j in judged]))
-    record[name] = {"label": labels[name], "psnr": float(np.mean(psnr)),
-                    "realism": mean("err"),
-                    "realism_sd": (float(np.std([j["err"] for j in judged],
-                                                ddof=1))
-                                   if len(judged) > 1 else 0.0),
-                    "realism_judges": [j["err"] for j in judged],
-                    "realism_real": mean("err_real"),
-                    "realism_denoised": mean("err_denoised"),
-                    "judge_train_err": mean("train_err")}
     outputs[name] = [np.clip(o[0], 0, 1) for o in outs]
-  record["psnr_noisy"] = float(np.mean(images.psnr_noisy))
+    judged = meter.judge_fn(
+        lambda x, p=params: np.asarray(denoise(p, jnp.asarray(x)[None]))[0],
+        test_out=outputs[name])
+    record[name] = {"label": labels[name], "psnr": float(np.mean(psnr)),
+                    **realism.record_fields(judged, "realism_")}
   columns = [("noisy", [np.clip(x[0], 0, 1) for x in images.noisy]),
              ("entering the adversarial phase", outputs["ref"]),
              ("final", outputs["g"]),
@@ -422,7 +450,8 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
   if parallel.is_primary():
     plots.comparison(columns, os.path.join(workdir, "comparison.png"),
                      title=(f"PSNR {record['ref']['psnr']:.2f} -> "
-                            f"{record['g']['psnr']:.2f} dB; realism "
-                            f"{record['ref']['realism']:.3f} -> "
-                            f"{record['g']['realism']:.3f}"))
+                            f"{record['g']['psnr']:.2f} dB; realism AUC "
+                            f"{record['ref']['realism_auc']:.3f} -> "
+                            f"{record['g']['realism_auc']:.3f} "
+                            "(0.5 = indistinguishable from clean)"))
   return record

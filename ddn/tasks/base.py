@@ -1,0 +1,290 @@
+"""The Task interface of the shared training loop (ddn.train), and the
+evaluation helpers the tasks share.
+
+A task builds its model(s) from the config (raising on bad settings before
+any compute), makes the fresh state and applies `train.init_from`, gives the
+jitted step, evaluates held-out data, and names what to log and plot. The
+loop itself (resume, data, logging, non-finite checks, evaluation and
+checkpoint cadence) is shared, so every task resumes, logs and checkpoints
+the same way. The tasks are in ddn.tasks.autoencoder, .classifier and
+.adversarial; ddn.tasks.build picks one by `config.task`.
+
+This module imports no task, so ddn.realism and the evaluators can use it.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ddn import checkpoint
+from ddn import data as data_lib
+from ddn import losses
+from ddn import noise as noise_lib
+from ddn import parallel
+from ddn import plots
+from ddn import steps
+
+EVAL_NOISE_SEED = 10_000  # eval noise: fold_in(PRNGKey(seed + this), index)
+EVAL_CROP_SEED = 20_000  # classifier validation crops: default_rng([seed + this, i])
+
+
+def eval_noise_spec(config, spec: noise_lib.NoiseSpec) -> noise_lib.NoiseSpec:
+  """The training noise, at σ = config.eval.sigma when that is >= 0."""
+  sigma = config.eval.sigma
+  if sigma is None or sigma < 0:
+    return spec
+  return noise_lib.NoiseSpec(**{**spec.__dict__, "sigma": sigma,
+                                "blind": False})
+
+
+def load_params_into(workdir: str, expected, what: str, repl):
+  params, step = checkpoint.load_params(workdir)
+  checkpoint.check_compatible(params, expected, what,
+                              "config.model (of that run)")
+  return jax.device_put(params, repl), step
+
+
+# Config fields that set the shapes of a denoiser's parameters.
+SHAPE_FIELDS = ("model.name", "model.features", "model.blocks",
+                "model.kernel_size", "model.skip", "model.upsample",
+                "data.channels")
+
+
+def check_init_from(config, expected,
+                    model_field: str = "config.model") -> None:
+  """Raises a clear ValueError, before any compute or write, when
+  `config.train.init_from` has no checkpoint or its parameters do not fit
+  `expected` (a tree of ShapeDtypeStructs, e.g. from jax.eval_shape); reads
+  array metadata only. `model_field` names the config behind `expected`."""
+  src = config.train.init_from
+  if not checkpoint.has_checkpoint(src):
+    raise ValueError(
+        f"config.train.init_from={src!r} has no checkpoint: give the workdir "
+        "of a trained autoencoder (python launch.py "
+        f"--config=experiments/ae.py --workdir={src}).")
+  # Read-only: that run may still be training (its in-flight step is kept).
+  mngr = checkpoint.manager(src, read_only=True)
+  saved = None
+  try:
+    for step in sorted(mngr.all_steps(), reverse=True):
+      try:  # a corrupt step: load_params will warn and take an older one
+        saved = checkpoint.saved_tree(mngr, step)["params"]
+        break
+      except Exception:  # pylint: disable=broad-except
+        continue
+  finally:
+    mngr.close()
+  if saved is None:
+    raise ValueError(f"config.train.init_from={src!r}: no readable "
+                     "checkpoint (all are corrupt); give another run.")
+  try:
+    checkpoint.check_compatible(saved, expected,
+                                f"config.train.init_from={src!r}",
+                                model_field)
+  except ValueError as e:
+    differs = _differences(src, config)
+    if not differs:
+      raise
+    raise ValueError(f"{e} That run has {differs}; use those values, or "
+                     "leave config.train.init_from empty to start from "
+                     "scratch.") from None
+
+
+def _differences(src: str, config) -> str:
+  """The SHAPE_FIELDS where `config` differs from the run in `src`, as
+  'config.model.features=(8, 16) (here (8, 32)), ...'; '' when unknown."""
+  try:
+    saved = checkpoint.load_config(src)
+  except ValueError:
+    return ""
+  out = []
+  for path in SHAPE_FIELDS:
+    group, leaf = path.split(".")
+    there = saved.get(group, {}).get(leaf)
+    here = config[group].get(leaf) if group in config else None
+    if isinstance(there, list):
+      there = tuple(there)
+    if isinstance(here, list):
+      here = tuple(here)
+    if there is not None and here is not None and there != here:
+      out.append(f"config.{path}={there!r} (here {here!r})")
+  return ", ".join(out)
+
+
+
+
+class Task(abc.ABC):
+  """What one kind of training adds to the loop of ddn.train.
+
+  The loop calls, in order: check_sources, attach, then init (or a restored
+  checkpoint) and start, describe, make_step, load_host_state, evaluator;
+  per log line log_line, per evaluation eval_line and plot; at each
+  checkpoint host_state; after the last step finish.
+  """
+
+  model_field = "config.model"  # the config group behind state.params
+  # The loop's batch per step: 1 gives (B, ...); k > 1 gives (k, B, ...),
+  # k batches for one step (e.g. n_d D batches and n_g G batches).
+  batches_per_step = 1
+
+  def __init__(self, config: ml_collections.ConfigDict, setup):
+    self.config, self.setup = config, setup
+
+  def check_sources(self, train_src: data_lib.Source,
+                    eval_src: data_lib.Source) -> None:
+    """Raises before any compute when the data cannot serve this task."""
+    del train_src, eval_src  # by default validation images may repeat
+
+  def attach(self, workdir: str, resuming: bool) -> None:
+    """Reads what the task needs from outside the state (init_from, records
+    in the workdir); raises before anything is written."""
+    del workdir, resuming
+
+  @abc.abstractmethod
+  def init(self, rng: jax.Array):
+    """A fresh state (its shapes are also the restore target)."""
+
+  def start(self, state) -> tuple[object, str]:
+    """A fresh state completed (e.g. init_from's parameters), and how."""
+    return state, "started from scratch"
+
+  @abc.abstractmethod
+  def describe(self, state) -> str:
+    """One line on the model(s), for the start of the log."""
+
+  @abc.abstractmethod
+  def make_step(self, shardings):
+    """The step `(state, batch, rng) -> (state, metrics)`, with `shardings`
+    = (state, batch, replicated)."""
+
+  @abc.abstractmethod
+  def evaluator(self, source: data_lib.Source):
+    """A function `state -> (metrics, grid image or None)` on held-out
+    data."""
+
+  @abc.abstractmethod
+  def log_line(self, m: dict) -> str:
+    """A log line's text from its averaged training metrics."""
+
+  @abc.abstractmethod
+  def eval_line(self, m: dict) -> str:
+    """An evaluation's text from its metrics."""
+
+  def plot(self, metrics_path: str, workdir: str) -> None:
+    plots.learning_curve(metrics_path,
+                         os.path.join(workdir, "learning_curve.png"))
+
+  def host_state(self) -> dict:
+    """What a checkpoint keeps of the host side (JSON-able)."""
+    return {}
+
+  def load_host_state(self, record: dict, step: int) -> None:
+    """Restores the host side from a checkpoint's `host_state()` record ({}
+    when starting fresh or from an older checkpoint) at loop step `step`."""
+    del record, step
+
+  def finish(self, state, workdir: str, train_src: data_lib.Source,
+             eval_src: data_lib.Source) -> None:
+    """After the last step (e.g. a final evaluation); by default nothing."""
+    del state, workdir, train_src, eval_src
+
+def _crop_too_large(source: data_lib.Source, j: int, h: int, w: int,
+                    crop: int) -> ValueError:
+  return ValueError(
+      f"validation image {source.label(j)} is {h}x{w}, smaller than the "
+      f"crop {crop}; lower config.data.crop to <= {min(h, w)} or use "
+      "other data.eval images.")
+
+
+def check_validation_crops(source: data_lib.Source, n: int,
+                           crop: int) -> None:
+  """Raises, before any compute, the error validation_crops(source, n,
+  crop, ...) would raise on an image smaller than the crop."""
+  for j in range(min(n, len(source))):
+    h, w = np.shape(source[j])[:2]
+    if min(h, w) < crop:
+      raise _crop_too_large(source, j, h, w, crop)
+
+
+def validation_crops(source: data_lib.Source, n: int, crop: int,
+                     seed: int) -> np.ndarray:
+  """n fixed crops (n, crop, crop, C), spread evenly over the images, at
+  positions drawn from default_rng([seed + EVAL_CROP_SEED, i]), no
+  augmentation."""
+  out = []
+  for i in range(n):
+    j = i % len(source)
+    image = np.asarray(source[j])
+    h, w, _ = image.shape
+    if min(h, w) < crop:
+      raise _crop_too_large(source, j, h, w, crop)
+    rng = np.random.default_rng([seed + EVAL_CROP_SEED, i])
+    y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+    out.append(image[y:y + crop, x:x + crop])
+  return np.stack(out).astype(np.float32)
+
+
+
+class ImageEvaluator:
+  """Validation loss and full-image PSNR on held-out images, fixed noise.
+
+  Images of one shape are denoised together, split over the mesh
+  (ddn.parallel.BatchMap, one image per device per call); the metrics are
+  means over images.
+  """
+
+  def __init__(self, model, config: ml_collections.ConfigDict,
+               noise_spec: noise_lib.NoiseSpec, mesh,
+               source: data_lib.Source, max_images: int | None = None):
+    """`model`: a denoiser (ddn.models); `config`: the run's config (eval,
+    loss, log, seed); `noise_spec`: the training noise (eval_noise_spec
+    applies config.eval.sigma); the first `max_images` images of `source`
+    (default config.eval.max_images)."""
+    cfg = config
+    n = min(len(source), int(max_images or cfg.eval.max_images))
+    self.images = [np.asarray(source[i])[None] for i in range(n)]
+    spec = eval_noise_spec(cfg, noise_spec)
+    base = jax.random.PRNGKey(cfg.seed + EVAL_NOISE_SEED)
+    self.noisy = [np.asarray(noise_lib.apply(jnp.asarray(im),
+                                             jax.random.fold_in(base, i), spec))
+                  for i, im in enumerate(self.images)]
+    self.grid_n = min(int(cfg.log.grid_images), n)
+    self.psnr_noisy = [float(losses.psnr(x, c))
+                       for x, c in zip(self.noisy, self.images)]
+    self.groups: dict[tuple[int, ...], list[int]] = {}  # shape -> indices
+    for i, im in enumerate(self.images):
+      self.groups.setdefault(im.shape, []).append(i)
+    self._map = parallel.BatchMap(functools.partial(
+        steps.eval_images, model=model,
+        ssd_weight=float(cfg.loss.ssd_weight),
+        l1_weight=float(cfg.loss.l1_weight)), mesh)
+
+  def run(self, params) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Per-image (loss, PSNR, outputs (1, H, W, C)), in the source's order."""
+    n = len(self.images)
+    loss, psnr, outs = np.zeros(n), np.zeros(n), [None] * n
+    for idx in self.groups.values():
+      out, m = self._map(params, np.concatenate([self.images[i] for i in idx]),
+                         np.concatenate([self.noisy[i] for i in idx]))
+      loss[idx], psnr[idx] = m["loss"], m["psnr"]
+      for j, i in enumerate(idx):
+        outs[i] = out[j:j + 1]
+    return loss, psnr, outs
+
+  def __call__(self, params) -> tuple[dict[str, float], np.ndarray | None]:
+    """Returns (metrics, grid image noisy | output | clean)."""
+    loss, psnr, outs = self.run(params)
+    crop = lambda a: plots.center_crop(np.clip(a[0], 0, 1), 128)
+    rows = [[crop(self.noisy[i]), crop(outs[i]), crop(self.images[i])]
+            for i in range(self.grid_n)]
+    metrics = {"val/loss": float(np.mean(loss)),
+               "val/psnr": float(np.mean(psnr)),
+               "val/psnr_noisy": float(np.mean(self.psnr_noisy))}
+    return metrics, plots.grid(rows) if rows else None

@@ -1,0 +1,216 @@
+"""The real-vs-denoised classifier task: a classifier (ddn.discriminators)
+learns to tell real crops from a frozen denoiser's outputs
+(steps.classifier_train_step). `train.init_from` = the workdir of the
+trained autoencoder whose outputs are the denoised class; that network is
+frozen and its parameters are saved in the classifier's checkpoints (and its
+config in `workdir/denoiser.json`), so a resumed run needs nothing else."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ddn import checkpoint
+from ddn import data as data_lib
+from ddn import discriminators
+from ddn import losses
+from ddn import models
+from ddn import noise as noise_lib
+from ddn import parallel
+from ddn import plots
+from ddn import steps
+from ddn.tasks import base
+
+DENOISER_RECORD = "denoiser.json"
+
+
+class ClassifierTask(base.Task):
+  """Trains a classifier to tell real crops from a frozen denoiser's
+  outputs (see steps.classifier_train_step)."""
+
+  model_field = "config.disc"
+
+  def __init__(self, config: ml_collections.ConfigDict, setup):
+    super().__init__(config, setup)
+    d = config.data
+    if d.batch_size < 2:
+      raise ValueError(f"config.data.batch_size={d.batch_size}: the "
+                       "classifier needs >= 2 (half real, half denoised).")
+    if config.eval.crops < 2:
+      raise ValueError(f"config.eval.crops={config.eval.crops}: validation "
+                       "needs at least 2 crops, e.g. 1024.")
+    self.noise_spec = noise_lib.spec_from_config(config.noise)
+    losses.validate_disc(config.disc)
+    self.disc = discriminators.from_config(config.disc, int(d.channels),
+                                           int(d.crop), config.compute_dtype)
+    self.denoiser = None  # set by attach()
+    self.denoiser_record = None
+
+  def check_sources(self, train_src, eval_src) -> None:
+    data_lib.check_disjoint(train_src, eval_src)
+    base.check_validation_crops(eval_src, int(self.config.eval.crops),
+                           int(self.config.data.crop))
+
+  def attach(self, workdir: str, resuming: bool) -> None:
+    """Builds the frozen denoiser: from the record in the workdir when
+    resuming (the checkpoint holds its parameters), else from init_from."""
+    record_path = os.path.join(workdir, DENOISER_RECORD)
+    src = self.config.train.init_from
+    if resuming and os.path.exists(record_path):
+      with open(record_path) as f:
+        record = json.load(f)
+      if src and os.path.abspath(src) != record["workdir"]:
+        logging.warning(
+            "config.train.init_from=%r is not the denoiser this run was "
+            "trained against (%s, step %s); resuming against that one, whose "
+            "parameters are in the checkpoint. Use a new --workdir to train "
+            "against %s.", src, record["workdir"], record.get("step"), src)
+    else:
+      if not src:
+        raise ValueError(
+            "config.train.init_from is empty: the classifier needs the "
+            "workdir of a trained autoencoder, whose outputs are the "
+            "'denoised' class. Train one (python launch.py "
+            "--config=experiments/ae.py --workdir=runs/ae) and pass "
+            "--config.train.init_from=runs/ae.")
+      if not os.path.exists(os.path.join(src, "config.json")):
+        raise ValueError(
+            f"config.train.init_from={src!r} is not a trained autoencoder's "
+            "workdir (no config.json there); train one first (python "
+            f"launch.py --config=experiments/ae.py --workdir={src}) or point "
+            "init_from at one.")
+      cfg = checkpoint.load_config(src)
+      if "model" not in cfg or cfg.get("task", "autoencoder") not in (
+          "autoencoder", "adversarial"):
+        raise ValueError(
+            f"config.train.init_from={src!r} is not an autoencoder's workdir "
+            f"(its task is {cfg.get('task')!r}); give the workdir of a run of "
+            "experiments/ae.py.")
+      record = {"workdir": os.path.abspath(src), "model": cfg["model"],
+                "channels": int(cfg["data"]["channels"]),
+                "noise": cfg.get("noise")}
+    if record["channels"] != int(self.config.data.channels):
+      raise ValueError(
+          f"the denoiser ({record['workdir']}) was trained on "
+          f"{record['channels']}-channel images but config.data.channels="
+          f"{self.config.data.channels}; use the same channel count.")
+    self.denoiser = models.from_config(
+        ml_collections.ConfigDict(record["model"]), record["channels"],
+        self.config.compute_dtype)
+    self.denoiser_record = record
+    self._record_path = record_path
+    if not resuming:
+      expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).denoiser
+      base.check_init_from(self.config, expected,
+                      "config.model of that run (its config.json)")
+    if record.get("noise") and record["noise"] != self.config.noise.to_dict():
+      logging.warning(
+          "config.noise differs from the noise the denoiser was trained on "
+          "(%s); the classifier sees its outputs at this config's noise.",
+          record["workdir"])
+
+  def init(self, rng: jax.Array) -> steps.ClassifierState:
+    return steps.init_classifier_state(rng, self.disc, self.denoiser,
+                                       self.setup.tx, self.config.data.crop)
+
+  def start(self, state: steps.ClassifierState):
+    """A fresh classifier with the trained denoiser's parameters loaded."""
+    src = self.config.train.init_from
+    params, step = base.load_params_into(
+        src, state.denoiser, f"the denoiser at init_from={src!r}",
+        self.setup.repl)
+    record = dict(self.denoiser_record, step=step)
+    if parallel.is_primary():
+      tmp = self._record_path + ".tmp"
+      with open(tmp, "w") as f:
+        json.dump(record, f, indent=2, sort_keys=True)
+      os.replace(tmp, self._record_path)
+    return (state.replace(denoiser=params),
+            f"started from scratch against the denoiser {src} step {step}")
+
+  def describe(self, state) -> str:
+    return (f"{models.count_params(state.params)} classifier parameters; "
+            f"{self.disc.describe()}; denoiser "
+            f"{self.denoiser_record['workdir']} "
+            f"({models.count_params(state.denoiser)} parameters, frozen)")
+
+  def make_step(self, shardings):
+    return steps.make_classifier_train_step(
+        self.disc, self.denoiser, self.setup.tx, self.setup.lr_fn,
+        self.noise_spec, self.config.disc, shardings=shardings,
+        skip_nonfinite=self.config.train.skip_nonfinite > 0)
+
+  def evaluator(self, source: data_lib.Source):
+    return ClassifierEvaluator(self, source)
+
+  def log_line(self, m: dict) -> str:
+    return (f"loss {m['d/loss']:.4f}  error real {m['d/err_real']:.3f} "
+            f"denoised {m['d/err_denoised']:.3f}")
+
+  def eval_line(self, m: dict) -> str:
+    line = (f"val loss {m['val/loss']:.4f}, error {m['val/err']:.3f} (real "
+            f"{m['val/err_real']:.3f}, denoised {m['val/err_denoised']:.3f})")
+    if "val/err_image" in m:
+      line += f"; per image (mean score) {m['val/err_image']:.3f}"
+    return line
+
+  def plot(self, metrics_path: str, workdir: str) -> None:
+    plots.classifier_curve(metrics_path,
+                           os.path.join(workdir, "learning_curve.png"),
+                           title=self.disc.describe())
+
+
+class ClassifierEvaluator:
+  """Error rates on fixed held-out crops, each scored once as real and once
+  noised (fixed noise) and denoised, in batches of `batch_size` split over
+  the mesh (ddn.parallel.BatchMap)."""
+
+  def __init__(self, task: ClassifierTask, source: data_lib.Source,
+               batch_size: int = 256):
+    cfg = task.config
+    self.task = task
+    self.clean = base.validation_crops(source, int(cfg.eval.crops),
+                                  int(cfg.data.crop), int(cfg.seed))
+    spec = base.eval_noise_spec(cfg, task.noise_spec)
+    key = jax.random.PRNGKey(cfg.seed + base.EVAL_NOISE_SEED)
+    # One draw for all crops; dropped once they are denoised.
+    self.noisy = np.asarray(noise_lib.apply(jnp.asarray(self.clean), key,
+                                            spec))
+    self.batch_size = batch_size
+    self.denoised = None  # made once: the denoiser is frozen
+    mesh = task.setup.mesh
+    self._denoise = parallel.BatchMap(lambda p, x: jnp.clip(
+        task.denoiser.apply({"params": p}, x, train=False), 0.0, 1.0), mesh,
+                                      batch_size)
+    self._classify = parallel.BatchMap(lambda ps, x: steps.classify(
+        *ps, x, disc=task.disc), mesh, batch_size)
+
+  def __call__(self, state) -> tuple[dict[str, float], None]:
+    if self.denoised is None:
+      self.denoised = self._denoise(state.denoiser, self.noisy)
+      self.noisy = None
+      self.psnr_denoised = float(np.mean(losses.psnr(
+          self.denoised, self.clean, axis=(1, 2, 3))))
+    ps = (state.params, state.stats)
+    u = np.concatenate([self._classify(ps, self.clean),
+                        self._classify(ps, self.denoised)])
+    n = len(self.clean)
+    y = np.concatenate([np.full(n, losses.REAL), np.full(n, losses.DENOISED)])
+    u_j, y_j = jnp.asarray(u), jnp.asarray(y, jnp.float32)
+    cfg = self.task.config.disc
+    metrics = {"val/loss": float(losses.disc_loss(cfg.loss, u_j, y_j,
+                                                  float(cfg.margin))),
+               "val/psnr_denoised": self.psnr_denoised}
+    metrics.update({f"val/{k}": float(v) for k, v in
+                    losses.classification_metrics(u_j, y_j).items()})
+    if u.ndim > 1:  # patches: also decide per image by the mean score
+      per_image = losses.classification_metrics(
+          jnp.mean(u_j, axis=tuple(range(1, u.ndim))), y_j)
+      metrics["val/err_image"] = float(per_image["err"])
+    return metrics, None

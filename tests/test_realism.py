@@ -1,0 +1,143 @@
+"""The realism test (ddn.realism): its statistics against hand-computed
+values, and its calibration on a small case."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ddn import configs
+from ddn import realism
+
+
+def test_auc_against_hand_computed_values():
+  assert realism.auc([0, 1], [2, 3]) == 1.0
+  assert realism.auc([2, 3], [0, 1]) == 0.0
+  # fake 1 against real 0, 1, 2: above 0, tied with 1, below 2.
+  assert realism.auc([0, 1, 2], [1]) == pytest.approx((1 + 0.5) / 3)
+  # real 0, 3 against fake 1, 4: pairs (1>0, 1<3, 4>0, 4>3) -> 3 of 4.
+  assert realism.auc([0, 3], [1, 4]) == 0.75
+
+
+def test_auc_interval_against_hand_computed_bootstrap():
+  # Two images. Resampling {0, 0} or {1, 1} separates perfectly (AUC 1);
+  # {0, 1} in either order gives real {0, 3} vs fake {1, 4}: 0.75. Half of
+  # the resamples each way: the 95% interval is [0.75, 1].
+  lo, hi = realism.auc_ci([np.array([0.]), np.array([3.])],
+                          [np.array([1.]), np.array([4.])], reps=2000)
+  assert (lo, hi) == (0.75, 1.0)
+  # Crops as the unit: perfectly separated scores stay at 1.
+  lo, hi = realism.auc_ci([np.array([0., 1.])], [np.array([2., 3.])],
+                          reps=100, unit="crop")
+  assert (lo, hi) == (1.0, 1.0)
+
+
+def test_balanced_error():
+  # real: 1 of 4 called denoised (u > 0); denoised: 1 of 2 called real.
+  assert realism.balanced_error([-1, -1, -1, 2], [3, 0]) == pytest.approx(
+      0.5 * (0.25 + 0.5))
+
+
+def _photo(seed, size=64):
+  """A piecewise-smooth test image with sharp edges and fine texture."""
+  rng = np.random.default_rng(seed)
+  im = np.full((size, size), rng.uniform(0.3, 0.7))
+  for _ in range(12):
+    y, x = rng.integers(0, size, 2)
+    h, w = rng.integers(4, size // 2, 2)
+    im[y:y + h, x:x + w] = rng.uniform(0, 1)
+  im += 0.03 * rng.standard_normal((size, size))
+  return np.clip(im, 0, 1).astype(np.float32)[:, :, None]
+
+
+def test_training_free_statistics_see_blur_and_noise():
+  clean = [_photo(i) for i in range(4)]
+  blur = [ndimage.gaussian_filter(c, (1.5, 1.5, 0)) for c in clean]
+  rng = np.random.default_rng(0)
+  noisy = [c + 0.2 * rng.standard_normal(c.shape).astype(np.float32)
+           for c in clean]
+  assert realism.spectrum_hf_ratio(clean, clean) == pytest.approx(1.0)
+  assert realism.spectrum_hf_ratio(blur, clean) < 0.2
+  assert realism.spectrum_hf_ratio(noisy, clean) > 2
+  assert realism.grad_hist_distance(clean, clean) == 0.0
+  assert realism.grad_hist_distance(blur, clean) > 0.005
+
+
+def test_fixed_crops_are_tiles_chosen_by_size_alone():
+  a = realism.fixed_crops([np.zeros((64, 96, 1))], 4, 32, seed=1)
+  b = realism.fixed_crops([np.ones((64, 96, 1))], 4, 32, seed=1)
+  assert a[0].shape == (4, 32, 32, 1) and len(a) == 1
+  im = np.arange(64 * 96, dtype=np.float32).reshape(64, 96, 1)
+  tiles = realism.fixed_crops([im], 6, 32, seed=1)[0]  # all 2 x 3 tiles
+  assert sorted(t[0, 0, 0] for t in tiles) == sorted(
+      im[y, x, 0] for y in (0, 32) for x in (0, 32, 64))
+  del b
+
+
+def _meter(steps=150, **kw):
+  cfg = configs.realism()
+  cfg.update(dict(judges=("patch",), seeds=1, crop=32, steps=steps,
+                  batch_size=16, test_crops=4, tune_images=16,
+                  bootstrap=200))
+  cfg.update(kw)
+  rng = np.random.default_rng(0)
+  noise = lambda c: c + (50 / 255) * rng.standard_normal(c.shape).astype(
+      np.float32)
+  tune = [_photo(i) for i in range(16)]
+  test = [_photo(100 + i) for i in range(12)]
+  data = realism.Data(tune, [noise(c) for c in tune], test,
+                      [noise(c) for c in test])
+  return realism.Meter(data, cfg, seed=0)
+
+
+@pytest.fixture(scope="module")
+def calibration():
+  return _meter().calibrate(gaussian_width=1.5)
+
+
+@pytest.mark.slow
+def test_calibration_clean_vs_clean_is_chance(calibration):
+  r = calibration["clean"]
+  lo, hi = r["auc_ci95"]
+  assert lo <= 0.5 <= hi and r["ci_unit"] == "image"
+  assert abs(r["auc"] - 0.5) < 0.2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fake", ["noisy", "gaussian"])
+def test_calibration_catches_noisy_and_smoothed(calibration, fake):
+  r = calibration[fake]
+  assert r["auc"] > 0.9 and r["auc_ci95"][0] > 0.75, r
+  assert r["error"] < 0.25
+
+
+def test_judges_train_on_disjoint_images_and_the_same_test_crops():
+  meter = _meter(steps=2)
+  seen = []
+
+  def denoise(x):
+    seen.append(x)
+    return x
+
+  meter.judge_fn(denoise)
+  d = meter.data
+  tune_odd = d.tune_noisy[1::2]
+  # The method sees only the odd tuning images (the "denoised" half) and
+  # the test images; the judges' real crops are the even tuning images.
+  assert len(seen) == len(tune_odd) + len(d.test_noisy)
+  for x, y in zip(seen, tune_odd + d.test_noisy):
+    assert x is y
+  assert len(meter.real) == len(d.tune_clean[0::2])
+  for a, b in zip(meter.real, d.tune_clean[0::2]):
+    np.testing.assert_array_equal(a, realism._as_image(b))  # pylint: disable=protected-access
+  # Deterministic: the same method twice gives the same record.
+  assert meter.judge_fn(lambda x: x) == meter.judge_fn(lambda x: x)
+
+
+def test_bad_settings_are_one_clear_error():
+  cfg = configs.realism()
+  cfg.judges = ("image", "vit")
+  with pytest.raises(ValueError, match=r"config.eval.realism.judges.*"
+                     "valid judges are image, patch"):
+    realism.validate(cfg)
+  with pytest.raises(ValueError, match="smaller than the judges' crop 128"):
+    _meter(crop=128)
