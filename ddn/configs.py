@@ -27,6 +27,7 @@ from collections.abc import Mapping
 import difflib
 import math
 import numbers
+import os
 from typing import Any
 
 import ml_collections
@@ -181,7 +182,41 @@ def adversarial() -> ml_collections.ConfigDict:
   # phase. test_crops: tiles per held-out image (the embedded eval images
   # hold 24-64 tiles of 64 px).
   c.eval.realism = realism()
-  c.eval.realism.test_crops = 64
+  c.eval.realism.update(dict(seeds=1, steps=400, batch_size=32,
+                             test_crops=64))  # 5 tests (3 calibrations)
+  return c
+
+
+def adversarial_finetune() -> ml_collections.ConfigDict:
+  """The adversarial recipe (experiments/adv.py, adv_s50.py): the shipped
+  MSE model `gray-s50` fine-tuned at σ = 50 against a patch discriminator.
+
+  D: every 31x31 patch (three levels of two 3x3 convs), spectral norm, 1,600
+  images of warm-up, then one D step and one G step per iteration. G: Pred
+  + λ · the non-saturating term, λ set adaptively (VQGAN): `adv.weight` is
+  the adversarial gradient's size relative to reconstruction's at G's last
+  layer (logged as g/grad_ratio). Adam 1e-4 for G, 2e-4 (b1 = 0.5) for D,
+  constant; EMA of G (0.99), which is what is evaluated and exported.
+  """
+  c = adversarial()
+  c.noise.gaussian.sigma = 50.0
+  c.train.init_from = "gray-s50"
+  c.train.total_images = 6_400
+  c.optim.lr = 1e-4
+  c.optim.warmup_images = 0
+  c.optim.schedule = "constant"
+  c.disc_optim.lr = 2e-4
+  c.disc.kind = "patch"
+  c.disc.padding = "VALID"
+  c.disc.features = (32, 64, 64)
+  c.disc.blocks = 2
+  c.disc.dense = ()
+  c.adv.g_loss = "nonsaturating"
+  c.adv.adaptive = True
+  c.adv.weight = 1.0
+  c.adv.d_warmup_images = 1_600
+  c.adv.ema_decay = 0.99
+  c.eval.every_images = 3_200
   return c
 
 
@@ -190,14 +225,22 @@ def realism() -> ml_collections.ConfigDict:
   ddn.evaluate --realism)."""
   return ml_collections.ConfigDict(dict(
       judges=("image", "patch"),  # architectures (JUDGES)
+      detail=True,  # judges also see x minus its blur (ddn.realism.highpass)
       seeds=2,  # judges of each architecture
-      crop=64,  # judges' input, pixels
-      steps=800,  # training steps of each judge
-      batch_size=64,  # half real, half denoised
+      crop=48,  # judges' training crops, pixels
+      test_crop=96,  # held-out tiles the judges score, pixels
+      steps=600,  # training steps of each judge
+      batch_size=32,  # half real, half denoised
       lr=1e-3,  # Adam, cosine decay to 1%
       test_crops=16,  # fixed crops per held-out image
       tune_images=64,  # at most this many tuning images
       bootstrap=1000))  # resamples of the held-out images for the CI
+
+
+def _names_a_shipped_model(c: ml_collections.ConfigDict) -> bool:
+  src = c.train.get("init_from", "") if "train" in c else ""
+  shipped = os.path.join(os.path.dirname(__file__), "shipped", str(src))
+  return bool(src) and os.path.isdir(shipped) and not os.path.isdir(src)
 
 
 def smoke(c: ml_collections.ConfigDict) -> None:
@@ -210,8 +253,8 @@ def smoke(c: ml_collections.ConfigDict) -> None:
   c.train.checkpoint_every_images = 48
   c.log.every_images = 16
   c.eval.every_images = 48
-  if "model" in c:
-    c.model.features = (8, 16)
+  if "model" in c and not _names_a_shipped_model(c):
+    c.model.features = (8, 16)  # (a shipped model to start from keeps its)
     c.model.blocks = 1
   if "disc" in c:
     c.disc.features = (8, 16)
@@ -227,7 +270,8 @@ def smoke(c: ml_collections.ConfigDict) -> None:
     c.adv.g_warmup_images = 16
     c.adv.d_warmup_images = 16
   if "realism" in c.eval:
-    c.eval.realism.update(dict(judges=("patch",), seeds=1, crop=24, steps=4,
+    c.eval.realism.update(dict(judges=("patch",), seeds=1, crop=24,
+                               test_crop=24, steps=4,
                                batch_size=8, test_crops=2, tune_images=4,
                                bootstrap=20))
 

@@ -331,7 +331,11 @@ def main(argv):
   from absl import flags  # pylint: disable=g-import-not-at-top
   del argv
   f = flags.FLAGS
-  folder = export(f.export, f.name, {"note": f.note}, f.out_root)
+  info = {"note": f.note, "command": f.command, "machine": f.machine}
+  if f.wall_seconds:
+    info["training_wall_seconds"] = f.wall_seconds
+  folder = export(f.export, f.name, {k: v for k, v in info.items() if v},
+                  f.out_root)
   size = sum(os.path.getsize(os.path.join(folder, n))
              for n in os.listdir(folder))
   print(f"wrote {folder} ({size / 1e6:.2f} MB)")
@@ -344,6 +348,9 @@ if __name__ == "__main__":
                       "adversarial run.")
   flags.DEFINE_string("name", None, "The shipped model's name.")
   flags.DEFINE_string("note", "", "Provenance: how it was trained.")
+  flags.DEFINE_string("command", "", "Provenance: the training command.")
+  flags.DEFINE_integer("wall_seconds", 0, "Provenance: training wall time.")
+  flags.DEFINE_string("machine", "", "Provenance: where it was trained.")
   flags.DEFINE_string("out_root", SHIPPED_DIR, "Where shipped models live.")
   flags.mark_flags_as_required(["export", "name"])
   app.run(main)

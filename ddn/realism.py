@@ -5,8 +5,8 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
 
   Judges. For every method, fresh classifiers of each architecture in
   `judges` (JUDGES: 'image', a whole-image CNN; 'patch', a fully
-  convolutional CNN of a smaller receptive field whose patch scores are
-  averaged over the crop), `seeds` of each, are trained from scratch. They
+  convolutional CNN whose 18 px patch scores are averaged over the crop),
+  `seeds` of each, are trained from scratch. They
   are never the adversarial run's own D, so a G that merely fooled that one
   gains nothing here.
   Training data. Crops of tuning images (by default the model's training
@@ -14,8 +14,12 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   method's outputs for the noisy versions of the odd-numbered images are
   "denoised", so no judge sees the same content both ways. Crops are drawn
   at random positions, with flips, every step.
-  Test. Fixed crops (non-overlapping tiles) of held-out images, each scored
-  as real and, from the method's output for its noisy version, as denoised.
+  Test. Fixed non-overlapping tiles (`test_crop`, larger than the training
+  crops: both judges score any size, so a tile's score pools more texture)
+  of held-out images, on a checkerboard: the clean white squares are real,
+  the method's output on the black squares (for the image's noisy
+  version) is denoised, so again no tile is seen both ways and clean vs
+  clean is a true null.
   Everything but the method is a function of the seed and the image: every
   method is judged on the same crops with the same noise.
 
@@ -57,7 +61,6 @@ from scipy import stats as sp_stats
 from ddn import configs
 from ddn import discriminators
 from ddn import losses
-from ddn import parallel
 from ddn import protocol
 from ddn import steps
 
@@ -68,12 +71,13 @@ MIN_IMAGES_FOR_IMAGE_CI = 10
 
 # The judges' architectures (config.disc groups, ddn.discriminators).
 JUDGES = {
-    # Whole image: strided convs to 1/8, average pooling, one hidden layer.
-    "image": dict(kind="image", features=(32, 64, 128, 128), blocks=1,
+    # Whole image: features of 34 px (strided convs to 1/16), average
+    # pooling, one hidden layer.
+    "image": dict(kind="image", features=(32, 64, 64, 64), blocks=1,
                   kernel_size=3, downsample="stride", padding="SAME",
                   pool="avg", dense=(64,)),
-    # Patches of 22 px (every 4 px), scores averaged over the crop.
-    "patch": dict(kind="patch", features=(32, 64, 64), blocks=1,
+    # Patches of 18 px (every 4 px), scores averaged over the crop.
+    "patch": dict(kind="patch", features=(32, 64), blocks=1,
                   kernel_size=3, downsample="stride", padding="VALID",
                   pool="avg", dense=()),
 }
@@ -90,6 +94,8 @@ def validate(cfg, channels: int = 1) -> None:
              f"valid judges are {', '.join(JUDGES)}"),
             ("seeds", cfg.seeds >= 1, "need >= 1 judge of each kind"),
             ("crop", cfg.crop >= 24, "judges need crops of >= 24 px"),
+            ("test_crop", cfg.test_crop >= cfg.crop,
+             f"test tiles must be >= the training crop {cfg.crop}"),
             ("steps", cfg.steps >= 1, "must be >= 1"),
             ("batch_size", cfg.batch_size >= 2,
              "must be >= 2 (half real, half denoised)"),
@@ -120,9 +126,9 @@ def auc_ci(u_real: Sequence[np.ndarray], u_fake: Sequence[np.ndarray],
            reps: int = 1000, seed: int = 0, level: float = 0.95,
            unit: str = "image") -> tuple[float, float]:
   """Bootstrap percentile interval of the AUC of (u_real, u_fake), given
-  per held-out image (u_real[i], u_fake[i]: the scores of image i's crops).
-  unit 'image' resamples images with replacement (an image's crops move
-  together); 'crop' resamples the crops of each side."""
+  per held-out image (u_real[i], u_fake[i]: the scores of image i's real
+  and denoised tiles). unit 'image' resamples images with replacement (an
+  image's tiles move together); 'crop' resamples the tiles of each side."""
   rng = np.random.default_rng(seed)
   if unit == "crop":
     u_real, u_fake = [np.concatenate(u_real)], [np.concatenate(u_fake)]
@@ -215,15 +221,18 @@ def _as_image(x: np.ndarray) -> np.ndarray:
 
 
 def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
-                seed: int) -> list[np.ndarray]:
+                seed: int, parity: int | None = None) -> list[np.ndarray]:
   """Per image i, (n_i, crop, crop, C): up to `per_image` of its
-  non-overlapping crop x crop tiles (a grid from its top left corner),
-  chosen by default_rng([seed, i]) from its size alone."""
+  non-overlapping crop x crop tiles (a grid from its top left corner; with
+  `parity`, only the tiles whose row + column has that parity: the white or
+  the black squares of a checkerboard), chosen by default_rng([seed, i])
+  from its size alone."""
   out = []
   for i, im in enumerate(images):
     h, w = im.shape[:2]
     tiles = [(y, x) for y in range(0, h - crop + 1, crop)
-             for x in range(0, w - crop + 1, crop)]
+             for x in range(0, w - crop + 1, crop)
+             if parity is None or (y // crop + x // crop) % 2 == parity]
     rng = np.random.default_rng([seed, i])
     keep = sorted(rng.permutation(len(tiles))[:per_image])
     out.append(np.stack([im[tiles[k][0]:tiles[k][0] + crop,
@@ -248,23 +257,56 @@ def random_crops(images: Sequence[np.ndarray], n: int, crop: int,
   return np.stack(out)
 
 
-@functools.lru_cache(maxsize=None)
-def _judge_fns(name: str, channels: int, crop: int, steps_: int, lr: float,
-               mesh):
-  """(model, optimizer, jitted update, BatchMap of crop scores), shared by
-  every judge of one architecture and setting: compiled once."""
-  model = judge_model(name, channels, crop)
-  tx = optax.adam(optax.cosine_decay_schedule(lr, steps_, 0.01))
-  repl = parallel.replicated(mesh)
-  update = jax.jit(functools.partial(
-      steps.disc_update, disc=model, tx=tx, loss="logistic", margin=1.0),
-                   out_shardings=repl)
+def highpass(x: jax.Array) -> jax.Array:
+  """x (N, H, W, C) and its detail (x minus a 3x3 binomial blur, x8) as
+  2C channels: the judges see fine texture from their first layer."""
+  k1 = jnp.array([1.0, 2.0, 1.0], x.dtype) / 4
+  k = (k1[:, None] * k1[None, :])[:, :, None, None]
+  c = x.shape[-1]
+  blur = jax.lax.conv_general_dilated(
+      x, jnp.tile(k, (1, 1, 1, c)), (1, 1), "SAME",
+      dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
+  return jnp.concatenate([x, 8.0 * (x - blur)], axis=-1)
 
-  def crop_score(p, x):  # one score per crop: the mean over its patches
-    u = steps.classify(p, {}, x, disc=model)
+
+def space_to_depth(x: jax.Array) -> jax.Array:
+  """(N, H, W, C) -> (N, H/2, W/2, 4C), every 2x2 block of pixels as
+  channels: lossless, and XLA:CPU's convolutions run several times faster
+  on fewer, deeper pixels (FFDNet's pixel-unshuffle front end)."""
+  n, h, w, c = x.shape
+  x = x[:, :h - h % 2, :w - w % 2]
+  x = x.reshape(n, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(n, h // 2, w // 2, 4 * c)
+
+
+@functools.lru_cache(maxsize=None)
+def judge_fns(name: str, channels: int, crop: int, steps_: int, lr: float,
+              detail: bool):
+  """(model, optimizer, jitted update, jitted crop scores), shared by every
+  judge of one architecture and setting (compiled once). Judges train on
+  one device: they are small, and a replicated update would only repeat the
+  same work on every device."""
+  model = judge_model(name, channels * (2 if detail else 1) * 4, crop // 2)
+  prep = lambda x: space_to_depth(highpass(x) if detail else x)
+  tx = optax.adam(optax.cosine_decay_schedule(lr, steps_, 0.01))
+
+  @jax.jit
+  def update(params, opt_state, x, y, key, i):
+    params, _, opt_state, *_ = steps.disc_update(
+        params, {}, opt_state, prep(x), y, jax.random.fold_in(key, i),
+        disc=model, tx=tx, loss="logistic", margin=1.0)
+    return params, opt_state
+
+  @jax.jit
+  def score(params, x):  # one score per crop: the mean over its patches
+    u = steps.classify(params, {}, prep(x), disc=model)
     return u if u.ndim == 1 else jnp.mean(u, axis=tuple(range(1, u.ndim)))
-  score = parallel.BatchMap(crop_score, mesh, 256)
   return model, tx, update, score
+
+
+def _scores(score, params, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+  return np.concatenate([np.asarray(score(params, crops[i:i + batch]))
+                         for i in range(0, len(crops), batch)])
 
 
 @dataclasses.dataclass
@@ -281,53 +323,55 @@ class Meter:
   """The realism test of the module docstring, over fixed images."""
 
   def __init__(self, data: Data, cfg: ml_collections.ConfigDict | None = None,
-               seed: int = 0, mesh=None):
+               seed: int = 0):
     cfg = cfg or configs.realism()
     validate(cfg)
     self.cfg, self.seed, self.data = cfg, int(seed), data
-    crop = int(cfg.crop)
-    small = [im.shape[:2] for im in data.tune_clean + data.test_clean
-             if min(im.shape[:2]) < crop]
-    if small:
-      raise ValueError(f"realism: an image of {small[0][0]}x{small[0][1]} "
-                       f"is smaller than the judges' crop {crop}; lower "
-                       "config.eval.realism.crop (--realism_crop).")
+    for images, crop, field in ((data.tune_clean, int(cfg.crop), "crop"),
+                                (data.test_clean, int(cfg.test_crop),
+                                 "test_crop")):
+      small = [im.shape[:2] for im in images if min(im.shape[:2]) < crop]
+      if small:
+        raise ValueError(
+            f"realism: an image of {small[0][0]}x{small[0][1]} is smaller "
+            f"than the judges' {field.replace('_', ' ')} {crop}; lower "
+            f"config.eval.realism.{field}.")
     if len(data.tune_clean) < 2 or not data.test_clean:
       raise ValueError("realism: need >= 2 tuning images and >= 1 held-out "
                        f"image, got {len(data.tune_clean)} and "
                        f"{len(data.test_clean)}.")
-    self.mesh = parallel.make_mesh() if mesh is None else mesh
     self.channels = data.tune_clean[0].shape[-1]
     self.real = [_as_image(im) for im in data.tune_clean[0::2]]
+    # Real: the white squares of each held-out image's checkerboard of
+    # tiles; denoised: the black ones (judge()). No tile is both.
     self.test_real = fixed_crops([_as_image(im) for im in data.test_clean],
-                                 int(cfg.test_crops), crop,
-                                 self.seed + REALISM_SEED)
+                                 int(cfg.test_crops), int(cfg.test_crop),
+                                 self.seed + REALISM_SEED, parity=0)
+
+  def _fns(self, name: str):
+    c = self.cfg
+    return judge_fns(name, self.channels, int(c.crop), int(c.steps),
+                     float(c.lr), bool(c.detail))
 
   def _train_judge(self, name: str, k: int, fake: list[np.ndarray]):
     """Judge k of architecture `name` against `fake` (the odd tuning
     images' outputs); returns its parameters."""
     cfg, crop = self.cfg, int(self.cfg.crop)
-    model, tx, update, _ = _judge_fns(name, self.channels, crop,
-                                      int(cfg.steps), float(cfg.lr), self.mesh)
-    repl = parallel.replicated(self.mesh)
-    key = jax.random.PRNGKey(self.seed + REALISM_SEED + 1000 * k
-                             + list(JUDGES).index(name))
-    params = jax.device_put(discriminators.init_variables(
-        model, key, crop)["params"], repl)
-    opt_state = jax.jit(tx.init, out_shardings=repl)(params)
+    model, tx, update, _ = self._fns(name)
+    tag = list(JUDGES).index(name)
+    key = jax.random.PRNGKey(self.seed + REALISM_SEED + 1000 * k + tag)
+    size = jnp.zeros((1, crop // 2, crop // 2, model.channels))
+    params = model.init(key, size)["params"]
+    opt_state = tx.init(params)
     bs = int(cfg.batch_size)
     half = bs // 2
-    y = parallel.from_host(np.concatenate(
-        [np.full(half, losses.REAL, np.float32),
-         np.full(bs - half, losses.DENOISED, np.float32)]), repl)
-    rng = np.random.default_rng([self.seed + REALISM_SEED, k,
-                                 list(JUDGES).index(name)])
+    y = np.concatenate([np.full(half, losses.REAL, np.float32),
+                        np.full(bs - half, losses.DENOISED, np.float32)])
+    rng = np.random.default_rng([self.seed + REALISM_SEED, k, tag])
     for i in range(int(cfg.steps)):
       x = np.concatenate([random_crops(self.real, half, crop, rng),
                           random_crops(fake, bs - half, crop, rng)])
-      params, _, opt_state, _, _, _ = update(
-          params, {}, opt_state, parallel.from_host(x, repl), y,
-          np.asarray(jax.random.fold_in(key, i)))
+      params, opt_state = update(params, opt_state, x, y, key, np.int32(i))
     return params
 
   def judge(self, tune_out: Sequence[np.ndarray],
@@ -337,18 +381,18 @@ class Meter:
     cfg = self.cfg
     fake = [_as_image(o) for o in tune_out[1::2]]
     test_out = [_as_image(o) for o in test_out]
-    test_fake = fixed_crops(test_out, int(cfg.test_crops), int(cfg.crop),
-                            self.seed + REALISM_SEED)
-    splits = np.cumsum([len(c) for c in self.test_real])[:-1]
+    test_fake = fixed_crops(test_out, int(cfg.test_crops), int(cfg.test_crop),
+                            self.seed + REALISM_SEED, parity=1)
+    splits_r = np.cumsum([len(c) for c in self.test_real])[:-1]
+    splits_f = np.cumsum([len(c) for c in test_fake])[:-1]
     per_judge, ensembles = {}, {}
     for name in cfg.judges:
-      *_, score = _judge_fns(name, self.channels, int(cfg.crop),
-                             int(cfg.steps), float(cfg.lr), self.mesh)
+      *_, score = self._fns(name)
       us = []
       for k in range(int(cfg.seeds)):
         p = self._train_judge(name, k, fake)
-        us.append((score(p, np.concatenate(self.test_real)),
-                   score(p, np.concatenate(test_fake))))
+        us.append((_scores(score, p, np.concatenate(self.test_real)),
+                   _scores(score, p, np.concatenate(test_fake))))
       per_judge[name] = [auc(r, f) for r, f in us]
       ensembles[name] = (np.mean([r for r, _ in us], axis=0),
                          np.mean([f for _, f in us], axis=0))
@@ -357,11 +401,11 @@ class Meter:
     unit = "image" if len(self.test_real) >= MIN_IMAGES_FOR_IMAGE_CI else "crop"
     clean = [_as_image(im) for im in self.data.test_clean]
     return {"auc": auc(u_real, u_fake),
-            "auc_ci95": list(auc_ci(np.split(u_real, splits),
-                                    np.split(u_fake, splits),
+            "auc_ci95": list(auc_ci(np.split(u_real, splits_r),
+                                    np.split(u_fake, splits_f),
                                     int(cfg.bootstrap), self.seed,
                                     unit=unit)),
-            "ci_unit": unit, "crops": int(len(u_real)),
+            "ci_unit": unit, "crops": int(len(u_real) + len(u_fake)),
             "error": balanced_error(u_real, u_fake),
             "judge": best, "judges": per_judge,
             "spectrum_hf_ratio": spectrum_hf_ratio(test_out, clean),

@@ -1,40 +1,31 @@
-"""Adversarial denoiser: the U-Net of ae.py against a whole-image classifier.
+"""Adversarial fine-tuning at σ = 50 on the embedded photographs: README's
+first command (configs.adversarial_finetune).
 
-G = experiments/ae.py's U-Net, loss a·SSD + b·L1 ("Pred") + λ·adversarial
-term (λ = 3e-3, the chapter's raw score u of G's output); D = the classifier
-of experiments/classifier.py with spectral norm, logistic loss, Adam 1e-3
-(b1 = 0.5). One D step, then one G step, per iteration (ddn.tasks.adversarial).
+G starts from the shipped MSE model gray-s50 and trains against a patch
+discriminator (31x31 patches, spectral norm) that warms up first; λ is set
+adaptively (`adv.weight` = the adversarial gradient's size relative to
+reconstruction's at G's last layer, logged as g/grad_ratio); G's EMA is
+evaluated and exported.
 
-Command (embedded photographs, no download; README's first command):
+Command (embedded photographs, no download):
   python launch.py --config=experiments/adv.py --workdir=runs/adv
-With `train.init_from` empty, G first trains on reconstruction alone
-(`adv.g_warmup_images`), then D warms up against it, then the adversarial
-phase. The workdir ends with checkpoints, metrics.jsonl, learning_curve.png,
-adversarial_curve.png (the chapter's Figure 17.6), evaluation.json (PSNR and
-realism before and after the adversary) and comparison.png.
-Smoke run (< 1 min): --config=experiments/adv.py:smoke
+The workdir ends with checkpoints, metrics.jsonl, learning_curve.png,
+adversarial_curve.png, evaluation.json (PSNR and the calibrated realism test
+of ddn.realism, for G before and after the adversary, with the calibration
+rows) and comparison.png (noisy | before | after | clean).
+Smoke run: --config=experiments/adv.py:smoke (G keeps the shipped size).
 
-From a trained autoencoder (no G warm-up), e.g. on Train400:
-  --config.train.init_from=runs/ae_train400
-  --config.data.train=folder:../shared/data/Train400
-  --config.data.eval=folder:../shared/data/BSD68
-  --config.train.total_images=12800
-
-The chapter's scale on an accelerator (gray 128x128, hundreds of thousands
-of images, a trained autoencoder to start from):
-  --config.data.crop=128 --config.train.init_from=<ae workdir>
-  --config.train.total_images=200000 --config.eval.every_images=20000
-  --config.eval.realism.steps=5000 --config.eval.realism.seeds=4
-
-Variants: --config.adv.g_loss=nonsaturating|hinge, --config.disc.loss=hinge,
---config.adv.weight=1e-2, --config.adv.n_d=2, --config.adv.ema_decay=0.999,
-experiments/adv_patch.py (the small adversary), experiments/adv_frozen.py
-(a classifier trained first, then frozen).
+From scratch instead (G warm-up on reconstruction first):
+  --config.train.init_from= --config.adv.g_warmup_images=6400
+On Train400 / Set12: experiments/adv_s50.py. Variants: --config.adv.weight
+(relative push), --config.adv.adaptive=False (λ fixed), --config.adv.g_loss=
+hinge|score, --config.adv.n_d=2, experiments/adv_patch.py and adv_frozen.py.
 """
 
 from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.adversarial()
+  c = configs.adversarial_finetune()
+  c.train.total_images = 4_800
   return configs.apply_args(c, arg)

@@ -112,9 +112,10 @@ def evaluation_collectives(devices) -> dict[str, list[str]]:
       p, c, x, model=task.model, ssd_weight=1.0, l1_weight=0.1), setup.mesh)
   r = config.eval.realism
   crop = int(r.crop)
-  model, tx, update, _ = realism._judge_fns(  # pylint: disable=protected-access
-      r.judges[0], 1, crop, int(r.steps), float(r.lr), setup.mesh)
-  d = jax.eval_shape(lambda k: model.init(k, jnp.zeros((1, crop, crop, 1))),
+  model, tx, update, _ = realism.judge_fns(
+      r.judges[0], 1, crop, int(r.steps), float(r.lr), bool(r.detail))
+  d = jax.eval_shape(lambda k: model.init(
+      k, jnp.zeros((1, crop, crop, model.channels))),
                      jax.random.PRNGKey(0))["params"]
   bs = int(r.batch_size)
   x = jax.ShapeDtypeStruct((bs, crop, crop, 1), jnp.float32,
@@ -123,9 +124,10 @@ def evaluation_collectives(devices) -> dict[str, list[str]]:
   key = jax.ShapeDtypeStruct((2,), jnp.uint32, sharding=setup.repl)
   lowered = {"batch_map": bmap._fn.lower(params, images, images),
              "judge_update": update.lower(
-                 parallel.placed(d, setup.repl), {},
+                 parallel.placed(d, setup.repl),
                  parallel.placed(jax.eval_shape(tx.init, d), setup.repl),
-                 x, y, key)}
+                 x, y, key, jax.ShapeDtypeStruct((), jnp.int32,
+                                                 sharding=setup.repl))}
   return {k: _ops(v.compile().as_text()) for k, v in lowered.items()}
 
 

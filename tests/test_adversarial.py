@@ -426,3 +426,28 @@ def test_interpolation_endpoints_are_the_two_models():
                                rtol=1e-6)
   with pytest.raises(ValueError, match="alpha=1.5: must be in"):
     inference.interpolate(a, b, 1.5)
+
+
+def test_init_from_a_shipped_model():
+  """`train.init_from` may name a shipped model: its parameters are checked
+  against config.model before any compute, and a mismatch names the
+  fields to change."""
+  from ddn.tasks import base
+  c = configs.adversarial()
+  c.train.init_from = "gray-blind"
+  g = models.from_config(c.model, 1)
+  expected = jax.eval_shape(lambda: g.init(jax.random.PRNGKey(0), jnp.zeros(
+      (1, 48, 48, 1)))["params"])
+  base.check_init_from(c, expected)  # fits
+  params, _ = base.load_params_into("gray-blind", expected, "gray-blind",
+                                    None)
+  assert jax.tree_util.tree_structure(params) == (
+      jax.tree_util.tree_structure(expected))
+  small = _config()
+  small.train.init_from = "gray-blind"
+  g = models.from_config(small.model, 1)
+  expected = jax.eval_shape(lambda: g.init(jax.random.PRNGKey(0), jnp.zeros(
+      (1, 32, 32, 1)))["params"])
+  with pytest.raises(ValueError, match=r"That run has config\.model\.features"
+                     r"=\(32, 64, 128\) \(here \(8, 16\)\)"):
+    base.check_init_from(small, expected)

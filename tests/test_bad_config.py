@@ -157,9 +157,10 @@ CASES = [
     pytest.param("adversarial", {"eval.realism.judges": ("image", "vit")},
                  r"config\.eval\.realism\.judges=\('image', 'vit'\): valid "
                  "judges are image, patch", id="realism-judges"),
-    pytest.param("adversarial", {"eval.realism.crop": 4096},
+    pytest.param("adversarial", {"eval.realism.test_crop": 4096},
                  r"validation image .* is smaller than the realism judges' "
-                 r"crop config\.eval\.realism\.crop=4096", id="realism-crop"),
+                 r"tiles config\.eval\.realism\.test_crop=4096",
+                 id="realism-tiles"),
 ]
 
 

@@ -5,6 +5,8 @@ import glob
 import importlib.util
 import os
 
+import jax
+import numpy as np
 import pytest
 
 from ddn import configs
@@ -56,3 +58,24 @@ def test_modifiers():
   assert c.noise.gaussian.sigma == 50.0
   with pytest.raises(ValueError, match="unknown config modifier 'tiny'.*smoke"):
     configs.apply_args(configs.autoencoder(), "tiny")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["adv.py", "adv_s50.py"])
+def test_adversarial_recipe_smoke_run(name, tmp_path):
+  """The recipe's smoke run: G loaded from the shipped MSE model (kept at
+  its size), a few adversarial steps, the final evaluation with the realism
+  test and its calibration rows."""
+  import json
+  from ddn import inference
+  c = load(os.path.join(ROOT, "experiments", name)).get_config("smoke")
+  c.data.train, c.data.eval = "embedded:train", "embedded:eval"
+  shipped = inference.load(c.train.init_from).params
+  state = train.train_and_evaluate(c, str(tmp_path))
+  for a, b in zip(jax.tree_util.tree_leaves(shipped),
+                  jax.tree_util.tree_leaves(state.ref)):
+    np.testing.assert_array_equal(a, b)
+  with open(tmp_path / "evaluation.json") as f:
+    ev = json.load(f)
+  assert set(ev["calibration"]) == {"clean", "noisy", "gaussian"}
+  assert 0 <= ev["g"]["realism_auc"] <= 1

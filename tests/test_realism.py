@@ -19,9 +19,10 @@ def test_auc_against_hand_computed_values():
 
 
 def test_auc_interval_against_hand_computed_bootstrap():
-  # Two images. Resampling {0, 0} or {1, 1} separates perfectly (AUC 1);
-  # {0, 1} in either order gives real {0, 3} vs fake {1, 4}: 0.75. Half of
-  # the resamples each way: the 95% interval is [0.75, 1].
+  # Two images, resampled with their real and denoised scores together:
+  # {0, 0} or {1, 1} separate perfectly (AUC 1); {0, 1} in either order
+  # gives real {0, 3} vs fake {1, 4}: 0.75. Half of the resamples each way:
+  # the 95% interval is [0.75, 1].
   lo, hi = realism.auc_ci([np.array([0.]), np.array([3.])],
                           [np.array([1.]), np.array([4.])], reps=2000)
   assert (lo, hi) == (0.75, 1.0)
@@ -62,20 +63,30 @@ def test_training_free_statistics_see_blur_and_noise():
   assert realism.grad_hist_distance(blur, clean) > 0.005
 
 
-def test_fixed_crops_are_tiles_chosen_by_size_alone():
-  a = realism.fixed_crops([np.zeros((64, 96, 1))], 4, 32, seed=1)
-  b = realism.fixed_crops([np.ones((64, 96, 1))], 4, 32, seed=1)
-  assert a[0].shape == (4, 32, 32, 1) and len(a) == 1
+def test_test_tiles_are_a_checkerboard():
+  """Real tiles are the white squares, denoised ones the black squares of
+  each image's grid of tiles: no tile is scored both ways."""
   im = np.arange(64 * 96, dtype=np.float32).reshape(64, 96, 1)
-  tiles = realism.fixed_crops([im], 6, 32, seed=1)[0]  # all 2 x 3 tiles
-  assert sorted(t[0, 0, 0] for t in tiles) == sorted(
-      im[y, x, 0] for y in (0, 32) for x in (0, 32, 64))
-  del b
+  corner = lambda tiles: sorted(float(t[0, 0, 0]) for t in tiles)
+  every = realism.fixed_crops([im], 6, 32, seed=1)[0]  # all 2 x 3 tiles
+  white = realism.fixed_crops([im], 6, 32, seed=1, parity=0)[0]
+  black = realism.fixed_crops([im], 6, 32, seed=1, parity=1)[0]
+  assert corner(every) == sorted(
+      float(im[y, x, 0]) for y in (0, 32) for x in (0, 32, 64))
+  assert corner(white) == sorted(float(im[y, x, 0]) for y, x in
+                                 ((0, 0), (0, 64), (32, 32)))
+  assert not set(corner(white)) & set(corner(black))
+  assert sorted(corner(white) + corner(black)) == corner(every)
+  # Up to per_image, chosen from the size alone (the same for any content).
+  a = realism.fixed_crops([im], 2, 32, seed=3)[0]
+  b = realism.fixed_crops([-im], 2, 32, seed=3)[0]
+  np.testing.assert_array_equal(a, -b)
 
 
 def _meter(steps=150, **kw):
   cfg = configs.realism()
-  cfg.update(dict(judges=("patch",), seeds=1, crop=32, steps=steps,
+  cfg.update(dict(judges=("patch",), seeds=1, crop=32, test_crop=32,
+                  steps=steps,
                   batch_size=16, test_crops=4, tune_images=16,
                   bootstrap=200))
   cfg.update(kw)
@@ -140,4 +151,4 @@ def test_bad_settings_are_one_clear_error():
                      "valid judges are image, patch"):
     realism.validate(cfg)
   with pytest.raises(ValueError, match="smaller than the judges' crop 128"):
-    _meter(crop=128)
+    _meter(crop=128, test_crop=128)

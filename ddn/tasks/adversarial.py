@@ -37,6 +37,7 @@ import numpy as np
 from ddn import checkpoint
 from ddn import data as data_lib
 from ddn import discriminators
+from ddn import inference
 from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
@@ -178,14 +179,15 @@ class AdversarialTask(base.Task):
     cfg = self.config.eval
     base.check_validation_crops(eval_src, int(cfg.crops),
                                 int(self.config.data.crop))
-    crop = int(cfg.realism.crop)  # the final realism test's judges
+    tile = int(cfg.realism.test_crop)  # the final realism test's judges
     small = [eval_src.label(j) for j in range(len(eval_src))
-             if min(np.shape(eval_src[j])[:2]) < crop]
+             if min(np.shape(eval_src[j])[:2]) < tile]
     if small:
       raise ValueError(
           f"validation image {small[0]} is smaller than the realism judges' "
-          f"crop config.eval.realism.crop={crop}; lower it or use other "
-          "data.eval images.")
+          f"tiles config.eval.realism.test_crop={tile}; lower it or use "
+          "other data.eval images.")
+    crop = int(cfg.realism.crop)
     if sum(min(np.shape(train_src[i])[:2]) >= crop
            for i in range(len(train_src))) < 2:
       raise ValueError(
@@ -195,11 +197,12 @@ class AdversarialTask(base.Task):
   def attach(self, workdir: str, resuming: bool) -> None:
     self.workdir = workdir
     src = self.config.train.init_from
-    if src and not checkpoint.has_checkpoint(src):
+    if src and not (checkpoint.has_checkpoint(src) or base.is_shipped(src)):
       raise ValueError(
           f"config.train.init_from={src!r} has no checkpoint: give the "
           "workdir of a trained autoencoder (python launch.py "
-          f"--config=experiments/ae.py --workdir={src}), or leave it empty "
+          f"--config=experiments/ae.py --workdir={src}) or a shipped model "
+          f"({', '.join(inference.shipped_models())}), or leave it empty "
           "to start G from scratch with a reconstruction warm-up.")
     if src and not resuming:  # G's parameters must fit, before any write
       expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
@@ -425,8 +428,7 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
   images = base.ImageEvaluator(task.model, cfg, task.noise_spec,
                                task.setup.mesh, eval_src, len(eval_src))
   data = realism_data(task, train_src, eval_src, images)
-  meter = realism.Meter(data, cfg.eval.realism, int(cfg.seed),
-                        task.setup.mesh)
+  meter = realism.Meter(data, cfg.eval.realism, int(cfg.seed))
   denoise = jax.jit(functools.partial(steps.denoise, model=task.model))
   labels = {"ref": "G entering the adversarial phase", "g": "final G"}
   record = {"images": len(images.images), "data": eval_src.name,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import json
 import os
 
 import jax
@@ -25,6 +26,7 @@ import numpy as np
 
 from ddn import checkpoint
 from ddn import data as data_lib
+from ddn import inference
 from ddn import losses
 from ddn import noise as noise_lib
 from ddn import parallel
@@ -44,8 +46,20 @@ def eval_noise_spec(config, spec: noise_lib.NoiseSpec) -> noise_lib.NoiseSpec:
                                 "blind": False})
 
 
+def is_shipped(src: str) -> bool:
+  """Whether `init_from` names a model shipped in the package (and no
+  folder of that name is here)."""
+  return src in inference.shipped_models() and not os.path.isdir(src)
+
+
 def load_params_into(workdir: str, expected, what: str, repl):
-  params, step = checkpoint.load_params(workdir)
+  """The parameters of a workdir's latest checkpoint or a shipped model,
+  checked against `expected` and placed by `repl`; returns (params, step)."""
+  if is_shipped(workdir):
+    d = inference.Denoiser.from_shipped(workdir)
+    params, step = d.params, d.step
+  else:
+    params, step = checkpoint.load_params(workdir)
   checkpoint.check_compatible(params, expected, what,
                               "config.model (of that run)")
   return jax.device_put(params, repl), step
@@ -64,11 +78,17 @@ def check_init_from(config, expected,
   `expected` (a tree of ShapeDtypeStructs, e.g. from jax.eval_shape); reads
   array metadata only. `model_field` names the config behind `expected`."""
   src = config.train.init_from
+  if is_shipped(src):
+    saved = jax.eval_shape(lambda: inference.Denoiser.from_shipped(
+        src).params)
+    _check_fits(saved, expected, config, model_field)
+    return
   if not checkpoint.has_checkpoint(src):
     raise ValueError(
         f"config.train.init_from={src!r} has no checkpoint: give the workdir "
         "of a trained autoencoder (python launch.py "
-        f"--config=experiments/ae.py --workdir={src}).")
+        f"--config=experiments/ae.py --workdir={src}) or a shipped model "
+        f"({', '.join(inference.shipped_models())}).")
   # Read-only: that run may still be training (its in-flight step is kept).
   mngr = checkpoint.manager(src, read_only=True)
   saved = None
@@ -84,6 +104,11 @@ def check_init_from(config, expected,
   if saved is None:
     raise ValueError(f"config.train.init_from={src!r}: no readable "
                      "checkpoint (all are corrupt); give another run.")
+  _check_fits(saved, expected, config, model_field)
+
+
+def _check_fits(saved, expected, config, model_field: str) -> None:
+  src = config.train.init_from
   try:
     checkpoint.check_compatible(saved, expected,
                                 f"config.train.init_from={src!r}",
@@ -101,8 +126,14 @@ def _differences(src: str, config) -> str:
   """The SHAPE_FIELDS where `config` differs from the run in `src`, as
   'config.model.features=(8, 16) (here (8, 32)), ...'; '' when unknown."""
   try:
-    saved = checkpoint.load_config(src)
-  except ValueError:
+    if is_shipped(src):
+      with open(os.path.join(inference.SHIPPED_DIR, src,
+                             inference.MODEL_FILE)) as f:
+        meta = json.load(f)
+      saved = {"model": meta["model"], "data": {"channels": meta["channels"]}}
+    else:
+      saved = checkpoint.load_config(src)
+  except (ValueError, OSError):
     return ""
   out = []
   for path in SHAPE_FIELDS:
