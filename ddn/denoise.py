@@ -156,8 +156,9 @@ def pick_model(checkpoint: str | None, sigma: float | None) -> str:
     return checkpoint
   if sigma is None:
     return inference.DEFAULT_MODEL
-  if sigma == 25 and inference.DEFAULT_MODEL in inference.shipped_models():
-    return inference.DEFAULT_MODEL
+  specialists = {25: inference.DEFAULT_MODEL, 50: "gray-s50"}  # MSE models
+  if specialists.get(sigma) in inference.shipped_models():
+    return specialists[sigma]
   return "gray-blind"
 
 

@@ -70,6 +70,7 @@ def _copy(state):
   return jax.tree_util.tree_map(np.array, state)
 
 
+@pytest.mark.slow
 def test_d_step_changes_only_d_fields_and_advances_spectral_norm():
   state, d_kw, *_ = _parts(_config(ema_decay=0.9))
   before = _copy(state)
@@ -117,6 +118,7 @@ def test_g_step_with_zero_weight_is_the_autoencoder_step():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_adversarial_gradient_reaches_g_and_not_d():
   """The adversarial term alone (Pred weights ~0) moves G's parameters, and
   the direction lowers u(G(x)): G's outputs are pushed toward 'real'. D's
@@ -360,6 +362,7 @@ class _Blur(nn.Module):
         x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+@pytest.mark.slow
 def test_d_learns_to_catch_a_blurring_g():
   """Repeated D steps against a fixed blurring G drive D's error below 0.1
   with real crops scored lower (more real) than G's outputs; swapping D's
@@ -383,6 +386,7 @@ def test_d_learns_to_catch_a_blurring_g():
   assert np.mean(u_real) < np.mean(u_fake)
 
 
+@pytest.mark.slow
 def test_gradient_ratio_metric():
   """g/grad_ratio = |λ ∇adv| / |∇pred| at G's last layer: linear in λ, 0
   without an adversary, and exactly the relative weight when λ is set

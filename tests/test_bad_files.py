@@ -256,6 +256,7 @@ def _smoke(train_folder, bad_files):
   return c
 
 
+@pytest.mark.slow
 def test_training_skips_bad_files(folder, tmp_path, caplog):
   d, _ = folder
   caplog.set_level(logging.WARNING)

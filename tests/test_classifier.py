@@ -33,6 +33,7 @@ def _variables(model, size=48, seed=0):
 # Models.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kw", [
     dict(kind="image"),
     dict(kind="image", pool="max", dense=(16, 8), downsample="avg_pool"),
@@ -53,6 +54,7 @@ def test_output_shapes(kw, size):
   assert bool(v[STATS]) == bool(kw.get("spectral_norm"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kw", [
     dict(features=(8, 16, 32), blocks=1, padding="VALID"),
     dict(features=(8, 16), blocks=2, padding="VALID", downsample="avg_pool"),

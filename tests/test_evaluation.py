@@ -146,6 +146,7 @@ def test_tiled_equals_untiled(shape, tile):
   np.testing.assert_allclose(tiled, whole, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_auto_tiles_under_a_memory_budget():
   d = _tiny_denoiser(memory_mb=0.5)
   assert d.plan(40, 40) is None  # fits: whole image
@@ -261,6 +262,7 @@ def test_model_choice_and_sigma_warning():
   assert denoise.pick_model(None, None) == "gray-s25"
   assert denoise.pick_model(None, 25) == "gray-s25"
   assert denoise.pick_model(None, 15) == "gray-blind"
+  assert denoise.pick_model(None, 50) == "gray-s50"
   assert denoise.pick_model("runs/x", 15) == "runs/x"
   d = _tiny_denoiser()
   assert "trained at σ=25, not 50" in denoise.sigma_warning(d, 50)
@@ -347,3 +349,21 @@ def test_denoise_command_line(tmp_path):
   assert r.returncode == 0, r.stderr
   assert "PSNR" in r.stdout
   assert denoise.read(str(tmp_path / "out" / "a.png")).bits == 16
+
+
+def test_report_keeps_calibration_rows_out_of_the_psnr_table():
+  from ddn import report
+  rec = {"data": "folder:x/BSD68", "sigma": 50.0, "images": 2,
+         "realism_auc": 0.9, "realism_auc_ci95": [0.85, 0.95],
+         "realism_error": 0.1, "spectrum_hf_ratio": 0.2,
+         "grad_hist_distance": 0.03}
+  records = [dict(rec, method="ddn", psnr=25.0, ssim=0.7,
+                  seconds_per_image=0.5),
+             dict(rec, method="calibration: clean vs clean", calibration=True,
+                  realism_auc=0.5, realism_auc_ci95=[0.45, 0.55])]
+  text = report.table(records)
+  psnr_table, realism_table = text.split("Realism (ddn.realism)")
+  assert "calibration" not in psnr_table and "25.00 / 0.7000" in psnr_table
+  assert "| BSD68 | 50 | ddn | 25.00 | 0.900 [0.850, 0.950] |" in realism_table
+  assert "| calibration: clean vs clean | – | 0.500 [0.450, 0.550] |" in (
+      realism_table)

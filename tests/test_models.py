@@ -77,6 +77,7 @@ def test_receptive_field_formula():
   assert rf.size == 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("features,blocks,kernel", [((2, 2), 2, 3),
                                                     ((2, 2, 2), 1, 3),
                                                     ((2, 2), 1, 5)])

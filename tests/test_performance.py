@@ -95,6 +95,7 @@ def test_cpu_devices_leave_accelerators_and_user_flags(monkeypatch):
   assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
 
 
+@pytest.mark.slow
 def test_steps_make_no_implicit_transfers():
   """Under transfer_guard('disallow') any implicit host<->device copy in a
   step (a numpy constant as an argument, a Python scalar pulled from the

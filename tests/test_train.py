@@ -48,6 +48,7 @@ def test_run_leaves_checkpoints_metrics_and_plots(trained):
   assert saved["data"]["crop"] == c.data.crop
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_continues(trained, caplog):
   c, workdir, state = trained
   caplog.set_level("INFO")
@@ -64,6 +65,7 @@ def test_rerun_resumes_and_continues(trained, caplog):
   assert "32" in os.listdir(os.path.join(workdir, "checkpoints"))
 
 
+@pytest.mark.slow
 def test_init_from_and_mismatch(trained, tmp_path):
   c, workdir, state = trained
   warm = c.copy_and_resolve_references()
