@@ -356,12 +356,8 @@ class AdversarialEvaluator:
     self.task = task
     self.images = base.ImageEvaluator(task.model, cfg, task.noise_spec,
                                       task.setup.mesh, source)
-    self.clean = base.validation_crops(source, int(cfg.eval.crops),
-                                        int(cfg.data.crop), int(cfg.seed))
-    spec = base.eval_noise_spec(cfg, task.noise_spec)
-    key = jax.random.PRNGKey(cfg.seed + base.EVAL_NOISE_SEED)
-    self.noisy = np.asarray(noise_lib.apply(jnp.asarray(self.clean), key,
-                                            spec))
+    self.clean, self.noisy = base.noisy_validation_crops(
+        cfg, task.noise_spec, source)
     self._scores = parallel.BatchMap(self._real_and_fake_scores,
                                      task.setup.mesh, 256)
 

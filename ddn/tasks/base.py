@@ -244,6 +244,19 @@ def check_validation_crops(source: data_lib.Source, n: int,
       raise _crop_too_large(source, j, h, w, crop)
 
 
+def noisy_validation_crops(config, noise_spec: noise_lib.NoiseSpec,
+                           source: data_lib.Source
+                           ) -> tuple[np.ndarray, np.ndarray]:
+  """(clean, noisy): `config.eval.crops` fixed crops of `source`
+  (validation_crops) and one fixed draw of the evaluation noise on them."""
+  clean = validation_crops(source, int(config.eval.crops),
+                           int(config.data.crop), int(config.seed))
+  key = jax.random.PRNGKey(config.seed + EVAL_NOISE_SEED)
+  noisy = noise_lib.apply(jnp.asarray(clean), key,
+                          eval_noise_spec(config, noise_spec))
+  return clean, np.asarray(noisy)
+
+
 def validation_crops(source: data_lib.Source, n: int, crop: int,
                      seed: int) -> np.ndarray:
   """n fixed crops (n, crop, crop, C), spread evenly over the images, at

@@ -175,13 +175,9 @@ class ClassifierEvaluator:
                batch_size: int = 256):
     cfg = task.config
     self.task = task
-    self.clean = base.validation_crops(source, int(cfg.eval.crops),
-                                  int(cfg.data.crop), int(cfg.seed))
-    spec = base.eval_noise_spec(cfg, task.noise_spec)
-    key = jax.random.PRNGKey(cfg.seed + base.EVAL_NOISE_SEED)
-    # One draw for all crops; dropped once they are denoised.
-    self.noisy = np.asarray(noise_lib.apply(jnp.asarray(self.clean), key,
-                                            spec))
+    # One draw for all crops; the noisy ones are dropped once denoised.
+    self.clean, self.noisy = base.noisy_validation_crops(
+        cfg, task.noise_spec, source)
     self.batch_size = batch_size
     self.denoised = None  # made once: the denoiser is frozen
     mesh = task.setup.mesh
