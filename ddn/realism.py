@@ -86,7 +86,7 @@ _DISC_DEFAULTS = dict(activation="leaky_relu", leaky_slope=0.2,
                       loss="logistic", margin=1.0)
 
 
-def validate(cfg, channels: int = 1) -> None:
+def validate(cfg) -> None:
   """Checks a `config.eval.realism` group before any compute; raises a
   ValueError naming the field."""
   bad = [j for j in cfg.judges if j not in JUDGES]
@@ -107,7 +107,6 @@ def validate(cfg, channels: int = 1) -> None:
   for field, ok, why in checks:
     if not ok:
       raise ValueError(f"config.eval.realism.{field}={cfg[field]}: {why}.")
-  del channels
 
 
 # ----------------------------------------------------------------------------
