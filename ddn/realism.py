@@ -343,7 +343,8 @@ class Meter:
     self.real = [_as_image(im) for im in data.tune_clean[0::2]]
     # Real: the white squares of each held-out image's checkerboard of
     # tiles; denoised: the black ones (judge()). No tile is both.
-    self.test_real = fixed_crops([_as_image(im) for im in data.test_clean],
+    self.test_clean = [_as_image(im) for im in data.test_clean]
+    self.test_real = fixed_crops(self.test_clean,
                                  int(cfg.test_crops), int(cfg.test_crop),
                                  self.seed + REALISM_SEED, parity=0)
 
@@ -398,7 +399,6 @@ class Meter:
     best = max(ensembles, key=lambda n: auc(*ensembles[n]))
     u_real, u_fake = ensembles[best]
     unit = "image" if len(self.test_real) >= MIN_IMAGES_FOR_IMAGE_CI else "crop"
-    clean = [_as_image(im) for im in self.data.test_clean]
     return {"auc": auc(u_real, u_fake),
             "auc_ci95": list(auc_ci(np.split(u_real, splits_r),
                                     np.split(u_fake, splits_f),
@@ -407,8 +407,10 @@ class Meter:
             "ci_unit": unit, "crops": int(len(u_real) + len(u_fake)),
             "error": balanced_error(u_real, u_fake),
             "judge": best, "judges": per_judge,
-            "spectrum_hf_ratio": spectrum_hf_ratio(test_out, clean),
-            "grad_hist_distance": grad_hist_distance(test_out, clean)}
+            "spectrum_hf_ratio": spectrum_hf_ratio(test_out,
+                                                   self.test_clean),
+            "grad_hist_distance": grad_hist_distance(test_out,
+                                                     self.test_clean)}
 
   def judge_fn(self, denoise: Callable[[np.ndarray], np.ndarray],
                test_out: Sequence[np.ndarray] | None = None) -> dict:
