@@ -12,10 +12,14 @@ PNGs are read and written exactly at 8 or 16 bits (pypng; 16-bit RGB
 included); --bits=same (default) keeps each input's depth.
 
 Model: --checkpoint is a workdir or a shipped model (ddn.inference). Without
-it, --sigma picks one: the shipped model trained at that σ if there is one,
-else the blind one; with neither, the shipped gray σ=25 model. A gray model
-refuses RGB images unless --per_channel (each colour channel denoised on its
-own); a colour model refuses gray images.
+it, each image gets the shipped model for its σ (inference.best_shipped):
+--sigma if given, else --add_noise, else σ estimated from the image
+(colour.estimate_sigma). Colour photographs with a gray model are denoised
+in an opponent colour space, each channel by the model for its own σ
+(--colour=opponent, the default; or --colour=per_channel: R, G and B each
+at σ); a colour model refuses gray images. Each line printed says the σ,
+the model(s) and the colour handling used. --ensemble averages the 8 flips
+and rotations of every pass.
 
 --compare also writes OUT/<name>_compare.png: input | denoised (| the clean
 original, with --add_noise, which first adds Gaussian noise of that σ to
@@ -34,6 +38,7 @@ from absl import flags
 import numpy as np
 from PIL import Image
 
+from ddn import colour as colour_lib
 from ddn import data as data_lib
 from ddn import inference
 from ddn import protocol
@@ -151,15 +156,35 @@ def collect(inputs: list[str], out_dir: str) -> list[tuple[str, str]]:
 
 
 def pick_model(checkpoint: str | None, sigma: float | None) -> str:
-  """--checkpoint, else a shipped model for --sigma (see module doc)."""
-  if checkpoint:
-    return checkpoint
-  if sigma is None:
-    return inference.DEFAULT_MODEL
-  specialists = {25: inference.DEFAULT_MODEL, 50: "gray-s50"}  # MSE models
-  if specialists.get(sigma) in inference.shipped_models():
-    return specialists[sigma]
-  return "gray-blind"
+  """--checkpoint, else the shipped model for σ (inference.best_shipped)."""
+  return checkpoint or inference.best_shipped(sigma)
+
+
+class Models:
+  """The denoisers of one command: `for_sigma(s)` is --checkpoint's model,
+  or without one the shipped model for σ = s (loaded once each)."""
+
+  def __init__(self, checkpoint: str | None = None,
+               denoiser: inference.Denoiser | None = None, **kw):
+    self.checkpoint, self.kw, self._loaded = checkpoint, kw, {}
+    self.fixed = denoiser or (inference.load(checkpoint, **kw)
+                              if checkpoint else None)
+    self.channels = self.fixed.channels if self.fixed else 1
+
+  def for_sigma(self, sigma: float | None) -> inference.Denoiser:
+    if self.fixed is not None:
+      return self.fixed
+    name = pick_model(None, sigma)
+    if name not in self._loaded:
+      self._loaded[name] = inference.load(name, **self.kw)
+    return self._loaded[name]
+
+  def used(self, sigma: float, rgb: bool, colour: str) -> list[str]:
+    """Names of the model(s) an image at σ runs through."""
+    sigmas = ([sigma * g for g in colour_lib.GAIN]
+              if rgb and self.channels == 1 and colour == "opponent"
+              else [sigma])
+    return sorted({self.for_sigma(s).name for s in sigmas})
 
 
 def sigma_warning(denoiser: inference.Denoiser, sigma: float | None) -> str:
@@ -177,38 +202,32 @@ def sigma_warning(denoiser: inference.Denoiser, sigma: float | None) -> str:
   return ""
 
 
-def denoise_files(pairs, denoiser: inference.Denoiser, bits: str = "same",
-                  per_channel: bool = False, compare: bool = False,
+def denoise_files(pairs, models, bits: str = "same",
+                  colour: str = "opponent", compare: bool = False,
                   add_noise: float = 0.0, seed: int = 0,
+                  sigma: float | None = None,
                   progress: bool = True) -> list[dict]:
   """Checks every input, then denoises each and writes its PNG(s).
 
+  Args:
+    models: a Models, or one inference.Denoiser for every image.
+    sigma: the inputs' σ; None: add_noise if > 0, else estimated per image.
+
   Returns:
-    [{'input', 'output', 'psnr_noisy', 'psnr'}] (PSNRs only with add_noise).
+    [{'input', 'output', 'sigma', 'sigma_estimated', 'models', 'colour',
+      'psnr_noisy', 'psnr'}] (PSNRs only with add_noise; colour None for
+    an image the model takes as it is).
   """
   from ddn import plots  # pylint: disable=g-import-not-at-top
   import tqdm  # pylint: disable=g-import-not-at-top
   if bits not in ("same", "8", "16"):
     raise ValueError(f"--bits={bits}: give 8, 16 or same.")
-  problems = []
-  for src, _ in pairs:
-    try:
-      head = check(src)
-    except ValueError as e:
-      problems.append(str(e))
-      continue
-    if head["channels"] != denoiser.channels and not (
-        per_channel and denoiser.channels == 1):
-      kind = {1: "gray", 3: "RGB"}
-      fix = ("pass --per_channel to denoise each colour channel with it, or "
-             "give a 3-channel --checkpoint" if denoiser.channels == 1 else
-             "give a gray (1-channel) --checkpoint")
-      problems.append(f"{src}: a {kind[head['channels']]} image, but "
-                      f"{denoiser.name} is a {denoiser.channels}-channel "
-                      f"({kind[denoiser.channels]}) model; {fix}.")
-  if problems:
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    raise ValueError("cannot denoise " + "; ".join(problems[:5]) + more)
+  if colour not in colour_lib.MODES:
+    raise ValueError(f"--colour={colour}: give "
+                     f"{' or '.join(colour_lib.MODES)}.")
+  if isinstance(models, inference.Denoiser):
+    models = Models(denoiser=models)
+  check_all(pairs, models.channels)
   results = []
   for i, (src, dst) in enumerate(tqdm.tqdm(pairs, desc="denoising",
                                            unit="image", disable=not progress)):
@@ -216,15 +235,19 @@ def denoise_files(pairs, denoiser: inference.Denoiser, bits: str = "same",
     clean = pic.pixels
     noisy = (protocol.noisy_version(clean, add_noise, i, seed)
              if add_noise > 0 else clean)
-    if noisy.shape[-1] != denoiser.channels:  # gray model, per channel
-      out = np.concatenate([denoiser(noisy[:, :, c:c + 1])
-                            for c in range(noisy.shape[-1])], axis=-1)
+    s = sigma if sigma is not None else (add_noise or None)
+    row = {"input": src, "output": dst, "sigma_estimated": s is None}
+    s = colour_lib.estimate_sigma(noisy) if s is None else s
+    rgb = noisy.shape[-1] == 3 and models.channels == 1
+    if rgb:
+      out = colour_lib.denoise_rgb(models.for_sigma, noisy, s, colour)
     else:
-      out = denoiser(noisy)
+      out = models.for_sigma(s)(noisy)
     out = np.clip(out, 0, 1)
     depth = pic.bits if bits == "same" else int(bits)
     write(dst, out, depth, pic.alpha)
-    row = {"input": src, "output": dst}
+    row.update(sigma=s, models=models.used(s, rgb, colour),
+               colour=colour if rgb else None)
     if add_noise > 0:
       ref = protocol.quantise(clean)
       row["psnr_noisy"] = protocol.psnr_uint8(protocol.quantise(noisy), ref)
@@ -237,6 +260,37 @@ def denoise_files(pairs, denoiser: inference.Denoiser, bits: str = "same",
   return results
 
 
+def check_all(pairs, channels: int) -> None:
+  """Every input's header, before anything is written: one error listing
+  the unreadable ones and those the model cannot take (a gray image for a
+  colour model)."""
+  problems = []
+  for src, _ in pairs:
+    try:
+      head = check(src)
+    except ValueError as e:
+      problems.append(str(e))
+      continue
+    if channels == 3 and head["channels"] == 1:
+      problems.append(f"{src}: a gray image, but the model is a 3-channel "
+                      "(RGB) one; give a gray --checkpoint (or none).")
+  if problems:
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    raise ValueError("cannot denoise " + "; ".join(problems[:5]) + more)
+
+
+def describe(row: dict) -> str:
+  """One printed line per image: what was done to it."""
+  line = f"{row['input']} -> {row['output']}"
+  if "psnr" in row:
+    line += f"  PSNR {row['psnr_noisy']:.2f} -> {row['psnr']:.2f} dB"
+  how = "estimated" if row["sigma_estimated"] else "given"
+  line += f"  (σ {row['sigma']:.1f} {how}; {', '.join(row['models'])}"
+  if row["colour"]:
+    line += f"; colour: {row['colour'].replace('_', ' ')}"
+  return line + ")"
+
+
 def define_flags():
   flags.DEFINE_string("out", None, "Output folder.")
   flags.DEFINE_string("checkpoint", None, "Workdir or shipped model "
@@ -245,14 +299,17 @@ def define_flags():
                      "if known: picks the shipped model and checks the "
                      "given one.")
   flags.DEFINE_string("bits", "same", "Output bit depth: 8, 16 or same.")
-  flags.DEFINE_bool("per_channel", False, "Gray model on RGB images: one "
-                    "channel at a time.")
+  flags.DEFINE_enum("colour", "opponent", list(colour_lib.MODES),
+                    "Gray model on RGB images: opponent colour space (each "
+                    "channel at its own σ) or per_channel (R, G, B at σ).")
   flags.DEFINE_bool("compare", False, "Also write <name>_compare.png.")
   flags.DEFINE_float("add_noise", 0.0, "Add Gaussian noise of this σ first "
                      "(a demo on clean images; PSNRs are printed).")
   flags.DEFINE_integer("seed", 0, "--add_noise: noise seed base.")
   flags.DEFINE_string("tile", "auto", "Tile core size, 'auto' or 'none'.")
   flags.DEFINE_float("memory_mb", 1024.0, "tile=auto: memory budget.")
+  flags.DEFINE_bool("ensemble", False, "Geometric self-ensemble: the mean "
+                    "of the 8 flipped and rotated passes (8x the time).")
   flags.mark_flags_as_required(["out"])
 
 
@@ -264,22 +321,19 @@ def main(argv):
       raise ValueError("--sigma and --add_noise are noise levels on the "
                        "0-255 scale: give a number >= 0.")
     pairs = collect(argv[1:], f.out)
-    sigma = f.sigma if f.sigma is not None else (f.add_noise or None)
-    denoiser = inference.load(pick_model(f.checkpoint, sigma), tile=f.tile,
-                              memory_mb=f.memory_mb)
-    logging.info("model %s (%s)", denoiser.name, denoiser.noise)
-    warn = sigma_warning(denoiser, sigma)
-    if warn:
-      logging.warning("%s", warn)
-    rows = denoise_files(pairs, denoiser, f.bits, f.per_channel, f.compare,
-                         f.add_noise, f.seed, progress=True)
+    models = Models(f.checkpoint, tile=f.tile, memory_mb=f.memory_mb,
+                    ensemble=f.ensemble)
+    if models.fixed is not None:
+      logging.info("model %s (%s)", models.fixed.name, models.fixed.noise)
+      warn = sigma_warning(models.fixed, f.sigma or f.add_noise or None)
+      if warn:
+        logging.warning("%s", warn)
+    rows = denoise_files(pairs, models, f.bits, f.colour, f.compare,
+                         f.add_noise, f.seed, f.sigma, progress=True)
   except ValueError as e:  # bad input: one clear line, no usage dump
     sys.exit(f"ddn.denoise: {e}")
   for r in rows:
-    line = f"{r['input']} -> {r['output']}"
-    if "psnr" in r:
-      line += f"  PSNR {r['psnr_noisy']:.2f} -> {r['psnr']:.2f} dB"
-    print(line)
+    print(describe(r))
 
 
 if __name__ == "__main__":

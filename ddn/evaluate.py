@@ -180,29 +180,25 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
         sigmas: list[float], out: str, method: str = "", seed: int = 0,
         baselines: list[str] = (), tune_data: str = "", tune_count: int = 16,
         tile="auto", memory_mb: float = 1024.0, channels: int = 1,
-        realism_cfg=None, interpolate: list[float] = ()) -> list[dict]:
-  """Evaluates denoisers (`checkpoints`: workdirs or shipped models, None
-  the default shipped one, "none" for baselines only) and `baselines` on
+        realism_cfg=None, interpolate: list[float] = (),
+        ensemble: bool = False) -> list[dict]:
+  """Evaluates denoisers (`checkpoints`: workdirs or shipped models; None:
+  at each σ the shipped model inference.best_shipped picks, named in its
+  records; "none" for baselines only) and `baselines` on
   every (data, σ); writes OUT (JSON records) and OUT with .md (the Markdown
   table). Methods are named `method` (default "ddn") for one checkpoint,
   "ddn <name>" for several. With `realism_cfg` (a config.eval.realism
   group), every record gets the realism test of ddn.realism, judges trained
   on `tune_data`, and calibration records are added per (data, σ).
   `interpolate` (alphas in [0, 1]) adds the network interpolations between
-  the first two checkpoints (inference.interpolate), 'ddn α=A'."""
-  denoisers = load_denoisers(checkpoints, method, tile, memory_mb,
-                             need=bool(baselines))
-  if interpolate:
-    if len(denoisers) < 2:
-      raise ValueError("--interpolate needs two --checkpoint models (e.g. "
-                       "an MSE model and its adversarial fine-tune).")
-    a, b = list(denoisers.values())[:2]
-    for alpha in interpolate:
-      denoisers[f"ddn α={alpha:g}"] = inference.interpolate(
-          a, b, float(alpha), tile=tile, memory_mb=memory_mb)
-  if denoisers:
-    channels = next(iter(denoisers.values())).channels
-  denoiser = next(iter(denoisers.values()), None)
+  the first two checkpoints (inference.interpolate), 'ddn α=A'. With
+  `ensemble`, every denoiser averages its 8 flipped and rotated passes
+  (inference.self_ensemble)."""
+  per_sigma, denoiser = denoisers_per_sigma(
+      checkpoints, method, sigmas, bool(baselines), interpolate,
+      tile=tile, memory_mb=memory_mb, ensemble=ensemble)
+  if denoiser is not None:
+    channels = denoiser.channels
   sources = [(spec, load_eval_source(spec, channels)) for spec in data_specs]
   tune_spec = tune_data or default_tune_data(denoiser)
   tuning = None
@@ -219,8 +215,9 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
   for spec, source in sources:
     for sigma in sigmas:
       methods = [Method(name, d, compiled=True, extra={
-          "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile)})
-                 for name, d in denoisers.items()]
+          "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile),
+          "ensemble": bool(ensemble)})
+                 for name, d in per_sigma[sigma].items()]
       for b in baselines:
         if b in baselines_lib.GRIDS and (b, sigma) not in widths:
           widths[b, sigma] = baselines_lib.tune(b, sigma, tuning[1])
@@ -247,9 +244,32 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
   return records
 
 
-def load_denoisers(checkpoints, method: str, tile, memory_mb: float,
-                   need: bool) -> dict:
-  """{record name: inference.Denoiser} of --checkpoint (see run)."""
+def denoisers_per_sigma(checkpoints, method: str, sigmas: list[float],
+                        need: bool, interpolate, **kw):
+  """({σ: {record name: Denoiser}}, the first denoiser or None) of run's
+  arguments; keyword arguments go to inference.load."""
+  auto = checkpoints is None or checkpoints == [None]
+  if auto:  # at each σ its shipped model
+    picks = {s: inference.best_shipped(s) for s in sigmas}
+    loaded = {n: inference.load(n, **kw) for n in set(picks.values())}
+    return ({s: {method or "ddn": loaded[n]} for s, n in picks.items()},
+            loaded[picks[sigmas[0]]])
+  denoisers = load_denoisers(checkpoints, method, need=need, **kw)
+  if interpolate:
+    if len(denoisers) < 2:
+      raise ValueError("--interpolate needs two --checkpoint models (e.g. "
+                       "an MSE model and its adversarial fine-tune).")
+    a, b = list(denoisers.values())[:2]
+    for alpha in interpolate:
+      denoisers[f"ddn α={alpha:g}"] = inference.interpolate(
+          a, b, float(alpha), **kw)
+  return ({s: denoisers for s in sigmas},
+          next(iter(denoisers.values()), None))
+
+
+def load_denoisers(checkpoints, method: str, need: bool, **kw) -> dict:
+  """{record name: inference.Denoiser} of --checkpoint (see run); keyword
+  arguments go to inference.load."""
   if checkpoints is None or isinstance(checkpoints, str):
     checkpoints = [checkpoints]
   checkpoints = [c for c in checkpoints if c != "none"]
@@ -258,7 +278,7 @@ def load_denoisers(checkpoints, method: str, tile, memory_mb: float,
                      "evaluate.")
   denoisers = {}
   for c in checkpoints:
-    d = inference.load(c, tile=tile, memory_mb=memory_mb)
+    d = inference.load(c, **kw)
     name = method or "ddn"
     if len(checkpoints) > 1:
       name = f"{method or 'ddn'} {os.path.basename(os.path.normpath(d.name))}"
@@ -328,8 +348,9 @@ def define_flags():
   """Command-line flags; defined only when run as a program, so importing
   this module never claims flag names."""
   flags.DEFINE_list("checkpoint", None, "Trained runs' workdirs or shipped "
-                    "models' names, comma-separated (default: the shipped "
-                    f"{inference.DEFAULT_MODEL}); 'none': baselines only.")
+                    "models' names, comma-separated (default: at each σ the "
+                    "best shipped model, inference.best_shipped); 'none': "
+                    "baselines only.")
   flags.DEFINE_list("data", None, "Sources, e.g. "
                     "folder:../shared/data/Set12,folder:../shared/data/BSD68")
   flags.DEFINE_string("sigmas", "15,25,50", "σ values (0-255 scale).")
@@ -360,6 +381,9 @@ def define_flags():
   flags.DEFINE_list("interpolate", [], "Alphas in [0, 1]: also evaluate the "
                     "network interpolations (1-α)·A + α·B of the first two "
                     "--checkpoint models.")
+  flags.DEFINE_bool("ensemble", False, "Geometric self-ensemble: average "
+                    "each model's passes over the 8 flips and rotations "
+                    "(8x the time).")
   flags.mark_flags_as_required(["data", "out"])
 
 
@@ -384,7 +408,7 @@ def main(argv):
     run(f.checkpoint, f.data, parse_sigmas(f.sigmas), f.out, f.method,
         f.seed, baselines_lib.parse(f.baselines), f.tune_data,
         f.tune_images, f.tile, f.memory_mb, f.channels, realism_flags(f),
-        [float(a) for a in f.interpolate])
+        [float(a) for a in f.interpolate], f.ensemble)
   except ValueError as e:  # bad input: one clear line, no usage dump
     sys.exit(f"ddn.evaluate: {e}")
   print(f"wrote {f.out} and {os.path.splitext(f.out)[0]}.md")

@@ -51,6 +51,40 @@ def shipped_models() -> list[str]:
                 if os.path.exists(os.path.join(SHIPPED_DIR, n, PARAMS_FILE)))
 
 
+def shipped_meta(name: str) -> dict:
+  """A shipped model's model.json."""
+  with open(os.path.join(SHIPPED_DIR, name, MODEL_FILE)) as f:
+    return json.load(f)
+
+
+def best_shipped(sigma: float | None, channels: int = 1) -> str:
+  """The shipped model ddn uses at noise σ (0-255) when none is named: an
+  MSE model trained at exactly σ, else one trained over a range of σ that
+  holds it (blind), else the MSE model trained nearest σ. Adversarial
+  fine-tunes (model.json objective 'adversarial') are never picked: they
+  trade PSNR for realism. σ None: DEFAULT_MODEL."""
+  if sigma is None:
+    return DEFAULT_MODEL
+  ranked = []
+  for name in shipped_models():
+    meta = shipped_meta(name)
+    if (meta.get("objective", "mse") != "mse"
+        or int(meta["channels"]) != channels):
+      continue
+    n = meta["noise"]
+    if "sigma" in n and not n.get("blind"):
+      rank = (0, 0.0) if n["sigma"] == sigma else (2, abs(n["sigma"] - sigma))
+    elif n["sigma_min"] <= sigma <= n["sigma_max"]:
+      rank = (1, n["sigma_max"] - n["sigma_min"])  # the narrower range first
+    else:
+      rank = (3, min(abs(sigma - n["sigma_min"]), abs(sigma - n["sigma_max"])))
+    ranked.append((rank, name))
+  if not ranked:
+    raise ValueError(f"no shipped {channels}-channel model; reinstall ddn "
+                     "(pip install -e .) or give --checkpoint.")
+  return min(ranked)[1]
+
+
 def _noise_summary(noise: dict) -> dict:
   g = noise.get("gaussian", {})
   if noise.get("kinds", "gaussian") != "gaussian":
@@ -76,7 +110,8 @@ class Denoiser:
   def __init__(self, model_cfg: dict, channels: int, params: Any, step: int,
                name: str, noise: dict, info: dict | None = None,
                tile: int | str = "auto", memory_mb: float = 1024.0,
-               margin: int | None = None, blend: int | None = None):
+               margin: int | None = None, blend: int | None = None,
+               ensemble: bool = False):
     self.model = models.from_config(ml_collections.ConfigDict(model_cfg),
                                     channels)
     self.model_cfg, self.channels, self.params = model_cfg, channels, params
@@ -91,6 +126,7 @@ class Denoiser:
       raise ValueError(f"blend={self.blend}: must be in [0, margin="
                        f"{self.margin}].")
     self.tile, self.memory_mb = tile, float(memory_mb)
+    self.ensemble = bool(ensemble)
     _check_tile(tile, self.multiple, self.blend)
     self._apply = _jitted_apply(self.model)
     self._bytes_per_pixel = None
@@ -177,17 +213,41 @@ class Denoiser:
                max(self.multiple, self.blend))
     return None if core >= max(h, w) else core
 
-  def __call__(self, noisy: np.ndarray, tile: int | str | None = None
-               ) -> np.ndarray:
+  def __call__(self, noisy: np.ndarray, tile: int | str | None = None,
+               ensemble: bool | None = None) -> np.ndarray:
+    """The denoised image; with `ensemble` (default: the Denoiser's), the
+    mean over the 8 flips and rotations (self_ensemble), 8x the cost."""
     noisy = np.asarray(noisy, np.float32)
     if noisy.ndim != 3:
       raise ValueError(f"expected one (H, W, C) image, got shape "
                        f"{noisy.shape}.")
+    if self.ensemble if ensemble is None else ensemble:
+      return self_ensemble(lambda x: self(x, tile, ensemble=False), noisy)
     core = self.plan(noisy.shape[0], noisy.shape[1], tile)
     if core is None:
       return self.apply_batch(noisy[None])[0]
     return denoise_tiled(self.apply_batch, noisy, core, self.margin,
                          self.blend)
+
+
+def dihedral(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
+  """Transform k in 0..7 of the square's symmetry group on (H, W, C):
+  k % 4 quarter turns, then a left-right flip when k >= 4 (or its inverse)."""
+  if inverse:
+    x = x[:, ::-1] if k >= 4 else x
+    return np.rot90(x, -(k % 4), axes=(0, 1))
+  x = np.rot90(x, k % 4, axes=(0, 1))
+  return x[:, ::-1] if k >= 4 else x
+
+
+def self_ensemble(denoise, noisy: np.ndarray) -> np.ndarray:
+  """Geometric self-ensemble (EDSR): `denoise` applied to the 8 flips and
+  rotations of `noisy` (H, W, C), each output turned back, averaged."""
+  out = np.zeros(noisy.shape, np.float64)
+  for k in range(8):
+    y = denoise(np.ascontiguousarray(dihedral(noisy, k)))
+    out += dihedral(np.asarray(y, np.float64), k, inverse=True)
+  return (out / 8).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=16)
@@ -312,8 +372,11 @@ def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
   os.makedirs(folder, exist_ok=True)
   params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32),
                                   jax.device_get(d.params))
+  adversarial = (cfg.get("task") == "adversarial"
+                 and float(cfg.get("adv", {}).get("weight", 0)) > 0)
   meta = {"model": cfg["model"], "channels": d.channels, "step": d.step,
-          "noise": d.noise, "info": {**info, "workdir": workdir,
+          "noise": d.noise,
+          "objective": "adversarial" if adversarial else "mse", "info": {**info, "workdir": workdir,
                                      "train_data": cfg["data"]["train"]}}
   for fname, payload, mode in (
       (PARAMS_FILE, flax.serialization.msgpack_serialize(params), "wb"),

@@ -219,7 +219,7 @@ def test_denoise_files_keeps_depth_mode_and_alpha(tmp_path):
   rgba = np.concatenate([np.repeat(g, 3, -1), np.full_like(g, 0.5)], -1)
   denoise.write(str(src / "sub" / "c8.png"), rgba[:, :, :3], 8, rgba[:, :, 3:])
   pairs = denoise.collect([str(src)], str(tmp_path / "out"))
-  rows = denoise.denoise_files(pairs, d, per_channel=True, compare=True,
+  rows = denoise.denoise_files(pairs, d, colour="per_channel", compare=True,
                                add_noise=20, progress=False)
   assert {os.path.relpath(r["output"], tmp_path / "out") for r in rows} == {
       "g16.png", os.path.join("sub", "c8.png")}
@@ -230,6 +230,8 @@ def test_denoise_files_keeps_depth_mode_and_alpha(tmp_path):
   np.testing.assert_allclose(out8.alpha, 0.5, atol=1 / 255)
   assert os.path.exists(tmp_path / "out" / "g16_compare.png")
   assert all(np.isfinite(r["psnr"]) for r in rows)
+  assert [(r["sigma"], r["sigma_estimated"], r["colour"]) for r in rows] == [
+      (20, False, None), (20, False, "per_channel")]
 
 
 def test_denoise_rejects_bad_inputs_clearly(tmp_path):
@@ -246,9 +248,12 @@ def test_denoise_rejects_bad_inputs_clearly(tmp_path):
   msg = str(e.value)
   assert "broken.png: not a readable image" in msg
   assert "cmyk.jpg: unsupported image mode 'CMYK'" in msg
-  assert "rgb.png: a RGB image, but tiny is a 1-channel" in msg
-  assert "--per_channel" in msg
+  assert "rgb.png" not in msg  # a gray model takes colour photographs
   assert not out.exists()  # checked before anything was written
+  with pytest.raises(ValueError, match=r"gray.png: a gray image, but the "
+                     r"model is a 3-channel"):
+    denoise.write(str(tmp_path / "gray.png"), np.zeros((8, 8, 1)), 8)
+    denoise.check_all([(str(tmp_path / "gray.png"), "x")], channels=3)
   with pytest.raises(ValueError, match=r"nothere.png: no such file"):
     denoise.collect([str(tmp_path / "nothere.png")], str(out))
   with pytest.raises(ValueError, match=r"no images in folder"):
@@ -264,9 +269,45 @@ def test_model_choice_and_sigma_warning():
   assert denoise.pick_model(None, 15) == "gray-blind"
   assert denoise.pick_model(None, 50) == "gray-s50"
   assert denoise.pick_model("runs/x", 15) == "runs/x"
+  # Adversarial fine-tunes are never the default; beyond every range, the
+  # nearest specialist.
+  assert inference.shipped_meta("gray-s50-adv")["objective"] == "adversarial"
+  assert inference.best_shipped(75) == "gray-s50"
+  assert inference.best_shipped(0) == "gray-blind"
   d = _tiny_denoiser()
   assert "trained at σ=25, not 50" in denoise.sigma_warning(d, 50)
   assert denoise.sigma_warning(d, 27) == ""
+
+
+def test_self_ensemble_is_the_mean_of_the_eight_transformed_passes():
+  d = _tiny_denoiser()
+  x = _smooth_image(24, 24, seed=3)
+  passes = []
+  for flip in (False, True):
+    for k in range(4):
+      t = np.rot90(x[:, ::-1] if flip else x, k)
+      y = d(np.ascontiguousarray(t), ensemble=False)
+      y = np.rot90(y, -k)
+      passes.append(y[:, ::-1] if flip else y)
+  want = np.mean(passes, axis=0)
+  got = d(x, ensemble=True)
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  assert np.abs(got - d(x)).max() > 1e-4  # the passes do differ
+  assert _tiny_denoiser(ensemble=True)(x).shape == x.shape
+  tall = _smooth_image(24, 16, seed=4)  # quarter turns change the shape
+  assert d(tall, ensemble=True).shape == tall.shape
+
+
+def test_evaluate_picks_the_shipped_model_per_sigma(tmp_path):
+  d = tmp_path / "test"
+  d.mkdir()
+  write_png(str(d / "a.png"), (_smooth_image(32, 32)[:, :, 0] * 255)
+            .round().astype(np.uint8))
+  records = evaluate.run(None, [f"folder:{d}"], [15.0, 25.0, 50.0],
+                         str(tmp_path / "e.json"))
+  assert {r["sigma"]: r["checkpoint"] for r in records} == {
+      15.0: "gray-blind", 25.0: "gray-s25", 50.0: "gray-s50"}
+  assert all(r["method"] == "ddn" and not r["ensemble"] for r in records)
 
 
 # ----------------------------------------------------------------------------
@@ -367,3 +408,64 @@ def test_report_keeps_calibration_rows_out_of_the_psnr_table():
   assert "| BSD68 | 50 | ddn | 25.00 | 0.900 [0.850, 0.950] |" in realism_table
   assert "| calibration: clean vs clean | – | 0.500 [0.450, 0.550] |" in (
       realism_table)
+
+
+# ----------------------------------------------------------------------------
+# Colour photographs with gray models.
+
+
+def test_opponent_space_is_invertible_and_keeps_noise_white():
+  from ddn import colour
+  x = np.random.default_rng(0).random((9, 7, 3)).astype(np.float32)
+  np.testing.assert_allclose(colour.from_opponent(colour.to_opponent(x)), x,
+                             atol=1e-6)
+  n = np.random.default_rng(1).standard_normal((200_000, 3)) @ colour.OPPONENT.T
+  np.testing.assert_allclose(n.std(axis=0), colour.GAIN, rtol=0.01)
+  assert np.abs(np.corrcoef(n.T) - np.eye(3)).max() < 0.01
+
+
+def test_denoise_rgb_gives_each_opponent_channel_its_own_sigma():
+  from ddn import colour
+  asked = []
+
+  def denoiser_for(s):
+    asked.append(s)
+    return lambda x: x  # the identity: the colour round trip alone
+  x = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
+  np.testing.assert_allclose(colour.denoise_rgb(denoiser_for, x, 30.0), x,
+                             atol=1e-6)
+  np.testing.assert_allclose(asked, 30.0 * colour.GAIN)
+  asked.clear()
+  colour.denoise_rgb(denoiser_for, x, 30.0, "per_channel")
+  assert asked == [30.0]
+  with pytest.raises(ValueError, match="colour mode 'lab'"):
+    colour.denoise_rgb(denoiser_for, x, 30.0, "lab")
+
+
+@pytest.mark.parametrize("sigma", [10.0, 25.0, 50.0])
+def test_estimate_sigma_is_close_on_a_smooth_image(sigma):
+  from ddn import colour
+  y, x = np.mgrid[0:128, 0:128] / 128
+  clean = (0.3 + 0.4 * x + 0.2 * np.sin(6 * y))[:, :, None]
+  noisy = clean + sigma / 255 * np.random.default_rng(0).standard_normal(
+      clean.shape).astype(np.float32)
+  assert abs(colour.estimate_sigma(noisy) - sigma) < 0.1 * sigma + 1
+
+
+def test_denoise_picks_the_model_for_each_images_sigma(tmp_path):
+  src = tmp_path / "in"
+  src.mkdir()
+  rgb = np.repeat(_smooth_image(32, 32), 3, -1)
+  denoise.write(str(src / "c.png"), rgb, 8)
+  pairs = denoise.collect([str(src)], str(tmp_path / "out"))
+  models = denoise.Models()
+  [row] = denoise.denoise_files(pairs, models, add_noise=50, progress=False)
+  # Opponent channels at 50 x (0.58, 0.71, 0.61): σ 29-35, the blind model.
+  assert row["models"] == ["gray-blind"] and row["colour"] == "opponent"
+  assert row["psnr"] > row["psnr_noisy"] + 3
+  [row] = denoise.denoise_files(pairs, models, colour="per_channel",
+                                add_noise=50, progress=False)
+  assert row["models"] == ["gray-s50"]
+  [row] = denoise.denoise_files(pairs, models, progress=False)
+  assert row["sigma_estimated"] and row["sigma"] < 10
+  assert "estimated" in denoise.describe(row)
