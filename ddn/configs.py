@@ -133,6 +133,7 @@ def _disc(**overrides) -> ml_collections.ConfigDict:
       downsample="stride", padding="SAME", pool="avg", dense=(64,),
       activation="leaky_relu", leaky_slope=0.2, spectral_norm=False,
       power_iterations=1, dropout=0.0,
+      detail=False,  # also feed x minus its blur (discriminators.highpass)
       loss="logistic", margin=1.0)  # margin: of the hinge loss
   d.update(overrides)
   return ml_collections.ConfigDict(d)

@@ -16,6 +16,11 @@ halving the resolution (a stride-2 conv, or 2x2 average / max pooling).
          (`Classifier.patch_size`). With padding 'VALID' (the default for
          patches) every score sees exactly one patch inside the image.
 
+With `detail`, the classifier also sees x minus its 3x3 binomial blur (x8,
+`highpass`) as extra channels, so fine texture reaches it from the first
+layer rather than after it has learned a high-pass filter itself; the blur
+adds 2 px to the patch.
+
 Options: ReLU or leaky ReLU (slope `leaky_slope`, 0.2 by default), spectral
 normalization of every conv and dense kernel (flax `nn.SpectralNorm`; its
 power-iteration state lives in the 'batch_stats' collection, updated only
@@ -59,6 +64,7 @@ class Classifier(nn.Module):
     spectral_norm: spectrally normalize every conv and dense kernel.
     power_iterations: power-iteration steps per call (spectral norm).
     dropout: dropout rate after every activation (0 disables it).
+    detail: also feed the image's detail channels (`highpass`).
     dtype: of the conv activations (config.compute_dtype); pooling, dense
       layers and scores are float32, as are the parameters.
   """
@@ -77,6 +83,7 @@ class Classifier(nn.Module):
   spectral_norm: bool = False
   power_iterations: int = 1
   dropout: float = 0.0
+  detail: bool = False
   dtype: Any = jnp.float32
 
   def _layer(self, layer: nn.Module, x, train: bool):
@@ -110,6 +117,8 @@ class Classifier(nn.Module):
     conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding,
                              dtype=self.dtype)
     y = 2.0 * x - 1.0  # centre [0, 1] on zero
+    if self.detail:
+      y = jnp.concatenate([y, highpass(x)[..., x.shape[-1]:]], axis=-1)
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
         first = level > 0 and i == 0
@@ -153,8 +162,9 @@ class Classifier(nn.Module):
 
   def layers(self) -> list[models.Layer]:
     """The conv/pool stack (up to the score map or global pooling), along one
-    axis, for `models.receptive_field`."""
-    return [layer for layer, _ in self._stack()]
+    axis, for `models.receptive_field`; with `detail`, the blur first."""
+    blur = [models.Layer(kernel=3, stride=1, padding=1)] if self.detail else []
+    return blur + [layer for layer, _ in self._stack()]
 
   @property
   def patch_size(self) -> int:
@@ -181,6 +191,18 @@ class Classifier(nn.Module):
               f"patches every {rf.jump} px")
     return (f"whole-image classifier: {self.pool} pooling of features that "
             f"each see {rf.size}x{rf.size} px")
+
+
+def highpass(x: jax.Array) -> jax.Array:
+  """x (N, H, W, C) and its detail (x minus a 3x3 binomial blur, x8) as
+  2C channels."""
+  k1 = jnp.array([1.0, 2.0, 1.0], x.dtype) / 4
+  k = (k1[:, None] * k1[None, :])[:, :, None, None]
+  c = x.shape[-1]
+  blur = jax.lax.conv_general_dilated(
+      x, jnp.tile(k, (1, 1, 1, c)), (1, 1), "SAME",
+      dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
+  return jnp.concatenate([x, 8.0 * (x - blur)], axis=-1)
 
 
 def init_variables(model: Classifier, rng: jax.Array, size: int) -> dict:
@@ -237,7 +259,7 @@ def from_config(cfg, channels: int, crop: int | None = None,
       activation=cfg.activation, leaky_slope=float(cfg.leaky_slope),
       spectral_norm=bool(cfg.spectral_norm),
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
-      dtype=jnp.dtype(dtype))
+      detail=bool(cfg.get("detail", False)), dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:
     fix = (f"raise the crop to >= {model.patch_size}, or use padding='SAME', "
            "fewer levels or a smaller kernel" if padding == "VALID" else

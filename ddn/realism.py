@@ -23,8 +23,14 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   Everything but the method is a function of the seed and the image: every
   method is judged on the same crops with the same noise.
 
+  Choosing the architecture. With several, every fourth tuning image of
+  each half is held out of the judges' training; the architecture whose
+  ensemble tells those apart best (`selection_auc`) is the one reported.
+  Choosing on the test tiles would bias the reported AUC upward (the
+  larger of two noisy estimates).
+
 The numbers (`Meter.judge`):
-  auc        the strongest architecture's AUC (its seeds' scores averaged
+  auc        the chosen architecture's AUC (its seeds' scores averaged
              per crop): P(score of an output > score of a clean crop).
              0.5 = indistinguishable, 1 = always caught.
   auc_ci95   [lo, hi], the 2.5 and 97.5 percentiles of a bootstrap over
@@ -32,6 +38,8 @@ The numbers (`Meter.judge`):
              fewer than 10 images, over crops ('ci_unit').
   error      that ensemble's balanced error at its own threshold (u = 0).
   judges     every single judge's AUC, {architecture: [per seed]}.
+  selection_auc  {architecture: its ensemble's AUC on the held-out tuning
+             images}, which chose `judge`.
   spectrum_hf_ratio   high-frequency power (0.25-0.5 cycles/pixel) of the
              outputs over that of the clean images: < 1 smoother than real
              (an MSE denoiser's blur), > 1 noisier.
@@ -256,18 +264,6 @@ def random_crops(images: Sequence[np.ndarray], n: int, crop: int,
   return np.stack(out)
 
 
-def highpass(x: jax.Array) -> jax.Array:
-  """x (N, H, W, C) and its detail (x minus a 3x3 binomial blur, x8) as
-  2C channels: the judges see fine texture from their first layer."""
-  k1 = jnp.array([1.0, 2.0, 1.0], x.dtype) / 4
-  k = (k1[:, None] * k1[None, :])[:, :, None, None]
-  c = x.shape[-1]
-  blur = jax.lax.conv_general_dilated(
-      x, jnp.tile(k, (1, 1, 1, c)), (1, 1), "SAME",
-      dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
-  return jnp.concatenate([x, 8.0 * (x - blur)], axis=-1)
-
-
 def space_to_depth(x: jax.Array) -> jax.Array:
   """(N, H, W, C) -> (N, H/2, W/2, 4C), every 2x2 block of pixels as
   channels: lossless, and XLA:CPU's convolutions run several times faster
@@ -286,7 +282,8 @@ def judge_fns(name: str, channels: int, crop: int, steps_: int, lr: float,
   one device: they are small, and a replicated update would only repeat the
   same work on every device."""
   model = judge_model(name, channels * (2 if detail else 1) * 4, crop // 2)
-  prep = lambda x: space_to_depth(highpass(x) if detail else x)
+  prep = lambda x: space_to_depth(
+      discriminators.highpass(x) if detail else x)
   tx = optax.adam(optax.cosine_decay_schedule(lr, steps_, 0.01))
 
   @jax.jit
@@ -340,13 +337,25 @@ class Meter:
                        f"image, got {len(data.tune_clean)} and "
                        f"{len(data.test_clean)}.")
     self.channels = data.tune_clean[0].shape[-1]
-    self.real = [_as_image(im) for im in data.tune_clean[0::2]]
+    real = [_as_image(im) for im in data.tune_clean[0::2]]
+    self.real, self.select_real = self._split(real)
+    if self.select_real:
+      self.select_real = fixed_crops(self.select_real, int(cfg.test_crops),
+                                     int(cfg.crop), self.seed + REALISM_SEED)
     # Real: the white squares of each held-out image's checkerboard of
     # tiles; denoised: the black ones (judge()). No tile is both.
     self.test_clean = [_as_image(im) for im in data.test_clean]
     self.test_real = fixed_crops(self.test_clean,
                                  int(cfg.test_crops), int(cfg.test_crop),
                                  self.seed + REALISM_SEED, parity=0)
+
+  def _split(self, images: list) -> tuple[list, list]:
+    """(judges' training images, architecture-selection images): every
+    fourth held out when there are architectures to choose between."""
+    if len(self.cfg.judges) < 2 or len(images) < 2:
+      return images, []
+    return ([im for i, im in enumerate(images) if i % 4 != 3],
+            [im for i, im in enumerate(images) if i % 4 == 3])
 
   def _fns(self, name: str):
     c = self.cfg
@@ -379,24 +388,34 @@ class Meter:
     """The realism record (module docstring) of a method whose outputs for
     data.tune_noisy and data.test_noisy are `tune_out` and `test_out`."""
     cfg = self.cfg
-    fake = [_as_image(o) for o in tune_out[1::2]]
+    fake, select_fake = self._split([_as_image(o) for o in tune_out[1::2]])
+    select_fake = (fixed_crops(select_fake, int(cfg.test_crops),
+                               int(cfg.crop), self.seed + REALISM_SEED + 1)
+                   if select_fake else [])
     test_out = [_as_image(o) for o in test_out]
     test_fake = fixed_crops(test_out, int(cfg.test_crops), int(cfg.test_crop),
                             self.seed + REALISM_SEED, parity=1)
     splits_r = np.cumsum([len(c) for c in self.test_real])[:-1]
     splits_f = np.cumsum([len(c) for c in test_fake])[:-1]
-    per_judge, ensembles = {}, {}
+    per_judge, ensembles, selection = {}, {}, {}
     for name in cfg.judges:
       *_, score = self._fns(name)
-      us = []
+      us, sel = [], []
       for k in range(int(cfg.seeds)):
         p = self._train_judge(name, k, fake)
         us.append((_scores(score, p, np.concatenate(self.test_real)),
                    _scores(score, p, np.concatenate(test_fake))))
+        if select_fake:
+          sel.append((_scores(score, p, np.concatenate(self.select_real)),
+                      _scores(score, p, np.concatenate(select_fake))))
       per_judge[name] = [auc(r, f) for r, f in us]
       ensembles[name] = (np.mean([r for r, _ in us], axis=0),
                          np.mean([f for _, f in us], axis=0))
-    best = max(ensembles, key=lambda n: auc(*ensembles[n]))
+      if sel:
+        selection[name] = auc(np.mean([r for r, _ in sel], axis=0),
+                              np.mean([f for _, f in sel], axis=0))
+    best = (max(selection, key=selection.get) if selection
+            else next(iter(ensembles)))
     u_real, u_fake = ensembles[best]
     unit = "image" if len(self.test_real) >= MIN_IMAGES_FOR_IMAGE_CI else "crop"
     return {"auc": auc(u_real, u_fake),
@@ -406,7 +425,7 @@ class Meter:
                                     unit=unit)),
             "ci_unit": unit, "crops": int(len(u_real) + len(u_fake)),
             "error": balanced_error(u_real, u_fake),
-            "judge": best, "judges": per_judge,
+            "judge": best, "judges": per_judge, "selection_auc": selection,
             "spectrum_hf_ratio": spectrum_hf_ratio(test_out,
                                                    self.test_clean),
             "grad_hist_distance": grad_hist_distance(test_out,
@@ -440,6 +459,7 @@ def record_fields(r: dict, prefix: str = "realism_") -> dict:
           f"{prefix}ci_unit": r["ci_unit"], f"{prefix}crops": r["crops"],
           f"{prefix}error": r["error"], f"{prefix}judge": r["judge"],
           f"{prefix}judges": r["judges"],
+          f"{prefix}selection_auc": r["selection_auc"],
           "spectrum_hf_ratio": r["spectrum_hf_ratio"],
           "grad_hist_distance": r["grad_hist_distance"]}
 

@@ -40,6 +40,7 @@ def _variables(model, size=48, seed=0):
     dict(kind="patch", padding="VALID"),
     dict(kind="patch", padding="SAME", blocks=2, downsample="max_pool"),
     dict(kind="patch", padding="VALID", spectral_norm=True, kernel_size=5),
+    dict(kind="patch", padding="VALID", detail=True),
 ])
 @pytest.mark.parametrize("size", [40, 48])
 def test_output_shapes(kw, size):
@@ -59,6 +60,7 @@ def test_output_shapes(kw, size):
     dict(features=(8, 16, 32), blocks=1, padding="VALID"),
     dict(features=(8, 16), blocks=2, padding="VALID", downsample="avg_pool"),
     dict(features=(8, 16, 32), blocks=1, padding="SAME", kernel_size=5),
+    dict(features=(8, 16), blocks=2, padding="VALID", detail=True),
 ])
 def test_patch_size_matches_a_one_pixel_probe(kw):
   """Perturbing one pixel moves exactly the scores whose patch holds it, and
@@ -82,6 +84,20 @@ def test_patch_size_matches_a_one_pixel_probe(kw):
   rows, cols = np.nonzero(np.asarray(g))
   assert rows.max() - rows.min() + 1 == model.patch_size
   assert cols.max() - cols.min() + 1 == model.patch_size
+
+
+def test_detail_channels_see_texture_the_image_channel_hides():
+  """With `detail`, the first conv reads the image and its high-pass; a
+  constant image has zero detail, and the detail of a checkerboard is
+  large."""
+  model = discriminators.Classifier(kind="patch", features=(4,), padding="VALID",
+                                    detail=True)
+  v = _variables(model, 16)
+  assert v["params"]["conv0_0"]["kernel"].shape[2] == 2
+  flat = discriminators.highpass(jnp.full((1, 8, 8, 1), 0.5))
+  np.testing.assert_allclose(flat[..., 1][:, 1:-1, 1:-1], 0, atol=1e-6)
+  board = (np.indices((8, 8)).sum(0) % 2).astype(np.float32)[None, :, :, None]
+  assert float(jnp.abs(discriminators.highpass(board)[..., 1]).mean()) > 2
 
 
 def test_spectral_norm_keeps_top_singular_value_near_one():

@@ -144,6 +144,21 @@ def test_judges_train_on_disjoint_images_and_the_same_test_crops():
   assert meter.judge_fn(lambda x: x) == meter.judge_fn(lambda x: x)
 
 
+def test_the_architecture_is_chosen_on_held_out_tuning_images():
+  """With two architectures, every fourth tuning image of each half trains
+  no judge; the reported architecture is the best on those, not on the
+  test tiles."""
+  meter = _meter(steps=2, judges=("image", "patch"))
+  even = [realism._as_image(b) for b in meter.data.tune_clean[0::2]]  # pylint: disable=protected-access
+  assert len(meter.real) == 6 and len(meter.select_real) == 2
+  for a, b in zip(meter.real, [im for i, im in enumerate(even) if i % 4 != 3]):
+    np.testing.assert_array_equal(a, b)
+  r = meter.judge_fn(lambda x: x)
+  assert set(r["selection_auc"]) == {"image", "patch"}
+  assert r["judge"] == max(r["selection_auc"], key=r["selection_auc"].get)
+  assert realism.record_fields(r)["realism_selection_auc"] == r["selection_auc"]
+
+
 def test_bad_settings_are_one_clear_error():
   cfg = configs.realism()
   cfg.judges = ("image", "vit")
