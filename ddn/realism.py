@@ -16,10 +16,11 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   at random positions, with flips, every step.
   Test. Fixed non-overlapping tiles (`test_crop`, larger than the training
   crops: both judges score any size, so a tile's score pools more texture)
-  of held-out images, on a checkerboard: the clean white squares are real,
-  the method's output on the black squares (for the image's noisy
-  version) is denoised, so again no tile is seen both ways and clean vs
-  clean is a true null.
+  of held-out images, on a checkerboard: the clean tiles of one colour are
+  real, the method's output on the other colour (for the image's noisy
+  version) is denoised, the colours swapping from image to image. So no
+  tile is seen both ways, neither side gets more tiles of one position,
+  and clean vs clean is a true null.
   Everything but the method is a function of the seed and the image: every
   method is judged on the same crops with the same noise.
 
@@ -228,7 +229,8 @@ def _as_image(x: np.ndarray) -> np.ndarray:
 
 
 def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
-                seed: int, parity: int | None = None) -> list[np.ndarray]:
+                seed: int, parity: int | Sequence[int] | None = None
+                ) -> list[np.ndarray]:
   """Per image i, (n_i, crop, crop, C): up to `per_image` of its
   non-overlapping crop x crop tiles (a grid from its top left corner; with
   `parity`, only the tiles whose row + column has that parity: the white or
@@ -237,9 +239,10 @@ def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
   out = []
   for i, im in enumerate(images):
     h, w = im.shape[:2]
+    par = parity if parity is None or isinstance(parity, int) else parity[i]
     tiles = [(y, x) for y in range(0, h - crop + 1, crop)
              for x in range(0, w - crop + 1, crop)
-             if parity is None or (y // crop + x // crop) % 2 == parity]
+             if par is None or (y // crop + x // crop) % 2 == par]
     rng = np.random.default_rng([seed, i])
     keep = sorted(rng.permutation(len(tiles))[:per_image])
     out.append(np.stack([im[tiles[k][0]:tiles[k][0] + crop,
@@ -342,12 +345,17 @@ class Meter:
     if self.select_real:
       self.select_real = fixed_crops(self.select_real, int(cfg.test_crops),
                                      int(cfg.crop), self.seed + REALISM_SEED)
-    # Real: the white squares of each held-out image's checkerboard of
-    # tiles; denoised: the black ones (judge()). No tile is both.
+    # Real: one colour of each held-out image's checkerboard of tiles,
+    # denoised: the other (judge()), so no tile is both; the colours swap
+    # from image to image, so that neither side gets more of the tiles
+    # that differ by position (a grid of odd size has every corner on one
+    # colour, and corners are often sky or blur).
+    self.real_parity = [i % 2 for i in range(len(data.test_clean))]
     self.test_clean = [_as_image(im) for im in data.test_clean]
     self.test_real = fixed_crops(self.test_clean,
                                  int(cfg.test_crops), int(cfg.test_crop),
-                                 self.seed + REALISM_SEED, parity=0)
+                                 self.seed + REALISM_SEED,
+                                 parity=self.real_parity)
 
   def _split(self, images: list) -> tuple[list, list]:
     """(judges' training images, architecture-selection images): every
@@ -394,7 +402,8 @@ class Meter:
                    if select_fake else [])
     test_out = [_as_image(o) for o in test_out]
     test_fake = fixed_crops(test_out, int(cfg.test_crops), int(cfg.test_crop),
-                            self.seed + REALISM_SEED, parity=1)
+                            self.seed + REALISM_SEED,
+                            parity=[1 - p for p in self.real_parity])
     splits_r = np.cumsum([len(c) for c in self.test_real])[:-1]
     splits_f = np.cumsum([len(c) for c in test_fake])[:-1]
     per_judge, ensembles, selection = {}, {}, {}

@@ -77,6 +77,9 @@ def test_test_tiles_are_a_checkerboard():
                                  ((0, 0), (0, 64), (32, 32)))
   assert not set(corner(white)) & set(corner(black))
   assert sorted(corner(white) + corner(black)) == corner(every)
+  # One parity per image: the meter swaps the colours from image to image.
+  both = realism.fixed_crops([im, im], 6, 32, seed=1, parity=[0, 1])
+  assert corner(both[0]) == corner(white) and corner(both[1]) == corner(black)
   # Up to per_image, chosen from the size alone (the same for any content).
   a = realism.fixed_crops([im], 2, 32, seed=3)[0]
   b = realism.fixed_crops([-im], 2, 32, seed=3)[0]
@@ -138,6 +141,7 @@ def test_judges_train_on_disjoint_images_and_the_same_test_crops():
   for x, y in zip(seen, tune_odd + d.test_noisy):
     assert x is y
   assert len(meter.real) == len(d.tune_clean[0::2])
+  assert meter.real_parity == [i % 2 for i in range(len(d.test_clean))]
   for a, b in zip(meter.real, d.tune_clean[0::2]):
     np.testing.assert_array_equal(a, realism._as_image(b))  # pylint: disable=protected-access
   # Deterministic: the same method twice gives the same record.
