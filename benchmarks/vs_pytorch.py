@@ -55,7 +55,13 @@ from ddn import tasks  # pylint: disable=g-import-not-at-top
 from ddn import train  # pylint: disable=g-import-not-at-top
 
 FWD_TOL = 1e-4  # max |ddn - torch| of the forward output
-GRAD_TOL = 1e-3  # max |grad difference| / max |grad|, per layer
+# Gradients: float32 sums in another order differ by float32 rounding, which
+# grows with the layer's fan-in, so no fixed tolerance fits every layer. The
+# reference is PyTorch in float64: per layer, ddn's float32 error against it
+# may be at most GRAD_FACTOR x PyTorch's own float32 error (plus GRAD_FLOOR
+# of the layer's largest gradient), i.e. ddn is as exact as float32 allows.
+GRAD_FACTOR = 10.0
+GRAD_FLOOR = 1e-5
 
 
 # ----------------------------------------------------------------------------
@@ -271,26 +277,38 @@ def main():
 
   loss_d, grads_d = jax.jit(jax.value_and_grad(loss_fn))(
       params, noisy, clean)
-  tmodel.zero_grad()
-  d = tmodel(t_noisy) - t_clean
-  loss_t = ssd_w * d.square().mean() + l1_w * d.abs().mean()
-  loss_t.backward()
-  worst, worst_name = 0.0, ""
-  for name, conv in tmodel.convs.items():
-    pairs = [(grads_d[name]["kernel"],
-              from_torch_kernel(name, conv.weight.grad.numpy())),
-             (grads_d[name]["bias"], conv.bias.grad.numpy())]
-    for gd, gt in pairs:
-      gd = np.asarray(gd)
-      rel = float(np.max(np.abs(gd - gt)) / max(np.max(np.abs(gd)), 1e-30))
-      if rel > worst:
-        worst, worst_name = rel, name
-  tmodel.zero_grad(set_to_none=True)
-  print(f"loss: ddn {float(loss_d):.7f}, torch {loss_t.item():.7f}; "
-        f"gradients: max |difference| / max |grad| = {worst:.2e} "
-        f"(worst layer {worst_name or '-'})")
-  if not worst <= GRAD_TOL:
-    sys.exit(f"vs_pytorch: gradients differ ({worst:.2e} > {GRAD_TOL:g}).")
+  def torch_grads(m, x, y):
+    m.zero_grad()
+    d = m(x) - y
+    loss = ssd_w * d.square().mean() + l1_w * d.abs().mean()
+    loss.backward()
+    g = {name: (from_torch_kernel(name, conv.weight.grad.double().numpy()),
+                conv.bias.grad.double().numpy())
+         for name, conv in m.convs.items()}
+    m.zero_grad(set_to_none=True)
+    return loss.item(), g
+
+  loss_t, grads_t = torch_grads(tmodel, t_noisy, t_clean)
+  t64 = TorchAutoencoder(model).double()
+  t64.load_state_dict({k: v.double() for k, v in tmodel.state_dict().items()})
+  loss_64, grads_64 = torch_grads(t64, t_noisy.double(), t_clean.double())
+  worst, worst_name = 0.0, ""  # ddn's error / (GRAD_FACTOR x torch's)
+  for name, (k64, b64) in grads_64.items():
+    for gd, gt, g64 in ((grads_d[name]["kernel"], grads_t[name][0], k64),
+                        (grads_d[name]["bias"], grads_t[name][1], b64)):
+      err_d = float(np.max(np.abs(np.asarray(gd, np.float64) - g64)))
+      err_t = float(np.max(np.abs(gt - g64)))
+      allowed = GRAD_FACTOR * err_t + GRAD_FLOOR * float(np.max(np.abs(g64)))
+      if err_d / allowed > worst:
+        worst, worst_name = err_d / allowed, name
+  print(f"loss: ddn {float(loss_d):.7f}, torch {loss_t:.7f}, torch float64 "
+        f"{loss_64:.7f}; gradients against float64: ddn's error is "
+        f"{worst:.2f} of its allowance ({GRAD_FACTOR:g}x torch float32's "
+        f"error; worst layer {worst_name or '-'})")
+  if not worst <= 1.0:
+    sys.exit(f"vs_pytorch: ddn's gradients are {worst:.2f}x further from the "
+             f"float64 reference than {GRAD_FACTOR:g}x PyTorch's float32 "
+             f"(layer {worst_name}).")
 
   # 2. The steps. ddn: as ddn.train runs it (state replicated, batch split
   # over the devices); the state starts from the same parameters.
