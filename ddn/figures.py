@@ -208,6 +208,7 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
   """
   from ddn import baselines as baselines_lib  # pylint: disable=g-import-not-at-top
   from ddn import inference  # pylint: disable=g-import-not-at-top
+  from ddn import inference  # pylint: disable=g-import-not-at-top
   denoisers = {k: inference.load(w) for k, w in runs.items()}
   channels = {d.channels for d in denoisers.values()} or {1}
   if len(channels) != 1:
@@ -262,7 +263,8 @@ def adversarial(runs: dict[str, str], data_spec: str, indices: list[int],
     {label: {'psnr': mean PSNR (dB) over the images, 'realism': the run's
      evaluation.json realism AUC of its final G, if it has one}}.
   """
-  denoisers = {k: evaluate.Denoiser(w) for k, w in runs.items()}
+  from ddn import inference  # pylint: disable=g-import-not-at-top
+  denoisers = {k: inference.load(w) for k, w in runs.items()}
   channels = {d.channels for d in denoisers.values()}
   if len(channels) != 1:
     raise ValueError("--runs mix gray and colour models; compare like runs.")
