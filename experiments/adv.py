@@ -28,6 +28,6 @@ from ddn import configs
 
 def get_config(arg=None):
   c = configs.adversarial_finetune()
-  c.train.total_images = 4_000  # 3,200 adversarial: README's time budget
+  c.train.total_images = 3_200  # 2,400 adversarial: README's time budget
   c.adv.d_warmup_images = 800
   return configs.apply_args(c, arg)
