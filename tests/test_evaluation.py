@@ -469,3 +469,15 @@ def test_denoise_picks_the_model_for_each_images_sigma(tmp_path):
   [row] = denoise.denoise_files(pairs, models, progress=False)
   assert row["sigma_estimated"] and row["sigma"] < 10
   assert "estimated" in denoise.describe(row)
+
+
+def test_adversarial_figure_takes_shipped_model_names(tmp_path):
+  d = tmp_path / "test"
+  d.mkdir()
+  write_png(str(d / "a.png"), (_smooth_image(32, 32)[:, :, 0] * 255)
+            .round().astype(np.uint8))
+  out = str(tmp_path / "cmp.png")
+  summary = figures.adversarial({"MSE": "gray-s50", "adv": "gray-s50-adv"},
+                                f"folder:{d}", [0], 50.0, out, crop=16)
+  assert set(summary) == {"noisy", "MSE", "adv"} and os.path.exists(out)
+  assert summary["MSE"]["psnr"] > summary["noisy"]["psnr"] + 3
