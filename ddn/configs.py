@@ -236,7 +236,7 @@ def realism() -> ml_collections.ConfigDict:
   ddn.evaluate --realism)."""
   return ml_collections.ConfigDict(dict(
       judges=("image", "patch"),  # architectures (JUDGES)
-      detail=True,  # judges also see x minus its blur (ddn.realism.highpass)
+      detail=True,  # judges also see x minus its blur (discriminators.highpass)
       seeds=2,  # judges of each architecture
       crop=48,  # judges' training crops, pixels
       test_crop=96,  # held-out tiles the judges score, pixels

@@ -166,7 +166,7 @@ class Models:
 
   def __init__(self, checkpoint: str | None = None,
                denoiser: inference.Denoiser | None = None, **kw):
-    self.checkpoint, self.kw, self._loaded = checkpoint, kw, {}
+    self.kw, self._loaded = kw, {}
     self.fixed = denoiser or (inference.load(checkpoint, **kw)
                               if checkpoint else None)
     self.channels = self.fixed.channels if self.fixed else 1
@@ -174,17 +174,10 @@ class Models:
   def for_sigma(self, sigma: float | None) -> inference.Denoiser:
     if self.fixed is not None:
       return self.fixed
-    name = pick_model(None, sigma)
+    name = inference.best_shipped(sigma)
     if name not in self._loaded:
       self._loaded[name] = inference.load(name, **self.kw)
     return self._loaded[name]
-
-  def used(self, sigma: float, rgb: bool, colour: str) -> list[str]:
-    """Names of the model(s) an image at σ runs through."""
-    sigmas = ([sigma * g for g in colour_lib.GAIN]
-              if rgb and self.channels == 1 and colour == "opponent"
-              else [sigma])
-    return sorted({self.for_sigma(s).name for s in sigmas})
 
 
 def sigma_warning(denoiser: inference.Denoiser, sigma: float | None) -> str:
@@ -238,16 +231,21 @@ def denoise_files(pairs, models, bits: str = "same",
     s = sigma if sigma is not None else (add_noise or None)
     row = {"input": src, "output": dst, "sigma_estimated": s is None}
     s = colour_lib.estimate_sigma(noisy) if s is None else s
+    used = set()
+
+    def model_for(s_):  # what colour.denoise_rgb asks for, recorded
+      d = models.for_sigma(s_)
+      used.add(d.name)
+      return d
     rgb = noisy.shape[-1] == 3 and models.channels == 1
     if rgb:
-      out = colour_lib.denoise_rgb(models.for_sigma, noisy, s, colour)
+      out = colour_lib.denoise_rgb(model_for, noisy, s, colour)
     else:
-      out = models.for_sigma(s)(noisy)
+      out = model_for(s)(noisy)
     out = np.clip(out, 0, 1)
     depth = pic.bits if bits == "same" else int(bits)
     write(dst, out, depth, pic.alpha)
-    row.update(sigma=s, models=models.used(s, rgb, colour),
-               colour=colour if rgb else None)
+    row.update(sigma=s, models=sorted(used), colour=colour if rgb else None)
     if add_noise > 0:
       ref = protocol.quantise(clean)
       row["psnr_noisy"] = protocol.psnr_uint8(protocol.quantise(noisy), ref)

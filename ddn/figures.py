@@ -208,7 +208,6 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
   """
   from ddn import baselines as baselines_lib  # pylint: disable=g-import-not-at-top
   from ddn import inference  # pylint: disable=g-import-not-at-top
-  from ddn import inference  # pylint: disable=g-import-not-at-top
   denoisers = {k: inference.load(w) for k, w in runs.items()}
   channels = {d.channels for d in denoisers.values()} or {1}
   if len(channels) != 1:

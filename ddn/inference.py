@@ -147,11 +147,9 @@ class Denoiser:
 
   @classmethod
   def from_shipped(cls, name: str, **kw):
-    folder = os.path.join(SHIPPED_DIR, name)
     try:
-      with open(os.path.join(folder, MODEL_FILE)) as f:
-        meta = json.load(f)
-      with open(os.path.join(folder, PARAMS_FILE), "rb") as f:
+      meta = shipped_meta(name)
+      with open(os.path.join(SHIPPED_DIR, name, PARAMS_FILE), "rb") as f:
         params = flax.serialization.msgpack_restore(f.read())
     except (OSError, ValueError) as e:
       raise ValueError(f"shipped model {name!r} is unreadable ({e}); "
@@ -376,8 +374,9 @@ def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
                  and float(cfg.get("adv", {}).get("weight", 0)) > 0)
   meta = {"model": cfg["model"], "channels": d.channels, "step": d.step,
           "noise": d.noise,
-          "objective": "adversarial" if adversarial else "mse", "info": {**info, "workdir": workdir,
-                                     "train_data": cfg["data"]["train"]}}
+          "objective": "adversarial" if adversarial else "mse",
+          "info": {**info, "workdir": workdir,
+                   "train_data": cfg["data"]["train"]}}
   for fname, payload, mode in (
       (PARAMS_FILE, flax.serialization.msgpack_serialize(params), "wb"),
       (MODEL_FILE, json.dumps(meta, indent=1), "w")):
