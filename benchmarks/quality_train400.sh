@@ -3,6 +3,8 @@
 # Train400 at σ=25 within an hour on a 2-core CPU, then evaluate on Set12 and
 # BSD68 at σ = 15, 25, 50 with the standard protocol. Prints the table.
 #   bash benchmarks/quality_train400.sh [WORKDIR [OVERRIDE...]]
+# CONFIG (env) defaults to experiments/ae.py, e.g.
+#   CONFIG=experiments/ae_map.py bash benchmarks/quality_train400.sh runs/ae_map
 # WORKDIR defaults to runs/ae_train400; OVERRIDEs go to launch.py, e.g. the
 # blind model: bash benchmarks/quality_train400.sh runs/ae_train400_blind \
 #   --config.noise.gaussian.blind=True --config.eval.sigma=25
@@ -16,7 +18,7 @@ mkdir -p "$WORKDIR"
 # Both CPU cores: split the batch over two XLA host devices.
 export XLA_FLAGS=--xla_force_host_platform_device_count=2
 start=$(date +%s)
-python launch.py --config=experiments/ae.py --workdir="$WORKDIR" \
+python launch.py --config="${CONFIG:-experiments/ae.py}" --workdir="$WORKDIR" \
   --config.data.train=folder:$DATA/Train400 \
   --config.data.eval=folder:$DATA/Set12 \
   --config.train.total_images=80000 --config.eval.every_images=20000 \

@@ -84,7 +84,7 @@ def autoencoder() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict(dict(
       name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
       skip=True, upsample="transpose", activation="relu", dropout=0.0,
-      output="residual"))
+      output="residual", noise_map=False))
 
   # a * SSD + b * L1 with the chapter's b / a = 0.1 (both means, ddn.losses).
   c.loss = ml_collections.ConfigDict(dict(ssd_weight=1.0, l1_weight=0.1))

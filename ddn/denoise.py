@@ -172,12 +172,13 @@ class Models:
     self.channels = self.fixed.channels if self.fixed else 1
 
   def for_sigma(self, sigma: float | None) -> inference.Denoiser:
+    """The model for inputs of noise σ, told σ (Denoiser.at)."""
     if self.fixed is not None:
-      return self.fixed
+      return self.fixed.at(sigma)
     name = inference.best_shipped(sigma)
     if name not in self._loaded:
       self._loaded[name] = inference.load(name, **self.kw)
-    return self._loaded[name]
+    return self._loaded[name].at(sigma)
 
 
 def sigma_warning(denoiser: inference.Denoiser, sigma: float | None) -> str:
@@ -191,7 +192,8 @@ def sigma_warning(denoiser: inference.Denoiser, sigma: float | None) -> str:
               f"{n['sigma_max']:g}], not {sigma:g}.")
   elif "sigma" in n and abs(n["sigma"] - sigma) > 5:
     return (f"{denoiser.name} was trained at σ={n['sigma']:g}, not "
-            f"{sigma:g}; --checkpoint=gray-blind covers σ in [0, 55].")
+            f"{sigma:g}; leave out --checkpoint to use the shipped model "
+            f"for σ={sigma:g} ({inference.best_shipped(sigma)}).")
   return ""
 
 

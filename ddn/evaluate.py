@@ -214,7 +214,7 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
   records, widths = [], {}
   for spec, source in sources:
     for sigma in sigmas:
-      methods = [Method(name, d, compiled=True, extra={
+      methods = [Method(name, d.at(sigma), compiled=True, extra={
           "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile),
           "ensemble": bool(ensemble)})
                  for name, d in per_sigma[sigma].items()]

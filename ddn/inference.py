@@ -22,6 +22,7 @@ largest core that does.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -58,9 +59,11 @@ def shipped_meta(name: str) -> dict:
 
 
 def best_shipped(sigma: float | None, channels: int = 1) -> str:
-  """The shipped model ddn uses at noise σ (0-255) when none is named: an
-  MSE model trained at exactly σ, else one trained over a range of σ that
-  holds it (blind), else the MSE model trained nearest σ. Adversarial
+  """The shipped model ddn uses at noise σ (0-255) when none is named: a
+  model told the noise level (noise map) trained over a range that holds
+  σ, else an MSE model trained at exactly σ, else one trained over a range
+  of σ that holds it (blind), else the MSE model trained nearest σ (a map
+  model counting as trained at its range's nearest end). Adversarial
   fine-tunes (model.json objective 'adversarial') are never picked: they
   trade PSNR for realism. σ None: DEFAULT_MODEL."""
   if sigma is None:
@@ -72,7 +75,10 @@ def best_shipped(sigma: float | None, channels: int = 1) -> str:
         or int(meta["channels"]) != channels):
       continue
     n = meta["noise"]
-    if "sigma" in n and not n.get("blind"):
+    if n.get("map"):  # told σ: beyond its range, like a model at its edge
+      out = max(n["sigma_min"] - sigma, sigma - n["sigma_max"], 0.0)
+      rank = (0, -1.0) if out == 0 else (2, out)
+    elif "sigma" in n and not n.get("blind"):
       rank = (0, 0.0) if n["sigma"] == sigma else (2, abs(n["sigma"] - sigma))
     elif n["sigma_min"] <= sigma <= n["sigma_max"]:
       rank = (1, n["sigma_max"] - n["sigma_min"])  # the narrower range first
@@ -127,6 +133,8 @@ class Denoiser:
                        f"{self.margin}].")
     self.tile, self.memory_mb = tile, float(memory_mb)
     self.ensemble = bool(ensemble)
+    self.noise_map = bool(self.model.noise_map)
+    self.sigma = None  # the inputs' σ, when known (`at`)
     _check_tile(tile, self.multiple, self.blend)
     self._apply = _jitted_apply(self.model)
     self._bytes_per_pixel = None
@@ -142,8 +150,11 @@ class Denoiser:
                        "denoiser; give the workdir of an autoencoder or "
                        "adversarial run.")
     params, step = checkpoint.load_params(workdir, step)
+    noise = _noise_summary(cfg.get("noise", {}))
+    if cfg["model"].get("noise_map"):
+      noise["map"] = True
     return cls(cfg["model"], int(cfg["data"]["channels"]), params, step,
-               workdir, _noise_summary(cfg.get("noise", {})), **kw)
+               workdir, noise, **kw)
 
   @classmethod
   def from_shipped(cls, name: str, **kw):
@@ -174,20 +185,34 @@ class Denoiser:
       radius += scale + m.blocks * k * scale  # upsample, then convs
     return radius
 
-  def apply_batch(self, x: np.ndarray) -> np.ndarray:
-    """(N, H, W, C) -> (N, H, W, C): the network on whole inputs."""
+  def at(self, sigma: float | None) -> "Denoiser":
+    """This denoiser told that its inputs carry Gaussian noise of σ (0-255):
+    a model trained with the noise level as an input (noise_map) is given
+    it; any other model ignores it. Shares parameters and compiled code."""
+    view = copy.copy(self)
+    view.sigma = None if sigma is None else float(sigma)
+    return view
+
+  def apply_batch(self, x: np.ndarray, sigma: float | None = None
+                  ) -> np.ndarray:
+    """(N, H, W, C) -> (N, H, W, C): the network on whole inputs; `sigma`
+    the noise level (0-255), needed by a noise_map model."""
     if x.shape[-1] != self.channels:
       raise ValueError(
           f"{self.name} is a {self.channels}-channel model, the image has "
           f"{x.shape[-1]} channels.")
-    return np.asarray(self._apply(self.params, np.asarray(x, np.float32)))
+    if sigma is None and self.noise_map:
+      raise ValueError(f"{self.name} is told the noise level: give sigma.")
+    return np.asarray(self._apply(self.params, np.asarray(x, np.float32),
+                                  np.float32(sigma or 0.0)))
 
   def bytes_per_pixel(self) -> float:
     """XLA's working memory per input pixel for this network (measured once
     on a 128 x 128 input)."""
     if self._bytes_per_pixel is None:
       x = jax.ShapeDtypeStruct((1, 128, 128, self.channels), np.float32)
-      mem = self._apply.lower(self.params, x).compile().memory_analysis()
+      mem = self._apply.lower(self.params, x, np.float32(0)).compile(
+      ).memory_analysis()
       temp = getattr(mem, "temp_size_in_bytes", 0) if mem else 0
       # Without XLA's figure: 4 bytes x all feature maps x 2 (conservative).
       self._bytes_per_pixel = (temp / 128 ** 2 if temp else
@@ -212,20 +237,29 @@ class Denoiser:
     return None if core >= max(h, w) else core
 
   def __call__(self, noisy: np.ndarray, tile: int | str | None = None,
-               ensemble: bool | None = None) -> np.ndarray:
+               ensemble: bool | None = None,
+               sigma: float | None = None) -> np.ndarray:
     """The denoised image; with `ensemble` (default: the Denoiser's), the
-    mean over the 8 flips and rotations (self_ensemble), 8x the cost."""
+    mean over the 8 flips and rotations (self_ensemble), 8x the cost.
+    `sigma` (0-255; default the one given by `at`) is read by a noise_map
+    model only, which estimates it from the image (colour.estimate_sigma)
+    when it is given none."""
     noisy = np.asarray(noisy, np.float32)
     if noisy.ndim != 3:
       raise ValueError(f"expected one (H, W, C) image, got shape "
                        f"{noisy.shape}.")
+    sigma = self.sigma if sigma is None else float(sigma)
+    if self.noise_map and sigma is None:
+      from ddn import colour  # pylint: disable=g-import-not-at-top
+      sigma = colour.estimate_sigma(noisy)
     if self.ensemble if ensemble is None else ensemble:
-      return self_ensemble(lambda x: self(x, tile, ensemble=False), noisy)
+      return self_ensemble(
+          lambda x: self(x, tile, ensemble=False, sigma=sigma), noisy)
     core = self.plan(noisy.shape[0], noisy.shape[1], tile)
+    apply = functools.partial(self.apply_batch, sigma=sigma)
     if core is None:
-      return self.apply_batch(noisy[None])[0]
-    return denoise_tiled(self.apply_batch, noisy, core, self.margin,
-                         self.blend)
+      return apply(noisy[None])[0]
+    return denoise_tiled(apply, noisy, core, self.margin, self.blend)
 
 
 def dihedral(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
@@ -252,7 +286,8 @@ def self_ensemble(denoise, noisy: np.ndarray) -> np.ndarray:
 def _jitted_apply(model):
   """One jitted apply per architecture, so Denoisers of the same network
   share compiled shapes."""
-  return jax.jit(lambda p, x: model.apply({"params": p}, x, train=False))
+  return jax.jit(lambda p, x, s: model.apply({"params": p}, x, train=False,
+                                             sigma=s))
 
 
 def _round_up(n: int, multiple: int) -> int:

@@ -89,6 +89,9 @@ class Autoencoder(nn.Module):
     dropout: dropout rate after every activation (0 disables it).
     output: 'identity', 'sigmoid', 'clip' (to [0, 1]) or 'residual' (the
       network predicts the noise, which is subtracted from the input).
+    noise_map: told the noise level (FFDNet): σ/255 enters as one more
+      input channel, constant over the image, so one network serves every σ
+      it was trained over; `__call__` then needs `sigma`.
     dtype: of the activations (config.compute_dtype): float32, or bfloat16
       for TPUs. Parameters, the 1x1 head, the residual subtraction and the
       output are float32 either way.
@@ -103,6 +106,7 @@ class Autoencoder(nn.Module):
   activation: str = "relu"
   dropout: float = 0.0
   output: str = "residual"
+  noise_map: bool = False
   dtype: Any = jnp.float32
 
   @property
@@ -118,7 +122,8 @@ class Autoencoder(nn.Module):
     return act_dropout(x, ACTIVATIONS[self.activation], self.dropout, train)
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False,
+               sigma: jax.Array | float | None = None) -> jax.Array:
     """Denoises a batch.
 
     Args:
@@ -126,6 +131,8 @@ class Autoencoder(nn.Module):
       train: enables dropout (needs a 'dropout' rng) and computes the
         upsampling the way that is fastest with gradients (`Upsample2x`);
         the values are the same either way.
+      sigma: the Gaussian noise level on the 0-255 scale, a scalar or one
+        per image (B,); read only by a `noise_map` model, which needs it.
 
     Returns:
       (B, H, W, channels) denoised images (not clipped unless output='clip').
@@ -134,10 +141,18 @@ class Autoencoder(nn.Module):
       raise ValueError(f"model expects {self.channels}-channel images, got "
                        f"shape {x.shape}; set config.data.channels to match.")
     b, h, w, _ = x.shape
+    y = x
+    if self.noise_map:
+      if sigma is None:
+        raise ValueError("this model is told the noise level (noise_map): "
+                         "pass sigma, the noise σ on the 0-255 scale.")
+      level = jnp.asarray(sigma, jnp.float32).reshape(-1, 1, 1, 1) / 255.0
+      y = jnp.concatenate(
+          [x, jnp.broadcast_to(level, (b, h, w, 1)).astype(x.dtype)], -1)
     m = 2 ** (self.levels - 1)
     ph, pw = (-h) % m, (-w) % m
     mode = "reflect" if (ph < h and pw < w) else "edge"
-    y = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
+    y = jnp.pad(y, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
 
     skips = []
     for level, feat in enumerate(self.features):
@@ -210,7 +225,8 @@ def from_config(cfg, channels: int, dtype: str = "float32") -> Autoencoder:
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
       upsample=cfg.upsample, activation=cfg.activation,
-      dropout=float(cfg.dropout), output=cfg.output, dtype=jnp.dtype(dtype))
+      dropout=float(cfg.dropout), output=cfg.output,
+      noise_map=bool(cfg.get("noise_map", False)), dtype=jnp.dtype(dtype))
 
 
 # ----------------------------------------------------------------------------

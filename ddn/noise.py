@@ -196,7 +196,19 @@ def apply(clean: jax.Array, key: jax.Array, spec: NoiseSpec) -> jax.Array:
   Returns:
     The noisy batch, same shape and dtype, not clipped.
   """
+  return apply_with_sigma(clean, key, spec)[0]
+
+
+def apply_with_sigma(clean: jax.Array, key: jax.Array, spec: NoiseSpec
+                     ) -> tuple[jax.Array, jax.Array]:
+  """`apply`, and the Gaussian σ (0-255) each image got, shape (B,): what a
+  model told the noise level (models.Autoencoder.noise_map) is given. 0
+  without Gaussian noise."""
   x = clean
+  sigma = jnp.zeros((clean.shape[0],), jnp.float32)
   for i, kind in enumerate(spec.kinds):
-    x = _APPLY[kind](x, jax.random.fold_in(key, i), spec)
-  return x
+    k = jax.random.fold_in(key, i)
+    if kind == "gaussian":  # the draw add_gaussian makes from k
+      sigma = gaussian_sigmas(jax.random.split(k)[0], x.shape[0], spec)
+    x = _APPLY[kind](x, k, spec)
+  return x, sigma

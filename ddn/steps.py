@@ -37,9 +37,16 @@ def init_state(rng: jax.Array, model: nn.Module, tx: optax.GradientTransformatio
                crop: int) -> TrainState:
   """A fresh state; `jax.eval_shape` of it is the checkpoint restore target."""
   dummy = jnp.zeros((1, crop, crop, model.channels), jnp.float32)
-  params = model.init(jax.random.fold_in(rng, TAG_INIT), dummy)["params"]
+  params = model.init(jax.random.fold_in(rng, TAG_INIT), dummy,
+                      **told(model, 0.0))["params"]
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     opt_state=tx.init(params))
+
+
+def told(model: nn.Module, sigma) -> dict:
+  """Keyword arguments that give a denoiser the noise level σ (0-255) when
+  it is told it (models.Autoencoder.noise_map); none for any other."""
+  return {"sigma": sigma} if getattr(model, "noise_map", False) else {}
 
 
 def step_key(rng: jax.Array, step: jax.Array, tag: int) -> jax.Array:
@@ -72,13 +79,13 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
     'skipped' (1.0: the update had a non-finite loss or gradient and was not
     applied, `keep_if_finite`).
   """
-  noisy = noise_lib.apply(batch, step_key(rng, state.step, TAG_NOISE),
-                          noise_spec)
+  noisy, sigma = noise_lib.apply_with_sigma(
+      batch, step_key(rng, state.step, TAG_NOISE), noise_spec)
   dropout_rng = step_key(rng, state.step, TAG_DROPOUT)
 
   def loss_fn(params):
     out = model.apply({"params": params}, noisy, train=True,
-                      rngs={"dropout": dropout_rng})
+                      rngs={"dropout": dropout_rng}, **told(model, sigma))
     loss, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight)
     return loss, (parts, out)
 
@@ -109,21 +116,25 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
   return new_state, metrics
 
 
-def denoise(params, noisy: jax.Array, *, model: nn.Module) -> jax.Array:
-  """Model output for a noisy batch (deterministic: no dropout)."""
-  return model.apply({"params": params}, noisy, train=False)
+def denoise(params, noisy: jax.Array, sigma=None, *,
+            model: nn.Module) -> jax.Array:
+  """Model output for a noisy batch (deterministic: no dropout); `sigma`
+  (0-255, scalar or (B,)) for a model told the noise level."""
+  return model.apply({"params": params}, noisy, train=False,
+                     **told(model, sigma))
 
 
 def eval_images(params, clean: jax.Array, noisy: jax.Array, *,
-                model: nn.Module, ssd_weight: float, l1_weight: float):
+                model: nn.Module, ssd_weight: float, l1_weight: float,
+                sigma: float | None = None):
   """Validation loss and PSNR of each of N full images (N, H, W, C), each
   image's loss a mean over its own pixels (per-example, for
-  ddn.parallel.BatchMap).
+  ddn.parallel.BatchMap); `sigma` the noise level they carry.
 
   Returns:
     (outputs (N, H, W, C), {'loss': (N,), 'psnr': (N,)}).
   """
-  out = denoise(params, noisy, model=model)
+  out = denoise(params, noisy, sigma, model=model)
   loss = jax.vmap(lambda o, c: losses.reconstruction(
       o[None], c[None], ssd_weight, l1_weight)[0])(out, clean)
   return out, {"loss": loss, "psnr": losses.psnr(out, clean, axis=(1, 2, 3))}
@@ -179,7 +190,8 @@ def init_classifier_state(rng: jax.Array, disc: nn.Module, denoiser: nn.Module,
   params = variables["params"]
   stats = variables.get(STATS, {})
   dummy = jnp.zeros((1, crop, crop, denoiser.channels), jnp.float32)
-  den = denoiser.init(jax.random.fold_in(key, 1), dummy)["params"]
+  den = denoiser.init(jax.random.fold_in(key, 1), dummy,
+                      **told(denoiser, 0.0))["params"]
   return ClassifierState(step=jnp.zeros((), jnp.int32), params=params,
                          stats=stats, opt_state=tx.init(params), denoiser=den)
 
@@ -198,8 +210,9 @@ def real_and_denoised(denoiser_params, clean: jax.Array, key: jax.Array, *,
   """
   half = clean.shape[0] // 2
   src = clean[half:]
-  noisy = noise_lib.apply(src, key, noise_spec)
-  fake = denoiser.apply({"params": denoiser_params}, noisy, train=False)
+  noisy, sigma = noise_lib.apply_with_sigma(src, key, noise_spec)
+  fake = denoiser.apply({"params": denoiser_params}, noisy, train=False,
+                        **told(denoiser, sigma))
   fake = jnp.clip(jax.lax.stop_gradient(fake), 0.0, 1.0)
   x = jnp.concatenate([clean[:half], fake], axis=0)
   y = jnp.concatenate([jnp.full((half,), losses.REAL),
@@ -314,7 +327,7 @@ def init_adversarial_state(rng: jax.Array, g: nn.Module, disc: nn.Module,
   """A fresh state; `jax.eval_shape` of it is the checkpoint restore target."""
   key = jax.random.fold_in(rng, TAG_INIT)
   dummy = jnp.zeros((1, crop, crop, g.channels), jnp.float32)
-  params = g.init(key, dummy)["params"]
+  params = g.init(key, dummy, **told(g, 0.0))["params"]
   variables = disc.init(jax.random.fold_in(key, 1), dummy)
   d_params = variables["params"]
   zero = jnp.zeros((), jnp.int32)
@@ -342,9 +355,10 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
      'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr', and
      'd/skipped' with `skip_nonfinite`, as in ae_train_step).
   """
-  noisy = noise_lib.apply(batch, step_key(rng, state.d_step, TAG_D_NOISE),
-                          noise_spec)
-  fake = g.apply({"params": state.params}, noisy, train=False)
+  noisy, sigma = noise_lib.apply_with_sigma(
+      batch, step_key(rng, state.d_step, TAG_D_NOISE), noise_spec)
+  fake = g.apply({"params": state.params}, noisy, train=False,
+                 **told(g, sigma))
   fake = jnp.clip(jax.lax.stop_gradient(fake), 0.0, 1.0)
   # Interleaved (real 0, fake 0, real 1, ...), not concatenated: each device
   # then scores its own rows, with no resharding of images between devices.
@@ -391,13 +405,13 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
      'param_norm', 'lr', and 'skipped' with `skip_nonfinite`, as in
      ae_train_step).
   """
-  noisy = noise_lib.apply(batch, step_key(rng, state.g_step, TAG_NOISE),
-                          noise_spec)
+  noisy, sigma = noise_lib.apply_with_sigma(
+      batch, step_key(rng, state.g_step, TAG_NOISE), noise_spec)
   dropout_rng = step_key(rng, state.g_step, TAG_DROPOUT)
 
   def terms(params):
     out = g.apply({"params": params}, noisy, train=True,
-                  rngs={"dropout": dropout_rng})
+                  rngs={"dropout": dropout_rng}, **told(g, sigma))
     pred, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight)
     if disc is None:
       return (pred, jnp.zeros(())), (parts, out, jnp.zeros(()))

@@ -358,14 +358,16 @@ class AdversarialEvaluator:
                                       task.setup.mesh, source)
     self.clean, self.noisy = base.noisy_validation_crops(
         cfg, task.noise_spec, source)
+    self.sigma = self.images.sigma
     self._scores = parallel.BatchMap(self._real_and_fake_scores,
                                      task.setup.mesh, 256)
 
   def _real_and_fake_scores(self, params, clean, noisy):
     """D's scores of each clean crop and of G's output for its noisy one."""
     g_params, d_params, d_stats = params
-    fake = jnp.clip(self.task.model.apply({"params": g_params}, noisy,
-                                          train=False), 0.0, 1.0)
+    fake = jnp.clip(self.task.model.apply(
+        {"params": g_params}, noisy, train=False,
+        **steps.told(self.task.model, self.sigma)), 0.0, 1.0)
     score = lambda x: steps.classify(d_params, d_stats, x, disc=self.task.disc)
     return score(clean), score(fake)
 
@@ -425,7 +427,8 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
                                task.setup.mesh, eval_src, len(eval_src))
   data = realism_data(task, train_src, eval_src, images)
   meter = realism.Meter(data, cfg.eval.realism, int(cfg.seed))
-  denoise = jax.jit(functools.partial(steps.denoise, model=task.model))
+  denoise = jax.jit(functools.partial(steps.denoise, sigma=images.sigma,
+                                      model=task.model))
   labels = {"ref": "G entering the adversarial phase", "g": "final G"}
   record = {"images": len(images.images), "data": eval_src.name,
             "tune_images": len(data.tune_clean), "tune_data": train_src.name,

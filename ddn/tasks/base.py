@@ -46,6 +46,25 @@ def eval_noise_spec(config, spec: noise_lib.NoiseSpec) -> noise_lib.NoiseSpec:
                                 "blind": False})
 
 
+def eval_sigma(config, spec: noise_lib.NoiseSpec, model=None) -> float | None:
+  """The one Gaussian σ (0-255) of the evaluation noise (0.0 without
+  Gaussian noise; None when it is drawn per image). A model told the noise
+  level (`model.noise_map`) is given it, and needs it fixed.
+
+  Raises:
+    ValueError: for a noise_map `model` when σ is drawn per image.
+  """
+  spec = eval_noise_spec(config, spec)
+  sigma = (0.0 if "gaussian" not in spec.kinds else
+           None if spec.blind else float(spec.sigma))
+  if sigma is None and getattr(model, "noise_map", False):
+    raise ValueError(
+        "config.eval.sigma=-1 with blind training noise: a model told the "
+        "noise level (config.model.noise_map=True) is evaluated at one σ; "
+        "set config.eval.sigma, e.g. 25.")
+  return sigma
+
+
 def is_shipped(src: str) -> bool:
   """Whether `init_from` names a model shipped in the package (and no
   folder of that name is here)."""
@@ -305,10 +324,11 @@ class ImageEvaluator:
     self.groups: dict[tuple[int, ...], list[int]] = {}  # shape -> indices
     for i, im in enumerate(self.images):
       self.groups.setdefault(im.shape, []).append(i)
+    self.sigma = eval_sigma(cfg, noise_spec, model)
     self._map = parallel.BatchMap(functools.partial(
         steps.eval_images, model=model,
         ssd_weight=float(cfg.loss.ssd_weight),
-        l1_weight=float(cfg.loss.l1_weight)), mesh)
+        l1_weight=float(cfg.loss.l1_weight), sigma=self.sigma), mesh)
 
   def run(self, params) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Per-image (loss, PSNR, outputs (1, H, W, C)), in the source's order."""

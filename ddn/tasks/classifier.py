@@ -181,9 +181,11 @@ class ClassifierEvaluator:
     self.batch_size = batch_size
     self.denoised = None  # made once: the denoiser is frozen
     mesh = task.setup.mesh
+    sigma = base.eval_sigma(cfg, task.noise_spec, task.denoiser)
     self._denoise = parallel.BatchMap(lambda p, x: jnp.clip(
-        task.denoiser.apply({"params": p}, x, train=False), 0.0, 1.0), mesh,
-                                      batch_size)
+        task.denoiser.apply({"params": p}, x, train=False,
+                            **steps.told(task.denoiser, sigma)), 0.0, 1.0),
+                                      mesh, batch_size)
     self._classify = parallel.BatchMap(lambda ps, x: steps.classify(
         *ps, x, disc=task.disc), mesh, batch_size)
 
