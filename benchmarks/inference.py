@@ -107,7 +107,7 @@ def main():
     rows.append((key, x.shape, "bm3d", psnr(out_b, ref), secs_b, mp / secs_b,
                  util_b))
     for tile in tiles:
-      d = inference.load(a.model, tile=tile, memory_mb=1024)
+      d = inference.load(a.model, tile=tile, memory_mb=1024).at(a.sigma)
       out, secs, util = timed(d, x, a.reps)
       rows.append((key, x.shape, f"ddn tile={tile}", psnr(out, ref), secs,
                     mp / secs, util))

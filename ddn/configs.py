@@ -316,6 +316,9 @@ TASKS = {"autoencoder": autoencoder, "classifier": classifier,
 # autoencoder when it is absent) and `eval.sigma` (None, like -1: the train
 # σ, tasks.base.eval_noise_spec).
 OPTIONAL = ("task",)
+# Fields added after runs and shipped models were saved without them, with
+# the value those had (ddn.train and init_from read a missing one as this).
+ADDED_FIELDS = {"model.noise_map": False}
 NULLABLE = ("eval.sigma",)
 
 # Why a field of another task is not one of this task's.

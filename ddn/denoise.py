@@ -191,9 +191,12 @@ def sigma_warning(denoiser: inference.Denoiser, sigma: float | None) -> str:
       return (f"{denoiser.name} was trained for σ in [{n['sigma_min']:g}, "
               f"{n['sigma_max']:g}], not {sigma:g}.")
   elif "sigma" in n and abs(n["sigma"] - sigma) > 5:
+    best = inference.best_shipped(sigma)
+    hint = ("" if best == denoiser.name else
+            f"; leave out --checkpoint to use the shipped model for "
+            f"σ={sigma:g} ({best})")
     return (f"{denoiser.name} was trained at σ={n['sigma']:g}, not "
-            f"{sigma:g}; leave out --checkpoint to use the shipped model "
-            f"for σ={sigma:g} ({inference.best_shipped(sigma)}).")
+            f"{sigma:g}{hint}.")
   return ""
 
 
@@ -208,6 +211,9 @@ def denoise_files(pairs, models, bits: str = "same",
     models: a Models, or one inference.Denoiser for every image.
     sigma: the inputs' σ; None: add_noise if > 0, else estimated per image.
 
+  A Denoiser told its σ (`at`) keeps it when neither `sigma` nor
+  `add_noise` is given.
+
   Returns:
     [{'input', 'output', 'sigma', 'sigma_estimated', 'models', 'colour',
       'psnr_noisy', 'psnr'}] (PSNRs only with add_noise; colour None for
@@ -221,6 +227,8 @@ def denoise_files(pairs, models, bits: str = "same",
     raise ValueError(f"--colour={colour}: give "
                      f"{' or '.join(colour_lib.MODES)}.")
   if isinstance(models, inference.Denoiser):
+    if sigma is None and not add_noise and models.sigma is not None:
+      sigma = models.sigma
     models = Models(denoiser=models)
   check_all(pairs, models.channels)
   results = []

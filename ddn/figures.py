@@ -224,7 +224,7 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
              if b in baselines_lib.GRIDS else None)
     label = b if width is None else f"{b} ({width:g} px)"
     panels[label] = baselines_lib.make(b, sigma, width)(noisy)
-  panels.update({k: d(noisy) for k, d in denoisers.items()})
+  panels.update({k: d.at(sigma)(noisy) for k, d in denoisers.items()})
   panels["clean"] = clean
   ref = protocol.quantise(clean)
   psnr = {k: protocol.psnr_uint8(protocol.quantise(v), ref)
@@ -276,7 +276,8 @@ def adversarial(runs: dict[str, str], data_spec: str, indices: list[int],
   noisies = [protocol.noisy_version(c, sigma, i) for c, i in
              zip(cleans, indices)]
   columns = [("noisy", noisies)]
-  columns += [(k, [d(x) for x in noisies]) for k, d in denoisers.items()]
+  columns += [(k, [d.at(sigma)(x) for x in noisies])
+              for k, d in denoisers.items()]
   columns.append(("clean", cleans))
   notes, summary = {}, {}
   for label, images in columns[:-1]:

@@ -75,8 +75,11 @@ def best_shipped(sigma: float | None, channels: int = 1) -> str:
         or int(meta["channels"]) != channels):
       continue
     n = meta["noise"]
-    if n.get("map"):  # told σ: beyond its range, like a model at its edge
-      out = max(n["sigma_min"] - sigma, sigma - n["sigma_max"], 0.0)
+    if n.get("map") or meta.get("model", {}).get("noise_map"):
+      # Told σ: beyond its range, like a model trained at its edge.
+      lo, hi = n.get("sigma_min", n.get("sigma")), n.get("sigma_max",
+                                                          n.get("sigma"))
+      out = max(lo - sigma, sigma - hi, 0.0)
       rank = (0, -1.0) if out == 0 else (2, out)
     elif "sigma" in n and not n.get("blind"):
       rank = (0, 0.0) if n["sigma"] == sigma else (2, abs(n["sigma"] - sigma))
@@ -137,7 +140,7 @@ class Denoiser:
     self.sigma = None  # the inputs' σ, when known (`at`)
     _check_tile(tile, self.multiple, self.blend)
     self._apply = _jitted_apply(self.model)
-    self._bytes_per_pixel = None
+    self._cache = {}  # shared with the views `at` makes
 
   # -- construction --------------------------------------------------------
 
@@ -209,15 +212,15 @@ class Denoiser:
   def bytes_per_pixel(self) -> float:
     """XLA's working memory per input pixel for this network (measured once
     on a 128 x 128 input)."""
-    if self._bytes_per_pixel is None:
+    if "bytes_per_pixel" not in self._cache:
       x = jax.ShapeDtypeStruct((1, 128, 128, self.channels), np.float32)
       mem = self._apply.lower(self.params, x, np.float32(0)).compile(
       ).memory_analysis()
       temp = getattr(mem, "temp_size_in_bytes", 0) if mem else 0
       # Without XLA's figure: 4 bytes x all feature maps x 2 (conservative).
-      self._bytes_per_pixel = (temp / 128 ** 2 if temp else
-                               8.0 * sum(self.model.features) * 2)
-    return self._bytes_per_pixel
+      self._cache["bytes_per_pixel"] = (
+          temp / 128 ** 2 if temp else 8.0 * sum(self.model.features) * 2)
+    return self._cache["bytes_per_pixel"]
 
   def plan(self, h: int, w: int, tile: int | str | None = None) -> int | None:
     """The core size for an (h, w) image: None = whole image."""
@@ -382,7 +385,7 @@ def interpolate(a: Denoiser, b: Denoiser, alpha: float, **kw) -> Denoiser:
   the architecture. Keyword arguments go to Denoiser."""
   if not 0.0 <= alpha <= 1.0:
     raise ValueError(f"interpolation alpha={alpha}: must be in [0, 1].")
-  if a.model_cfg != b.model_cfg or a.channels != b.channels:
+  if a.model != b.model or a.channels != b.channels:
     raise ValueError(f"cannot interpolate {a.name} and {b.name}: their "
                      "architectures differ (give a model and its fine-tune).")
   checkpoint.check_compatible(b.params, a.params, f"{b.name}'s parameters")

@@ -82,6 +82,9 @@ def spec_from_config(cfg) -> NoiseSpec:
     ValueError: naming the field and the valid values.
   """
   kinds = tuple(k.strip() for k in str(cfg.kinds).split(",") if k.strip())
+  if len(set(kinds)) != len(kinds):
+    raise ValueError(f"config.noise.kinds={cfg.kinds!r}: each kind at most "
+                     "once (its sub-config sets its strength).")
   for k in kinds:
     if k not in KINDS:
       raise ValueError(

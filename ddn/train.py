@@ -100,9 +100,16 @@ class Setup:
 
 
 def _saved_config(workdir: str) -> dict | None:
+  """The workdir's config.json, with the fields added since it was saved
+  (configs.ADDED_FIELDS) at the value it had; None without one."""
   if not os.path.exists(os.path.join(workdir, "config.json")):
     return None
-  return checkpoint.load_config(workdir)
+  saved = checkpoint.load_config(workdir)
+  for path, value in configs.ADDED_FIELDS.items():
+    group, leaf = path.split(".")
+    if isinstance(saved.get(group), dict):
+      saved[group].setdefault(leaf, value)
+  return saved
 
 
 def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:

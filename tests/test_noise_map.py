@@ -175,11 +175,49 @@ def test_a_map_run_trains_evaluates_and_denoises(tmp_path):
   assert all(np.isfinite(r["psnr"]) for r in records)
   m = denoise.Models(workdir)
   assert m.for_sigma(40).sigma == 40.0 and m.for_sigma(40).noise_map
-  # Evaluated during training at one σ, which blind noise does not fix.
+  # A Denoiser told σ keeps it in denoise_files (no estimate).
+  rows = denoise.denoise_files([(str(img / "a.png"), str(tmp_path / "o.png"))],
+                               d.at(33), progress=False)
+  assert rows[0]["sigma"] == 33 and not rows[0]["sigma_estimated"]
+  # Evaluated during training at one σ, which blind noise does not fix: the
+  # run stops before it computes or writes anything.
   c.eval.sigma = -1.0
   with pytest.raises(ValueError, match="config.eval.sigma=-1"):
-    base.eval_sigma(c, noise_lib.spec_from_config(c.noise),
-                    models.from_config(c.model, 1))
+    train.train_and_evaluate(c, str(tmp_path / "blind_eval"))
+  assert not os.path.exists(tmp_path / "blind_eval" / "config.json")
+
+
+def test_configs_saved_before_noise_map_read_as_without_it(tmp_path):
+  c = configs.autoencoder()
+  old = json.loads(c.to_json_best_effort())
+  del old["model"]["noise_map"]
+  (tmp_path / "config.json").write_text(json.dumps(old))
+  saved = train._saved_config(str(tmp_path))  # pylint: disable=protected-access
+  assert saved["model"]["noise_map"] is False
+  assert train._config_diff(  # pylint: disable=protected-access
+      saved, json.loads(c.to_json_best_effort())) == []
+  # Starting a map model from a shipped model without the map names why.
+  m = load(os.path.join(ROOT, "experiments", "ae_map.py")).get_config()
+  m.train.init_from = "gray-s25"
+  assert "config.model.noise_map=False (here True)" in (
+      base._differences("gray-s25", m))  # pylint: disable=protected-access
+  # Interpolation: a config without the field and one with False agree.
+  cfg = {k: v for k, v in configs.autoencoder().model.to_dict().items()
+         if k != "noise_map"}
+  cfg.update(TINY)
+  params = models.from_config(ml_collections.ConfigDict(cfg), 1).init(
+      jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 1)))["params"]
+  a = inference.Denoiser(cfg, 1, params, 0, "a", {"sigma": 25.0})
+  b = inference.Denoiser({**cfg, "noise_map": False}, 1, params, 0, "b",
+                         {"sigma": 25.0})
+  assert inference.interpolate(a, b, 0.5).name == "a~b@0.5"
+
+
+def test_a_noise_kind_given_twice_is_refused():
+  c = configs.autoencoder()
+  c.noise.kinds = "gaussian,gaussian"
+  with pytest.raises(ValueError, match="each kind at most once"):
+    noise_lib.spec_from_config(c.noise)
 
 
 def test_every_shipped_model_is_small_and_says_how_it_was_trained():

@@ -153,6 +153,7 @@ class AdversarialTask(base.Task):
     channels = int(d.channels)
     self.model = models.from_config(config.model, channels,
                                     config.compute_dtype)
+    base.eval_sigma(config, self.noise_spec, self.model)  # before compute
     self.disc = discriminators.from_config(config.disc, channels, int(d.crop),
                                            config.compute_dtype)
     bs = int(d.batch_size)

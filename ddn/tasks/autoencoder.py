@@ -28,6 +28,7 @@ class AutoencoderTask(base.Task):
     losses.validate(config.loss)
     self.model = models.from_config(config.model, int(config.data.channels),
                                     config.compute_dtype)
+    base.eval_sigma(config, self.noise_spec, self.model)  # before compute
 
   def attach(self, workdir: str, resuming: bool) -> None:
     """Checks init_from (unless resuming: the checkpoint then wins) before

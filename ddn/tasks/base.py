@@ -25,6 +25,7 @@ import ml_collections
 import numpy as np
 
 from ddn import checkpoint
+from ddn import configs
 from ddn import data as data_lib
 from ddn import inference
 from ddn import losses
@@ -87,7 +88,7 @@ def load_params_into(workdir: str, expected, what: str, repl):
 # Config fields that set the shapes of a denoiser's parameters.
 SHAPE_FIELDS = ("model.name", "model.features", "model.blocks",
                 "model.kernel_size", "model.skip", "model.upsample",
-                "data.channels")
+                "model.noise_map", "data.channels")
 
 
 def check_init_from(config, expected,
@@ -159,6 +160,10 @@ def _differences(src: str, config) -> str:
     group, leaf = path.split(".")
     there = saved.get(group, {}).get(leaf)
     here = config[group].get(leaf) if group in config else None
+    if path in configs.ADDED_FIELDS:  # absent in what predates the field
+      default = configs.ADDED_FIELDS[path]
+      there = default if there is None and group in saved else there
+      here = default if here is None and group in config else here
     if isinstance(there, list):
       there = tuple(there)
     if isinstance(here, list):

@@ -103,6 +103,7 @@ class ClassifierTask(base.Task):
     self.denoiser = models.from_config(
         ml_collections.ConfigDict(record["model"]), record["channels"],
         self.config.compute_dtype)
+    base.eval_sigma(self.config, self.noise_spec, self.denoiser)
     self.denoiser_record = record
     self._record_path = record_path
     if not resuming:
