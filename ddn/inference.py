@@ -1,10 +1,11 @@
 """Trained denoisers for inference: from a workdir or shipped in the package,
 applied to whole images of any size, tiled when memory asks for it.
 
-  denoiser = inference.load()              # the shipped gray σ=25 model
+  denoiser = inference.load()              # gray-map, told σ or estimating it
   denoiser = inference.load("gray-blind")  # the shipped blind one
   denoiser = inference.load("runs/ae")     # a workdir's latest checkpoint
   clean = denoiser(noisy)                  # (H, W, C) float, tiled if large
+  clean = denoiser.at(25)(noisy)           # told the noise level (σ = 25)
 
 Tiling. The image is cut into cores of `tile` x `tile` pixels; each core is
 denoised inside a window that adds `margin` pixels of the image's own
@@ -38,7 +39,7 @@ from ddn import checkpoint
 from ddn import models
 
 SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "shipped")
-DEFAULT_MODEL = "gray-s25"
+DEFAULT_MODEL = "gray-map"
 PARAMS_FILE = "params.msgpack"
 MODEL_FILE = "model.json"
 DENOISER_TASKS = ("autoencoder", "adversarial")  # runs whose params are G

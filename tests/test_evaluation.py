@@ -169,7 +169,7 @@ def test_bad_tile_is_refused():
 # Shipped models.
 
 
-@pytest.mark.parametrize("name", ["gray-s25", "gray-blind"])
+@pytest.mark.parametrize("name", ["gray-map", "gray-s25", "gray-blind"])
 def test_shipped_model_loads_small_and_denoises(name):
   assert name in inference.shipped_models()
   folder = os.path.join(inference.SHIPPED_DIR, name)
@@ -190,7 +190,7 @@ def test_shipped_model_loads_small_and_denoises(name):
 def test_default_and_unknown_checkpoints():
   assert inference.load(None).name == inference.DEFAULT_MODEL
   with pytest.raises(ValueError, match=r"neither a workdir nor a shipped "
-                     r"model; shipped models: gray-blind, gray-s25"):
+                     r"model; shipped models: gray-blind, gray-map, gray-s25"):
     inference.load("gray-s99")
 
 
@@ -264,16 +264,15 @@ def test_denoise_rejects_bad_inputs_clearly(tmp_path):
 
 
 def test_model_choice_and_sigma_warning():
-  assert denoise.pick_model(None, None) == "gray-s25"
-  assert denoise.pick_model(None, 25) == "gray-s25"
-  assert denoise.pick_model(None, 15) == "gray-blind"
-  assert denoise.pick_model(None, 50) == "gray-s50"
+  # The model told σ serves its whole range [0, 75] (the ranking rules:
+  # test_noise_map.py).
+  assert denoise.pick_model(None, None) == "gray-map"
+  for sigma in (0, 15, 25, 50, 75):
+    assert denoise.pick_model(None, sigma) == "gray-map"
   assert denoise.pick_model("runs/x", 15) == "runs/x"
-  # Adversarial fine-tunes are never the default; beyond every range, the
-  # nearest specialist.
+  # Adversarial fine-tunes are never the default.
   assert inference.shipped_meta("gray-s50-adv")["objective"] == "adversarial"
-  assert inference.best_shipped(75) == "gray-s50"
-  assert inference.best_shipped(0) == "gray-blind"
+  assert inference.best_shipped(100) == "gray-map"  # the nearest range
   d = _tiny_denoiser()
   assert "trained at σ=25, not 50" in denoise.sigma_warning(d, 50)
   assert denoise.sigma_warning(d, 27) == ""
@@ -306,7 +305,7 @@ def test_evaluate_picks_the_shipped_model_per_sigma(tmp_path):
   records = evaluate.run(None, [f"folder:{d}"], [15.0, 25.0, 50.0],
                          str(tmp_path / "e.json"))
   assert {r["sigma"]: r["checkpoint"] for r in records} == {
-      15.0: "gray-blind", 25.0: "gray-s25", 50.0: "gray-s50"}
+      15.0: "gray-map", 25.0: "gray-map", 50.0: "gray-map"}
   assert all(r["method"] == "ddn" and not r["ensemble"] for r in records)
 
 
@@ -460,12 +459,13 @@ def test_denoise_picks_the_model_for_each_images_sigma(tmp_path):
   pairs = denoise.collect([str(src)], str(tmp_path / "out"))
   models = denoise.Models()
   [row] = denoise.denoise_files(pairs, models, add_noise=50, progress=False)
-  # Opponent channels at 50 x (0.58, 0.71, 0.61): σ 29-35, the blind model.
-  assert row["models"] == ["gray-blind"] and row["colour"] == "opponent"
+  # Opponent channels at 50 x (0.58, 0.71, 0.61): σ 29-35, all in the
+  # range of the model told σ.
+  assert row["models"] == ["gray-map"] and row["colour"] == "opponent"
   assert row["psnr"] > row["psnr_noisy"] + 3
   [row] = denoise.denoise_files(pairs, models, colour="per_channel",
                                 add_noise=50, progress=False)
-  assert row["models"] == ["gray-s50"]
+  assert row["models"] == ["gray-map"] and row["colour"] == "per_channel"
   [row] = denoise.denoise_files(pairs, models, progress=False)
   assert row["sigma_estimated"] and row["sigma"] < 10
   assert "estimated" in denoise.describe(row)

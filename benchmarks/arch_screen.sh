@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Time-to-quality screen of architectures for the σ-aware model
+# (experiments/ae_map.py): each candidate trains on Train400 for about the
+# same wall time (~8 minutes on a 2-core CPU, two XLA host devices; the crop
+# counts below were set from measured step times), then is evaluated on BSD68
+# at σ = 15, 25, 50. Prints one line per candidate: training seconds, PSNRs.
+#   bash benchmarks/arch_screen.sh [OUT]       (OUT defaults to runs/arch_screen)
+# Needs ../shared/data beside the checkout. Run it on an idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/arch_screen}
+DATA=../shared/data
+export XLA_FLAGS=--xla_force_host_platform_device_count=2
+mkdir -p "$OUT"
+
+run() {  # name crops overrides...
+  local name=$1 total=$2 w="$OUT/$1"
+  shift 2
+  mkdir -p "$w"
+  local start=$(date +%s)
+  python launch.py --config=experiments/ae_map.py --workdir="$w" \
+    --config.data.train=folder:$DATA/Train400 \
+    --config.data.eval=folder:$DATA/Set12 \
+    --config.train.total_images="$total" --config.eval.every_images=100000 \
+    --config.eval.max_images=4 "$@" > "$w/train.log" 2>&1
+  local secs=$(( $(date +%s) - start ))
+  python -m ddn.evaluate --checkpoint="$w" --data=folder:$DATA/BSD68 \
+    --sigmas=15,25,50 --out="$w/eval.json" > "$w/eval.log" 2>&1
+  python - "$w/eval.json" "$name" "$secs" <<'EOF'
+import json, sys
+records = json.load(open(sys.argv[1]))
+records = records["records"] if isinstance(records, dict) else records
+psnr = {r["sigma"]: r["psnr"] for r in records if r["method"] == "ddn"}
+print(f"{sys.argv[2]:>28s}  {sys.argv[3]} s  BSD68 PSNR "
+      + "  ".join(f"σ={s:g}: {p:.2f}" for s, p in sorted(psnr.items())))
+EOF
+}
+
+# The U-Net of experiments/ae.py (3 levels, 0.47 M parameters), and a fourth
+# level of 160 channels (1.41 M; 12% slower per crop, so fewer crops).
+run "U-Net 32-64-128" 16000
+run "U-Net 32-64-128-160" 14400 --config.model.features="(32,64,128,160)"
