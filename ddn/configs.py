@@ -319,6 +319,16 @@ OPTIONAL = ("task",)
 # Fields added after runs and shipped models were saved without them, with
 # the value those had (ddn.train and init_from read a missing one as this).
 ADDED_FIELDS = {"model.noise_map": False}
+
+
+def with_added_fields(saved: dict) -> dict:
+  """A saved config dict (or a shipped model's) with ADDED_FIELDS it lacks
+  set to the value it had; groups it does not have stay absent."""
+  for path, value in ADDED_FIELDS.items():
+    group, leaf = path.split(".")
+    if isinstance(saved.get(group), dict):
+      saved[group].setdefault(leaf, value)
+  return saved
 NULLABLE = ("eval.sigma",)
 
 # Why a field of another task is not one of this task's.

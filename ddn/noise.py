@@ -136,11 +136,16 @@ def gaussian_sigmas(key: jax.Array, batch: int, spec: NoiseSpec) -> jax.Array:
   return jnp.full((batch,), spec.sigma, jnp.float32)
 
 
-def add_gaussian(x, key, spec: NoiseSpec):
+def gaussian_with_sigma(x, key, spec: NoiseSpec):
+  """(x + Gaussian noise, the per-image σ drawn for it, shape (B,))."""
   k_sigma, k_noise = jax.random.split(key)
   sigma = gaussian_sigmas(k_sigma, x.shape[0], spec)
   noise = jax.random.normal(k_noise, x.shape, x.dtype)
-  return x + noise * (sigma / 255.0)[:, None, None, None].astype(x.dtype)
+  return x + noise * (sigma / 255.0)[:, None, None, None].astype(x.dtype), sigma
+
+
+def add_gaussian(x, key, spec: NoiseSpec):
+  return gaussian_with_sigma(x, key, spec)[0]
 
 
 def add_salt_pepper(x, key, spec: NoiseSpec):
@@ -211,7 +216,8 @@ def apply_with_sigma(clean: jax.Array, key: jax.Array, spec: NoiseSpec
   sigma = jnp.zeros((clean.shape[0],), jnp.float32)
   for i, kind in enumerate(spec.kinds):
     k = jax.random.fold_in(key, i)
-    if kind == "gaussian":  # the draw add_gaussian makes from k
-      sigma = gaussian_sigmas(jax.random.split(k)[0], x.shape[0], spec)
-    x = _APPLY[kind](x, k, spec)
+    if kind == "gaussian":
+      x, sigma = gaussian_with_sigma(x, k, spec)
+    else:
+      x = _APPLY[kind](x, k, spec)
   return x, sigma

@@ -104,12 +104,7 @@ def _saved_config(workdir: str) -> dict | None:
   (configs.ADDED_FIELDS) at the value it had; None without one."""
   if not os.path.exists(os.path.join(workdir, "config.json")):
     return None
-  saved = checkpoint.load_config(workdir)
-  for path, value in configs.ADDED_FIELDS.items():
-    group, leaf = path.split(".")
-    if isinstance(saved.get(group), dict):
-      saved[group].setdefault(leaf, value)
-  return saved
+  return configs.with_added_fields(checkpoint.load_config(workdir))
 
 
 def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -155,15 +155,12 @@ def _differences(src: str, config) -> str:
       saved = checkpoint.load_config(src)
   except (ValueError, OSError):
     return ""
+  saved = configs.with_added_fields(saved)
   out = []
   for path in SHAPE_FIELDS:
     group, leaf = path.split(".")
     there = saved.get(group, {}).get(leaf)
     here = config[group].get(leaf) if group in config else None
-    if path in configs.ADDED_FIELDS:  # absent in what predates the field
-      default = configs.ADDED_FIELDS[path]
-      there = default if there is None and group in saved else there
-      here = default if here is None and group in config else here
     if isinstance(there, list):
       there = tuple(there)
     if isinstance(here, list):
