@@ -185,6 +185,9 @@ def adversarial() -> ml_collections.ConfigDict:
   c.eval.realism = realism()
   c.eval.realism.update(dict(seeds=1, steps=400, batch_size=32,
                              test_crops=64))  # 5 tests (3 calibrations)
+  # False skips that final evaluation (evaluation.json, comparison.png),
+  # e.g. in a sweep whose runs are judged together afterwards.
+  c.eval.final = True
   return c
 
 
@@ -229,6 +232,31 @@ def adversarial_finetune() -> ml_collections.ConfigDict:
   c.adv.ema_decay = 0.99
   c.eval.every_images = 3_200
   return c
+
+
+# The big adversary of the perception-distortion sweep: a whole-image D.
+BIG_DISC = {"disc.kind": "image", "disc.padding": "SAME",
+            "disc.features": (16, 32, 64, 128), "disc.blocks": 1,
+            "disc.dense": (64,)}
+
+
+def perception_sweep() -> list[dict]:
+  """The perception-distortion plane's runs over adversarial_finetune
+  (experiments/adv_s50.py, adv_s25.py; benchmarks/perception_distortion.sh):
+  the relative push λ over 1.5 decades for the small (33 px patch)
+  adversary, two pushes for the big (whole-image) one, λ = 0 (D trains, G
+  ignores it) and the frozen classifier (D trained for 3,200 images against
+  the start model, then frozen while G trains 3,200 images against it). Run
+  names hold no comma, so ddn.evaluate --checkpoint can list their workdirs,
+  and name their family for ddn.figures plane ('FAMILY-pushW', 'pushW')."""
+  runs = [{"_name": "push0", "adv.weight": 0.0}]
+  for w in (0.3, 1.0, 3.0, 10.0):
+    runs.append({"_name": f"small-push{w:g}", "adv.weight": w})
+  for w in (1.0, 3.0):
+    runs.append({"_name": f"big-push{w:g}", "adv.weight": w, **BIG_DISC})
+  runs.append({"_name": "frozen-push1", "adv.weight": 1.0,
+               "adv.freeze_disc": True, "adv.d_warmup_images": 3_200})
+  return runs
 
 
 def realism() -> ml_collections.ConfigDict:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 
 from absl import app
 from absl import flags
@@ -366,8 +367,158 @@ def perception(runs: dict[str, str], out: str) -> list[dict]:
   return points
 
 
+_PUSH = re.compile(r"^(?:(?P<family>[a-z]+)-)?push(?P<weight>[0-9.e+-]+)$")
+
+
+def plane_points(records: list[dict]) -> list[dict]:
+  """The realism-judged records of ddn.evaluate --realism as points of the
+  perception-distortion plane: {'name', 'data', 'sigma', 'family',
+  'param', 'psnr', 'realism', 'realism_ci95', 'hf'}. Families come from the
+  names experiments/adv_s50.get_sweep gives its runs: 'FAMILY-pushW' (an
+  adversary FAMILY at relative push λ = W), 'pushW' (λ = W for every
+  family, e.g. the λ = 0 control), 'α=A' (inference.interpolate between the
+  first two checkpoints, A = 0 and 1 being those two); any other model is
+  its own point. Calibration records are left out."""
+  points = []
+  for r in records:
+    if r.get("calibration") or "realism_auc" not in r:
+      continue
+    name = r["method"].removeprefix("ddn ").strip()
+    family, param = "", None
+    m = _PUSH.match(name)
+    if m:
+      family, param = m["family"] or "", float(m["weight"])
+    elif name.startswith("α="):
+      family, param = "interpolation", float(name[2:])
+    points.append({"name": name, "data": r["data"], "sigma": r["sigma"],
+                   "family": family, "param": param, "psnr": r["psnr"],
+                   "realism": r["realism_auc"],
+                   "realism_ci95": r["realism_auc_ci95"],
+                   "hf": r.get("spectrum_hf_ratio"),
+                   "checkpoint": r.get("checkpoint", "")})
+  return points
+
+
+def _curves(points: list[dict]) -> dict[str, list[dict]]:
+  """{family: its points in order of λ (or α)}; the λ-only points ('pushW')
+  start every λ family, and the interpolation runs from its first to its
+  second model (found by the checkpoints its records name)."""
+  shared = [p for p in points if p["family"] == "" and p["param"] is not None]
+  curves = {}
+  for fam in sorted({p["family"] for p in points} - {"", "interpolation"}):
+    curves[fam] = sorted(shared + [p for p in points if p["family"] == fam],
+                         key=lambda p: p["param"])
+  inter = sorted((p for p in points if p["family"] == "interpolation"),
+                 key=lambda p: p["param"])
+  if inter:
+    a, _, rest = inter[0]["checkpoint"].partition("~")
+    b = rest.rsplit("@", 1)[0]
+    ends = {p["checkpoint"]: p for p in points if p["family"] != "interpolation"}
+    curve = inter
+    if a in ends:
+      curve = [dict(ends[a], param=0.0)] + curve
+    if b in ends:
+      curve = curve + [dict(ends[b], param=1.0)]
+    curves["interpolation"] = curve
+  return curves
+
+
+def plane(records: list[dict], out: str) -> list[dict]:
+  """The perception-distortion plane of ddn.evaluate --realism records
+  (plane_points): PSNR against the judges' AUC with its 95% interval, one
+  panel per (data, σ), one curve per adversary family along λ, the network
+  interpolation as a dashed curve along α, other models as stars. Also
+  writes OUT with .json: the points.
+
+  Returns:
+    The points (plane_points).
+  """
+  points = plane_points(records)
+  if not points:
+    raise ValueError("no realism-judged records: run ddn.evaluate with "
+                     "--realism first.")
+  panels = sorted({(p["data"], p["sigma"]) for p in points})
+  fig, axes = plt.subplots(1, len(panels), squeeze=False,
+                           figsize=(6.5 * len(panels), 4.8))
+  for ax, (data, sigma) in zip(axes[0], panels):
+    these = [p for p in points if (p["data"], p["sigma"]) == (data, sigma)]
+    curves = _curves(these)
+    for i, (fam, curve) in enumerate(curves.items()):
+      interp = fam == "interpolation"
+      ax.errorbar([p["realism"] for p in curve], [p["psnr"] for p in curve],
+                  xerr=_ci_bars(curve), fmt="s--" if interp else "o-",
+                  color=f"C{i}", capsize=3, ms=4,
+                  label=("interpolation (α)" if interp else f"{fam} (λ)"))
+      for p in curve:
+        if p["param"] is not None and (interp or p["family"]):
+          ax.annotate(f"{'α' if interp else 'λ'}={p['param']:g}",
+                      (p["realism"], p["psnr"]), textcoords="offset points",
+                      xytext=(4, 4), fontsize=7, color=f"C{i}")
+    on_curves = {id(p) for c in curves.values() for p in c}
+    for p in these:
+      if p["family"] == "" and p["param"] is None:
+        ax.errorbar([p["realism"]], [p["psnr"]], xerr=_ci_bars([p]),
+                    fmt="k*", ms=10, capsize=3, label=p["name"])
+      elif p["family"] == "" and id(p) not in on_curves and not curves:
+        ax.plot(p["realism"], p["psnr"], "ko")
+    ax.axvline(0.5, color="gray", ls=":", lw=1)
+    ax.set_xlabel("realism: judges' AUC (0.5 = indistinguishable from "
+                  "clean, 1 = always caught)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"{data}, σ={sigma:g}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  plots.save_figure(fig, out)
+  with open(os.path.splitext(out)[0] + ".json", "w") as f:
+    json.dump(points, f, indent=1)
+  return points
+
+
+def spectra(runs: dict[str, str], data_spec: str, sigma: float,
+            out: str) -> dict[str, float]:
+  """Radially averaged power spectra of each run's outputs over the clean
+  images' (1 = clean's power at that frequency), with the noisy inputs'
+  beside them, the same noise for every run (ddn.evaluate's protocol).
+
+  Returns:
+    {label: the high-frequency (0.25-0.5 cycles/pixel) power ratio}.
+  """
+  from ddn import inference  # pylint: disable=g-import-not-at-top
+  from ddn import realism  # pylint: disable=g-import-not-at-top
+  denoisers = {k: inference.load(w) for k, w in runs.items()}
+  channels = {d.channels for d in denoisers.values()}
+  if len(channels) != 1:
+    raise ValueError("--runs mix gray and colour models; compare like runs.")
+  source = evaluate.load_eval_source(data_spec, channels.pop())
+  cleans = [np.asarray(source[i], np.float32) for i in range(len(source))]
+  noisies = [protocol.noisy_version(c, sigma, i) for i, c in enumerate(cleans)]
+  f, p_clean = realism.radial_spectrum(cleans)
+  outputs = {"noisy": noisies}
+  outputs.update({k: [np.clip(d.at(sigma)(x), 0, 1) for x in noisies]
+                  for k, d in denoisers.items()})
+  fig, ax = plt.subplots(figsize=(6.5, 4.5))
+  ratios = {}
+  for i, (label, images) in enumerate(outputs.items()):
+    _, p = realism.radial_spectrum(images)
+    ax.semilogy(f, p / np.maximum(p_clean, 1e-20), color=f"C{i}",
+                ls=":" if label == "noisy" else "-", label=label)
+    ratios[label] = realism.spectrum_hf_ratio(images, cleans)
+  ax.axhline(1.0, color="k", lw=1)
+  ax.axvspan(0.25, 0.5, color="gray", alpha=0.1)
+  ax.set_xlabel("frequency (cycles/pixel)")
+  ax.set_ylabel("power / clean's")
+  ax.set_title(f"radially averaged power spectra, {data_spec}, σ={sigma:g}",
+               fontsize=9)
+  ax.grid(alpha=0.3, which="both")
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  plots.save_figure(fig, out)
+  return ratios
+
+
 FIGURES = ("lr_sweep", "detail", "classifiers", "adversarial", "perception",
-           "generalization")
+           "generalization", "plane", "spectra")
 
 
 def define_flags():
@@ -384,7 +535,9 @@ def define_flags():
                     "(gaussian, median, nlm, bm3d).")
   flags.DEFINE_string("tune_data", "embedded:train", "detail: images the "
                       "gaussian/median widths are chosen on.")
-  flags.mark_flags_as_required(["runs", "out"])
+  flags.DEFINE_string("records", None, "plane: ddn.evaluate --realism's "
+                      "JSON output.")
+  flags.mark_flags_as_required(["out"])
 
 
 def main(argv):
@@ -393,7 +546,7 @@ def main(argv):
   runtime.setup()
   try:
     f = flags.FLAGS
-    runs = parse_runs(f.runs or [])
+    runs = parse_runs(f.runs or []) if argv[1] != "plane" else {}
     if argv[1] == "lr_sweep":
       lr_sweep(runs, f.out)
     elif argv[1] == "classifiers":
@@ -416,6 +569,22 @@ def main(argv):
       for label, r in generalization(runs, f.out).items():
         print(f"{label}: training loss {r['train']:.5f}, validation "
               f"{r['val']:.5f} (ratio {r['val'] / r['train']:.2f})")
+    elif argv[1] == "plane":
+      if not f.records:
+        raise ValueError("plane needs --records=F.json (ddn.evaluate "
+                         "--realism's output).")
+      if os.path.splitext(f.out)[0] == os.path.splitext(f.records)[0]:
+        raise ValueError(f"--out={f.out} would write its points over "
+                         f"--records={f.records}; name the figure otherwise.")
+      with open(f.records) as fh:
+        for p in plane(json.load(fh), f.out):
+          lo, hi = p["realism_ci95"]
+          print(f"{p['data']} σ={p['sigma']:g} {p['name']}: PSNR "
+                f"{p['psnr']:.2f} dB, realism AUC {p['realism']:.3f} "
+                f"[{lo:.3f}, {hi:.3f}]")
+    elif argv[1] == "spectra":
+      for label, r in spectra(runs, f.data, f.sigma, f.out).items():
+        print(f"{label}: high-frequency power ×{r:.2f} of clean's")
     elif argv[1] == "perception":
       for p in perception(runs, f.out):
         lo, hi = p["realism_ci95"]

@@ -12,7 +12,9 @@ training loop resumes from checkpoints). A run that diverges (non-finite
 loss) is recorded in WORKDIR/<name>/diverged.json ({"step", "images",
 "why"}) and the sweep goes on. At the end (ddn.figures): WORKDIR/lr_sweep.png when every
 entry only sets optim.lr; WORKDIR/perception_distortion.png when every entry
-sets adv.weight.
+sets adv.weight and every run made its final evaluation (with
+eval.final=False the runs are judged together afterwards:
+benchmarks/perception_distortion.sh).
 """
 
 from __future__ import annotations
@@ -103,7 +105,14 @@ def main(argv):
     figures.lr_sweep({n: os.path.join(f.workdir, n) for n, _ in configs},
                      out)
     logging.info("wrote %s", out)
-  if all("adv.weight" in o for o in sweep) and finished:
+  judged = all(os.path.exists(os.path.join(w, "evaluation.json"))
+               for w in finished.values())
+  if all("adv.weight" in o for o in sweep) and finished and not judged:
+    print("ddn.sweep: the runs have no evaluation.json (eval.final=False); "
+          "judge them together with python -m ddn.evaluate --realism and "
+          "draw the plane with python -m ddn.figures plane "
+          "(benchmarks/perception_distortion.sh).")
+  elif all("adv.weight" in o for o in sweep) and finished:
     out = os.path.join(f.workdir, "perception_distortion.png")
     for p in figures.perception(finished, out):
       lo, hi = p["realism_ci95"]

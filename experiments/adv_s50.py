@@ -7,18 +7,16 @@ from 0.930 to 0.858 (docs/adversarial.md).
 
 Command (needs ../shared/data):
   python launch.py --config=experiments/adv_s50.py --workdir=runs/adv_s50
-The λ sweep, both adversary sizes (the perception-distortion plane,
+The perception-distortion plane (configs.perception_sweep: λ for both
+adversary sizes and the frozen classifier, then every G judged together,
 docs/adversarial.md):
-  python -m ddn.sweep --config=experiments/adv_s50.py --workdir=runs/pd50
+  bash benchmarks/perception_distortion.sh runs/pd50
 Smoke run: --config=experiments/adv_s50.py:smoke (G keeps the shipped size).
 """
 
 from ddn import configs
 
 DATA = "../shared/data"
-BIG = {"disc.kind": "image", "disc.padding": "SAME",
-       "disc.features": (16, 32, 64, 128), "disc.blocks": 1,
-       "disc.dense": (64,)}
 
 
 def get_config(arg=None):
@@ -30,11 +28,4 @@ def get_config(arg=None):
 
 
 def get_sweep():
-  """λ (the relative push at G's last layer) over three decades for the
-  small (patch) adversary, two values for the big (whole-image) one."""
-  runs = [{"_name": "lambda=0", "adv.weight": 0.0}]
-  for w in (0.03, 0.3, 1.0, 3.0):
-    runs.append({"_name": f"small,lambda={w:g}", "adv.weight": w})
-  for w in (0.3, 1.0):
-    runs.append({"_name": f"big,lambda={w:g}", "adv.weight": w, **BIG})
-  return runs
+  return configs.perception_sweep()

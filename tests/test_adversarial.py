@@ -274,8 +274,12 @@ def test_init_from_an_autoencoder_skips_the_warmup_and_frozen_d_stops(
   c = _config(freeze_disc=True)
   c.train.init_from = ae_dir
   c.train.total_images = 32  # 8 iterations: 4 of D warm-up, 4 frozen
+  c.eval.final = False  # judged elsewhere (e.g. a sweep's plane)
   caplog.set_level("INFO")
   state = train.train_and_evaluate(c, str(tmp_path / "adv"))
+  for f in ("evaluation.json", "comparison.png"):
+    assert not (tmp_path / "adv" / f).exists(), f
+  assert (tmp_path / "adv" / "metrics.jsonl").exists()
   assert "G initialised from" in caplog.text
   assert "against the frozen D" in caplog.text
   # No G warm-up: D from the first iteration, and only for its warm-up.
@@ -307,6 +311,54 @@ def test_comparison_figure_over_finished_runs(adv_run, tmp_path):
   assert 0 <= summary["big"]["realism"] <= 1
   with pytest.raises(ValueError, match="has 3 images"):
     figures.adversarial({"big": workdir}, "embedded:eval", [5], 25.0, out)
+
+
+def _record(method, psnr, auc, checkpoint="", **kw):
+  return {"data": "folder:d", "sigma": 50.0, "method": method, "psnr": psnr,
+          "realism_auc": auc, "realism_auc_ci95": [auc - 0.02, auc + 0.02],
+          "checkpoint": checkpoint, **kw}
+
+
+def test_plane_groups_runs_into_curves_by_their_sweep_names(tmp_path):
+  from ddn import figures
+  records = [
+      _record("ddn gray-s50", 25.8, 0.93, "gray-s50"),
+      _record("ddn small-push10", 24.6, 0.70, "runs/pd/small-push10"),
+      _record("ddn small-push1", 25.6, 0.86, "runs/pd/small-push1"),
+      _record("ddn push0", 25.9, 0.92, "runs/pd/push0"),
+      _record("ddn big-push3", 25.3, 0.88, "runs/pd/big-push3"),
+      _record("ddn α=0.5", 25.4, 0.80, "gray-s50~runs/pd/small-push10@0.5"),
+      _record("calibration: clean vs clean", None, 0.5, calibration=True),
+      {"data": "folder:d", "sigma": 50.0, "method": "bm3d", "psnr": 25.6}]
+  points = figures.plane_points(records)
+  assert [p["name"] for p in points] == [
+      "gray-s50", "small-push10", "small-push1", "push0", "big-push3", "α=0.5"]
+  curves = figures._curves(points)  # pylint: disable=protected-access
+  assert set(curves) == {"small", "big", "interpolation"}
+  # λ = 0 starts every adversary's curve; λ runs in order.
+  assert [p["param"] for p in curves["small"]] == [0.0, 1.0, 10.0]
+  assert [p["name"] for p in curves["big"]] == ["push0", "big-push3"]
+  # The interpolation runs from its first model (α = 0) to its second.
+  assert [(p["name"], p["param"]) for p in curves["interpolation"]] == [
+      ("gray-s50", 0.0), ("α=0.5", 0.5), ("small-push10", 1.0)]
+  out = str(tmp_path / "plane.png")
+  assert len(figures.plane(records, out)) == 6
+  assert os.path.getsize(out) > 0
+  with open(str(tmp_path / "plane.json")) as f:
+    assert len(json.load(f)) == 6
+  with pytest.raises(ValueError, match="--realism"):
+    figures.plane(records[-2:], out)
+
+
+@pytest.mark.slow
+def test_spectra_of_noise_and_of_a_denoiser(tmp_path):
+  from ddn import figures
+  out = str(tmp_path / "spectra.png")
+  ratios = figures.spectra({"MSE": "gray-s50"}, "embedded:eval", 50.0, out)
+  assert os.path.getsize(out) > 0
+  # Noise adds high-frequency power; the MSE denoiser removes more than the
+  # noise added (it is smoother than clean).
+  assert ratios["noisy"] > 2 and ratios["MSE"] < 1
 
 
 @pytest.mark.slow

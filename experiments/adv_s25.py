@@ -1,0 +1,28 @@
+"""The adversarial recipe of experiments/adv_s50.py at σ = 25: the shipped
+MSE model gray-s25 fine-tuned on Train400 against the 33 px patch
+discriminator (configs.adversarial_finetune), evaluated on Set12.
+
+Command (needs ../shared/data):
+  python launch.py --config=experiments/adv_s25.py --workdir=runs/adv_s25
+The perception-distortion plane at σ = 25 (configs.perception_sweep):
+  SIGMA=25 bash benchmarks/perception_distortion.sh runs/pd25
+Smoke run: --config=experiments/adv_s25.py:smoke (G keeps the shipped size).
+"""
+
+from ddn import configs
+
+DATA = "../shared/data"
+
+
+def get_config(arg=None):
+  c = configs.adversarial_finetune()
+  c.noise.gaussian.sigma = 25.0
+  c.train.init_from = "gray-s25"
+  c.data.train = f"folder:{DATA}/Train400"
+  c.data.eval = f"folder:{DATA}/Set12"
+  c.eval.max_images = 4
+  return configs.apply_args(c, arg)
+
+
+def get_sweep():
+  return configs.perception_sweep()
