@@ -191,9 +191,12 @@ def adversarial() -> ml_collections.ConfigDict:
   return c
 
 
-def adversarial_finetune() -> ml_collections.ConfigDict:
-  """The adversarial recipe (experiments/adv.py, adv_s50.py): the shipped
-  MSE model `gray-s50` fine-tuned at σ = 50 against a patch discriminator.
+def adversarial_finetune(sigma: int = 50, data_root: str = ""
+                         ) -> ml_collections.ConfigDict:
+  """The adversarial recipe (experiments/adv.py, adv_s50.py, adv_s25.py):
+  the shipped MSE model `gray-s{sigma}` fine-tuned at σ = `sigma` against a
+  patch discriminator; with `data_root` (a folder laid out as
+  ../shared/data), on its Train400, evaluated on 4 of its Set12 images.
 
   D: every 33x33 patch (three levels of two 3x3 convs on the image and its
   detail channel, as the realism judges see it), no spectral norm, Adam
@@ -210,8 +213,8 @@ def adversarial_finetune() -> ml_collections.ConfigDict:
   0.3 → AUC 0.898, push 1.0 → 0.858 (gray-s50: 0.930), docs/adversarial.md.
   """
   c = adversarial()
-  c.noise.gaussian.sigma = 50.0
-  c.train.init_from = "gray-s50"
+  c.noise.gaussian.sigma = float(sigma)
+  c.train.init_from = f"gray-s{sigma}"
   c.train.total_images = 6_400
   c.optim.lr = 1e-4
   c.optim.warmup_images = 0
@@ -231,6 +234,10 @@ def adversarial_finetune() -> ml_collections.ConfigDict:
   c.adv.d_warmup_images = 1_600
   c.adv.ema_decay = 0.99
   c.eval.every_images = 3_200
+  if data_root:
+    c.data.train = f"folder:{data_root}/Train400"
+    c.data.eval = f"folder:{data_root}/Set12"
+    c.eval.max_images = 4
   return c
 
 

@@ -353,18 +353,28 @@ def perception(runs: dict[str, str], out: str) -> list[dict]:
   start = (np.mean([p["start_realism"] for p in points]),
            np.mean([p["start_psnr"] for p in points]))
   ax.plot(*start, "k*", ms=10, label="start (G before the adversary)")
+  _plane_axes(ax, "perception-distortion plane: final G of each run", 8)
+  _save_with_points(fig, out, points)
+  return points
+
+
+def _plane_axes(ax, title: str, fontsize: int):
+  """Axes, chance line, grid and legend of a perception-distortion plane."""
   ax.axvline(0.5, color="gray", ls=":", lw=1)
   ax.set_xlabel("realism: judges' AUC (0.5 = indistinguishable from "
                 "clean, 1 = always caught)")
   ax.set_ylabel("PSNR (dB)")
-  ax.set_title("perception-distortion plane: final G of each run")
+  ax.set_title(title, fontsize=fontsize + 1)
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
+  ax.legend(fontsize=fontsize)
+
+
+def _save_with_points(fig, out: str, points: list[dict]):
+  """Saves the figure as OUT and its points as OUT with .json."""
   fig.tight_layout()
   plots.save_figure(fig, out)
   with open(os.path.splitext(out)[0] + ".json", "w") as f:
     json.dump(points, f, indent=1)
-  return points
 
 
 _PUSH = re.compile(r"^(?:(?P<family>[a-z]+)-)?push(?P<weight>[0-9.e+-]+)$")
@@ -454,24 +464,12 @@ def plane(records: list[dict], out: str) -> list[dict]:
           ax.annotate(f"{'α' if interp else 'λ'}={p['param']:g}",
                       (p["realism"], p["psnr"]), textcoords="offset points",
                       xytext=(4, 4), fontsize=7, color=f"C{i}")
-    on_curves = {id(p) for c in curves.values() for p in c}
-    for p in these:
-      if p["family"] == "" and p["param"] is None:
+    for p in these:  # models on no curve: stars
+      if p["family"] == "" and (p["param"] is None or not curves):
         ax.errorbar([p["realism"]], [p["psnr"]], xerr=_ci_bars([p]),
                     fmt="k*", ms=10, capsize=3, label=p["name"])
-      elif p["family"] == "" and id(p) not in on_curves and not curves:
-        ax.plot(p["realism"], p["psnr"], "ko")
-    ax.axvline(0.5, color="gray", ls=":", lw=1)
-    ax.set_xlabel("realism: judges' AUC (0.5 = indistinguishable from "
-                  "clean, 1 = always caught)")
-    ax.set_ylabel("PSNR (dB)")
-    ax.set_title(f"{data}, σ={sigma:g}", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-  fig.tight_layout()
-  plots.save_figure(fig, out)
-  with open(os.path.splitext(out)[0] + ".json", "w") as f:
-    json.dump(points, f, indent=1)
+    _plane_axes(ax, f"{data}, σ={sigma:g}", 7)
+  _save_with_points(fig, out, points)
   return points
 
 

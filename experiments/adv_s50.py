@@ -20,11 +20,7 @@ DATA = "../shared/data"
 
 
 def get_config(arg=None):
-  c = configs.adversarial_finetune()
-  c.data.train = f"folder:{DATA}/Train400"
-  c.data.eval = f"folder:{DATA}/Set12"
-  c.eval.max_images = 4
-  return configs.apply_args(c, arg)
+  return configs.apply_args(configs.adversarial_finetune(50, DATA), arg)
 
 
 def get_sweep():

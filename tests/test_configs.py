@@ -51,6 +51,29 @@ def test_sweep_is_lr_values():
                                             1e-5]
 
 
+@pytest.mark.parametrize("name", ["adv_s50.py", "adv_s25.py"])
+def test_perception_sweep_applies_and_names_its_families(name):
+  """Every run of the plane's sweep is a valid config of the experiment, and
+  its name is one ddn.figures plane reads as (family, λ) and ddn.evaluate
+  --checkpoint can list (no comma)."""
+  from ddn import figures, sweep
+  module = load(os.path.join(ROOT, "experiments", name))
+  seen = set()
+  for overrides in module.get_sweep():
+    c = sweep.apply_overrides(module.get_config(), overrides)
+    tasks.build(c, train.Setup(c))
+    run = sweep.run_name(overrides)
+    assert "," not in run
+    [p] = figures.plane_points([{"method": f"ddn {run}", "data": "d",
+                                 "sigma": 50.0, "psnr": 25.0,
+                                 "realism_auc": 0.9,
+                                 "realism_auc_ci95": [0.8, 1.0]}])
+    assert p["param"] == c.adv.weight
+    seen.add((p["family"], c.disc.kind, bool(c.adv.freeze_disc)))
+  assert seen == {("", "patch", False), ("small", "patch", False),
+                  ("big", "image", False), ("frozen", "patch", True)}
+
+
 def test_modifiers():
   c = configs.apply_args(configs.autoencoder(), "smoke,severe")
   assert c.data.crop == 32
