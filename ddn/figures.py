@@ -23,13 +23,22 @@
   # drawn by python -m ddn.sweep --config=experiments/adv_pd.py):
   python -m ddn.figures perception --runs=runs/pd/* --out=pd.png
 
+  # The perception-distortion plane of ddn.evaluate --realism records (runs
+  # named as configs.perception_sweep names them; the network interpolation
+  # as a curve), and the radial power spectra of outputs over clean's
+  # (benchmarks/perception_distortion.sh draws both):
+  python -m ddn.figures plane --records=runs/pd50/records.json --out=plane.png
+  python -m ddn.figures spectra --runs=MSE=gray-s50,adv=gray-s50-adv \
+      --data=folder:../shared/data/BSD68 --sigma=50 --out=spectra.png
+
   # Adversarial comparison (the chapter's Figure 17.5): noisy | each run |
   # clean, whole images with a magnified detail crop, same noise for all:
   python -m ddn.figures adversarial --data=embedded:eval --indices=0,1 \
       --runs="no adversary=runs/ae,big=runs/adv_big,small=runs/adv_small" \
       --out=adversarial_comparison.png
 
---runs is a comma-separated list of WORKDIR or LABEL=WORKDIR.
+--runs is a comma-separated list of WORKDIR or LABEL=WORKDIR (a label holds
+neither "=" nor ",").
 """
 
 from __future__ import annotations
@@ -384,7 +393,7 @@ def plane_points(records: list[dict]) -> list[dict]:
   """The realism-judged records of ddn.evaluate --realism as points of the
   perception-distortion plane: {'name', 'data', 'sigma', 'family',
   'param', 'psnr', 'realism', 'realism_ci95', 'hf'}. Families come from the
-  names experiments/adv_s50.get_sweep gives its runs: 'FAMILY-pushW' (an
+  names configs.perception_sweep gives its runs: 'FAMILY-pushW' (an
   adversary FAMILY at relative push λ = W), 'pushW' (λ = W for every
   family, e.g. the λ = 0 control), 'α=A' (inference.interpolate between the
   first two checkpoints, A = 0 and 1 being those two); any other model is
