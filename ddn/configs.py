@@ -364,6 +364,8 @@ def with_added_fields(saved: dict) -> dict:
     if isinstance(saved.get(group), dict):
       saved[group].setdefault(leaf, value)
   return saved
+
+
 NULLABLE = ("eval.sigma",)
 
 # Why a field of another task is not one of this task's.

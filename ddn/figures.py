@@ -206,6 +206,17 @@ def classifiers(runs: dict[str, str], out: str) -> dict[str, dict]:
 detail_window = plots.detail_window
 
 
+def _load_runs(runs: dict[str, str]) -> tuple[dict, int]:
+  """({label: inference.Denoiser}, their channel count: 1 with no runs);
+  a mix of gray and colour models is refused."""
+  from ddn import inference  # pylint: disable=g-import-not-at-top
+  denoisers = {k: inference.load(w) for k, w in runs.items()}
+  channels = {d.channels for d in denoisers.values()} or {1}
+  if len(channels) != 1:
+    raise ValueError("--runs mix gray and colour models; compare like runs.")
+  return denoisers, channels.pop()
+
+
 def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
            out: str, crop: int = 64, baselines: list[str] = (),
            tune_data: str = "embedded:train") -> dict[str, float]:
@@ -217,12 +228,7 @@ def detail(runs: dict[str, str], data_spec: str, index: int, sigma: float,
     {label: PSNR in dB} on the full image (protocol of ddn.evaluate).
   """
   from ddn import baselines as baselines_lib  # pylint: disable=g-import-not-at-top
-  from ddn import inference  # pylint: disable=g-import-not-at-top
-  denoisers = {k: inference.load(w) for k, w in runs.items()}
-  channels = {d.channels for d in denoisers.values()} or {1}
-  if len(channels) != 1:
-    raise ValueError("--runs mix gray and colour models; compare like runs.")
-  channels = channels.pop()
+  denoisers, channels = _load_runs(runs)
   source = evaluate.load_eval_source(data_spec, channels)
   clean = np.asarray(source[index], np.float32)
   noisy = protocol.noisy_version(clean, sigma, index)
@@ -272,12 +278,8 @@ def adversarial(runs: dict[str, str], data_spec: str, indices: list[int],
     {label: {'psnr': mean PSNR (dB) over the images, 'realism': the run's
      evaluation.json realism AUC of its final G, if it has one}}.
   """
-  from ddn import inference  # pylint: disable=g-import-not-at-top
-  denoisers = {k: inference.load(w) for k, w in runs.items()}
-  channels = {d.channels for d in denoisers.values()}
-  if len(channels) != 1:
-    raise ValueError("--runs mix gray and colour models; compare like runs.")
-  source = evaluate.load_eval_source(data_spec, channels.pop())
+  denoisers, channels = _load_runs(runs)
+  source = evaluate.load_eval_source(data_spec, channels)
   bad = [i for i in indices if not 0 <= i < len(source)]
   if bad:
     raise ValueError(f"--indices {bad}: {data_spec} has {len(source)} "
@@ -491,13 +493,9 @@ def spectra(runs: dict[str, str], data_spec: str, sigma: float,
   Returns:
     {label: the high-frequency (0.25-0.5 cycles/pixel) power ratio}.
   """
-  from ddn import inference  # pylint: disable=g-import-not-at-top
   from ddn import realism  # pylint: disable=g-import-not-at-top
-  denoisers = {k: inference.load(w) for k, w in runs.items()}
-  channels = {d.channels for d in denoisers.values()}
-  if len(channels) != 1:
-    raise ValueError("--runs mix gray and colour models; compare like runs.")
-  source = evaluate.load_eval_source(data_spec, channels.pop())
+  denoisers, channels = _load_runs(runs)
+  source = evaluate.load_eval_source(data_spec, channels)
   cleans = [np.asarray(source[i], np.float32) for i in range(len(source))]
   noisies = [protocol.noisy_version(c, sigma, i) for i, c in enumerate(cleans)]
   f, p_clean = realism.radial_spectrum(cleans)
@@ -510,7 +508,7 @@ def spectra(runs: dict[str, str], data_spec: str, sigma: float,
     _, p = realism.radial_spectrum(images)
     ax.semilogy(f, p / np.maximum(p_clean, 1e-20), color=f"C{i}",
                 ls=":" if label == "noisy" else "-", label=label)
-    ratios[label] = realism.spectrum_hf_ratio(images, cleans)
+    ratios[label] = realism.band_ratio(f, p, p_clean)
   ax.axhline(1.0, color="k", lw=1)
   ax.axvspan(0.25, 0.5, color="gray", alpha=0.1)
   ax.set_xlabel("frequency (cycles/pixel)")

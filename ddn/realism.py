@@ -189,6 +189,12 @@ def spectrum_hf_ratio(outputs, clean, band=(0.25, 0.5)) -> float:
   """High-frequency power of `outputs` over that of `clean` (see module)."""
   f, p_out = radial_spectrum(outputs)
   _, p_clean = radial_spectrum(clean)
+  return band_ratio(f, p_out, p_clean, band)
+
+
+def band_ratio(f, p_out, p_clean, band=(0.25, 0.5)) -> float:
+  """Power of one radial spectrum over another's in the band of
+  frequencies `band` (cycles/pixel), from radial_spectrum's arrays."""
   sel = (f >= band[0]) & (f <= band[1])
   return float(p_out[sel].sum() / max(p_clean[sel].sum(), 1e-20))
 

@@ -105,14 +105,15 @@ def main(argv):
     figures.lr_sweep({n: os.path.join(f.workdir, n) for n, _ in configs},
                      out)
     logging.info("wrote %s", out)
+  plane = all("adv.weight" in o for o in sweep) and finished
   judged = all(os.path.exists(os.path.join(w, "evaluation.json"))
                for w in finished.values())
-  if all("adv.weight" in o for o in sweep) and finished and not judged:
+  if plane and not judged:
     print("ddn.sweep: the runs have no evaluation.json (eval.final=False); "
           "judge them together with python -m ddn.evaluate --realism and "
           "draw the plane with python -m ddn.figures plane "
           "(benchmarks/perception_distortion.sh).")
-  elif all("adv.weight" in o for o in sweep) and finished:
+  elif plane:
     out = os.path.join(f.workdir, "perception_distortion.png")
     for p in figures.perception(finished, out):
       lo, hi = p["realism_ci95"]

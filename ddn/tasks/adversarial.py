@@ -320,7 +320,7 @@ class AdversarialTask(base.Task):
   def finish(self, state, workdir: str, train_src, eval_src) -> None:
     """The final evaluation (evaluation.json, comparison.png), once per
     final step: PSNR and realism of G and of G before the adversary."""
-    if not self.config.eval.get("final", True):
+    if not self.config.eval.final:
       return
     path = os.path.join(workdir, EVALUATION)
     step = int(state.step)
