@@ -31,6 +31,12 @@
   python -m ddn.figures spectra --runs=MSE=gray-s50,adv=gray-s50-adv \
       --data=folder:../shared/data/BSD68 --sigma=50 --out=spectra.png
 
+  # Knocked-out blocks (benchmarks/knocked_out_blocks.sh): Gaussian noise
+  # and 4 blocks of 24-40 px set to 0, PSNR and detail power inside them
+  # with bootstrap 95% intervals; noisy | each run | clean around a block:
+  python -m ddn.figures blocks --runs=MSE=runs/blocks/push0 \
+      --data=folder:../shared/data/BSD68 --sigma=50 --indices=2 --out=b.png
+
   # Adversarial comparison (the chapter's Figure 17.5): noisy | each run |
   # clean, whole images with a magnified detail crop, same noise for all:
   python -m ddn.figures adversarial --data=embedded:eval --indices=0,1 \
@@ -522,8 +528,128 @@ def spectra(runs: dict[str, str], data_spec: str, sigma: float,
   return ratios
 
 
+# Knocked-out blocks of the blocks figure: 4 squares of 24-40 px per test
+# image, set to 0 after the Gaussian noise (experiments/adv_blocks.py trains
+# on one 16-40 px block per 64 px crop).
+BLOCKS = dict(block_count=4, block_size_min=24, block_size_max=40)
+
+
+def _detail_energy(x: np.ndarray) -> np.ndarray:
+  """Per-pixel detail power: (x minus its 3x3 binomial blur)², (H, W)."""
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  k1 = np.array([1.0, 2.0, 1.0]) / 4
+  g = x[..., 0].astype(np.float64)
+  return (g - ndimage.convolve(g, np.outer(k1, k1), mode="reflect")) ** 2
+
+
+def _mean_ci(values, over=None, seed: int = 0, n: int = 2000
+             ) -> tuple[float, list]:
+  """mean(values), or sum(values) / sum(over), and its bootstrap 95%
+  interval over the items (images)."""
+  v = np.asarray(values, np.float64)
+  d = np.ones_like(v) if over is None else np.asarray(over, np.float64)
+  idx = np.random.default_rng(seed).integers(0, len(v), (n, len(v)))
+  boot = v[idx].sum(axis=1) / np.maximum(d[idx].sum(axis=1), 1e-12)
+  lo, hi = np.percentile(boot, [2.5, 97.5])
+  return float(v.sum() / max(d.sum(), 1e-12)), [float(lo), float(hi)]
+
+
+def knocked_out(clean: np.ndarray, sigma: float, index: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+  """(noisy, mask): test image `index` with ddn.evaluate's Gaussian noise at
+  σ, then BLOCKS knocked out (set to 0) where mask (H, W) is True; the same
+  blocks for every run."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from ddn import noise  # pylint: disable=g-import-not-at-top
+  spec = noise.NoiseSpec(kinds=("blocks",), block_fill="zero", **BLOCKS)
+  mask = np.asarray(noise.block_mask((1,) + clean.shape,
+                                     jax.random.PRNGKey(index), spec))[0]
+  noisy = protocol.noisy_version(clean, sigma, index)
+  return np.where(mask, 0.0, noisy).astype(np.float32), mask[..., 0]
+
+
+def blocks(runs: dict[str, str], data_spec: str, sigma: float, out: str,
+           indices: list[int], crop: int = 96) -> dict[str, dict]:
+  """Knocked-out blocks: every image of `data_spec` with Gaussian noise at σ
+  and BLOCKS knocked out, denoised by each run; noisy | each run | clean
+  on the images `indices`, each with a box around its largest block
+  magnified.
+
+  Returns:
+    {label: {'psnr', 'psnr_blocks', 'psnr_rest' (dB, over the whole image,
+     inside the blocks, outside them; means over the images),
+     'detail_blocks' (the outputs' detail power inside the blocks, 2 px in
+     from their edges, over clean's, pooled over the images: 1 = as much
+     fine structure as clean, 0 = flat), each with '<key>_ci95', a bootstrap
+     95% interval over the images}}.
+  """
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  denoisers, channels = _load_runs(runs)
+  if channels != 1:
+    raise ValueError("blocks compares gray models.")
+  source = evaluate.load_eval_source(data_spec, channels)
+  bad = [i for i in indices if not 0 <= i < len(source)]
+  if bad:
+    raise ValueError(f"--indices {bad}: {data_spec} has {len(source)} "
+                     f"images (0..{len(source) - 1}).")
+  labels = ["noisy"] + list(denoisers)
+  stats = {k: {"psnr": [], "psnr_blocks": [], "psnr_rest": [],
+               "detail_blocks": []} for k in labels}
+  shown = {}  # index -> ({label: image}, its box)
+  detail_clean = []
+  for i in range(len(source)):
+    clean = np.asarray(source[i], np.float32)
+    noisy, mask = knocked_out(clean, sigma, i)
+    outputs = {"noisy": noisy}
+    outputs.update({k: d.at(sigma)(noisy) for k, d in denoisers.items()})
+    ref = protocol.quantise(clean)
+    inner = ndimage.binary_erosion(mask, iterations=2)  # blur stays inside
+    detail_clean.append(_detail_energy(clean)[inner].sum())
+    for k, v in outputs.items():
+      q = protocol.quantise(v)
+      stats[k]["psnr"].append(protocol.psnr_uint8(q, ref))
+      stats[k]["psnr_blocks"].append(protocol.psnr_uint8(q[mask], ref[mask]))
+      stats[k]["psnr_rest"].append(protocol.psnr_uint8(q[~mask], ref[~mask]))
+      stats[k]["detail_blocks"].append(
+          _detail_energy(np.clip(v, 0, 1))[inner].sum())
+    if i in indices:
+      shown[i] = ({**outputs, "clean": clean}, _block_window(mask, crop))
+  summary = {}
+  for k, s in stats.items():
+    summary[k] = {}
+    for key, values in s.items():
+      over = detail_clean if key == "detail_blocks" else None
+      summary[k][key], summary[k][f"{key}_ci95"] = _mean_ci(values, over)
+  columns = [(k, [shown[i][0][k] for i in indices])
+             for k in labels + ["clean"]]
+  notes = {k: [f"{stats[k]['psnr_blocks'][i]:.1f} dB in blocks"
+               for i in indices] for k in labels}
+  windows = [shown[i][1] for i in indices]
+  plots.comparison(columns, out, crop=crop, notes=notes, windows=windows,
+                   title=f"{data_spec} {indices}, σ={sigma:g}, "
+                   f"{BLOCKS['block_count']} blocks of "
+                   f"{BLOCKS['block_size_min']}-{BLOCKS['block_size_max']} px "
+                   "knocked out")
+  with open(os.path.splitext(out)[0] + ".json", "w") as fh:
+    json.dump({"data": data_spec, "sigma": sigma, "blocks": BLOCKS,
+               "runs": runs, "summary": summary}, fh, indent=1)
+  return summary
+
+
+def _block_window(mask: np.ndarray, crop: int) -> tuple[int, int]:
+  """Top-left (y, x) of a crop x crop box centred on the mask's largest
+  knocked-out square (the one with the most pixels around its centre)."""
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  h, w = mask.shape
+  depth = ndimage.distance_transform_edt(mask)
+  cy, cx = np.unravel_index(np.argmax(depth), mask.shape)
+  y = int(np.clip(cy - crop // 2, 0, max(h - crop, 0)))
+  x = int(np.clip(cx - crop // 2, 0, max(w - crop, 0)))
+  return y, x
+
+
 FIGURES = ("lr_sweep", "detail", "classifiers", "adversarial", "perception",
-           "generalization", "plane", "spectra")
+           "generalization", "plane", "spectra", "blocks")
 
 
 def define_flags():
@@ -533,9 +659,10 @@ def define_flags():
   flags.DEFINE_string("data", "embedded:eval", "detail: image source.")
   flags.DEFINE_integer("index", 0, "detail: image index in --data.")
   flags.DEFINE_float("sigma", 25.0, "detail: noise σ (0-255 scale).")
-  flags.DEFINE_integer("crop", 64, "detail, adversarial: magnified crop "
-                       "size.")
-  flags.DEFINE_list("indices", ["0"], "adversarial: image indices in --data.")
+  flags.DEFINE_integer("crop", 64, "detail, adversarial, blocks: magnified "
+                       "crop size.")
+  flags.DEFINE_list("indices", ["0"], "adversarial, blocks: image indices in "
+                    "--data.")
   flags.DEFINE_list("baselines", [], "detail: classical methods to show too "
                     "(gaussian, median, nlm, bm3d).")
   flags.DEFINE_string("tune_data", "embedded:train", "detail: images the "
@@ -590,6 +717,14 @@ def main(argv):
     elif argv[1] == "spectra":
       for label, r in spectra(runs, f.data, f.sigma, f.out).items():
         print(f"{label}: high-frequency power ×{r:.2f} of clean's")
+    elif argv[1] == "blocks":
+      for label, r in blocks(runs, f.data, f.sigma, f.out,
+                             [int(i) for i in f.indices], f.crop).items():
+        lo, hi = r["detail_blocks_ci95"]
+        print(f"{label}: PSNR {r['psnr']:.2f} dB, in the blocks "
+              f"{r['psnr_blocks']:.2f} dB (outside {r['psnr_rest']:.2f}), "
+              f"detail in the blocks ×{r['detail_blocks']:.2f} of clean's "
+              f"[{lo:.2f}, {hi:.2f}]")
     elif argv[1] == "perception":
       for p in perception(runs, f.out):
         lo, hi = p["realism_ci95"]

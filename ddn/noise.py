@@ -156,12 +156,12 @@ def add_salt_pepper(x, key, spec: NoiseSpec):
   return jnp.where(hit, salt.astype(x.dtype), x)
 
 
-def knock_out_blocks(x, key, spec: NoiseSpec):
-  """Replaces `count` random square blocks per image by the fill value."""
-  if spec.block_count == 0:
-    return x
-  b, h, w, _ = x.shape
-  k_size, k_y, k_x, k_fill = jax.random.split(key, 4)
+def block_mask(shape: tuple[int, ...], key: jax.Array, spec: NoiseSpec
+               ) -> jax.Array:
+  """(B, H, W, 1) bool: the union of the `block_count` random squares per
+  image that knock_out_blocks(x, key, spec) replaces, for x of `shape`."""
+  b, h, w, _ = shape
+  k_size, k_y, k_x, _ = jax.random.split(key, 4)
   n = spec.block_count
   size = jax.random.randint(k_size, (b, n), spec.block_size_min,
                             spec.block_size_max + 1)
@@ -174,7 +174,15 @@ def knock_out_blocks(x, key, spec: NoiseSpec):
   xx = jnp.arange(w)[None, None, None, :]
   inside = ((yy >= y0[..., None, None]) & (yy < (y0 + size)[..., None, None]) &
             (xx >= x0[..., None, None]) & (xx < (x0 + size)[..., None, None]))
-  mask = jnp.any(inside, axis=1)[..., None]  # (B, H, W, 1)
+  return jnp.any(inside, axis=1)[..., None]
+
+
+def knock_out_blocks(x, key, spec: NoiseSpec):
+  """Replaces `count` random square blocks per image by the fill value."""
+  if spec.block_count == 0:
+    return x
+  mask = block_mask(x.shape, key, spec)
+  k_fill = jax.random.split(key, 4)[3]
   if spec.block_fill == "zero":
     fill = jnp.zeros_like(x)
   elif spec.block_fill == "one":

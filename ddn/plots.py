@@ -167,19 +167,21 @@ def detail_window(image: np.ndarray, size: int) -> tuple[int, int]:
 
 
 def comparison(columns: list[tuple[str, list[np.ndarray]]], out_path: str,
-               crop: int = 64, title: str = "", notes: dict | None = None):
+               crop: int = 64, title: str = "", notes: dict | None = None,
+               windows: list[tuple[int, int]] | None = None):
   """The chapter's Figure 17.5: one column per method (e.g. noisy | no
   adversary | adversaries | clean), one image a row, each shown whole with
   a red box and beside it that box magnified. The box is where the clean
   image (last column) has the most detail. `notes[label][row]`: a caption
-  line under that panel (e.g. its PSNR)."""
+  line under that panel (e.g. its PSNR); `windows[row]`: that row's box's
+  top-left corner (y, x) instead."""
   n_rows = len(columns[0][1])
   n_cols = len(columns)
   fig, axes = plt.subplots(2 * n_rows, n_cols, squeeze=False,
                            figsize=(2.4 * n_cols, 4.8 * n_rows))
   for i in range(n_rows):
     clean = columns[-1][1][i]
-    y, x = detail_window(clean, crop)
+    y, x = windows[i] if windows else detail_window(clean, crop)
     s = min(crop, clean.shape[0], clean.shape[1])
     for j, (label, images) in enumerate(columns):
       v = np.clip(images[i], 0, 1)

@@ -350,6 +350,42 @@ def test_plane_groups_runs_into_curves_by_their_sweep_names(tmp_path):
     figures.plane(records[-2:], out)
 
 
+def test_knocked_out_blocks_and_their_interval():
+  from ddn import figures
+  clean = np.full((64, 80, 1), 0.5, np.float32)
+  noisy, mask = figures.knocked_out(clean, 50.0, 3)
+  again, _ = figures.knocked_out(clean, 50.0, 3)
+  np.testing.assert_array_equal(noisy, again)  # the same for every run
+  np.testing.assert_array_equal(noisy[..., 0] == 0.0, mask)
+  assert 24 * 24 <= mask.sum() <= 4 * 40 * 40
+  other, _ = figures.knocked_out(clean, 50.0, 4)
+  assert not np.array_equal(noisy, other)  # each image its own blocks
+  # A pooled ratio: sum(values) / sum(over), its interval around it.
+  ratio, (lo, hi) = figures._mean_ci([1.0, 2.0, 3.0], over=[2.0, 2.0, 2.0])  # pylint: disable=protected-access
+  assert ratio == pytest.approx(1.0) and lo < 1.0 < hi
+  mean, (lo, hi) = figures._mean_ci([5.0, 5.0])  # pylint: disable=protected-access
+  assert mean == lo == hi == 5.0
+
+
+@pytest.mark.slow
+def test_blocks_figure_measures_inside_the_blocks(tmp_path):
+  from ddn import figures
+  out = str(tmp_path / "blocks.png")
+  summary = figures.blocks({"MSE": "gray-s50"}, "embedded:eval", 50.0, out,
+                           indices=[1])
+  assert os.path.getsize(out) > 0
+  with open(str(tmp_path / "blocks.json")) as f:
+    assert json.load(f)["summary"]["MSE"]["psnr"] == summary["MSE"]["psnr"]
+  noisy, mse = summary["noisy"], summary["MSE"]
+  assert noisy["detail_blocks"] == 0.0  # the blocks are flat zeros
+  assert mse["psnr_rest"] > noisy["psnr_rest"] + 10  # it denoises
+  # A model never trained on holes cannot fill them: its blocks stay far
+  # below the rest of the image and nearly flat.
+  assert mse["psnr_blocks"] < mse["psnr_rest"] - 10
+  lo, hi = mse["psnr_ci95"]
+  assert lo <= mse["psnr"] <= hi
+
+
 @pytest.mark.slow
 def test_spectra_of_noise_and_of_a_denoiser(tmp_path):
   from ddn import figures

@@ -102,3 +102,20 @@ def test_adversarial_recipe_smoke_run(name, tmp_path):
     ev = json.load(f)
   assert set(ev["calibration"]) == {"clean", "noisy", "gaussian"}
   assert 0 <= ev["g"]["realism_auc"] <= 1
+
+
+def test_blocks_sweep_is_the_recipe_on_knocked_out_blocks():
+  """experiments/adv_blocks.py: every run a valid config; λ = 0, the small
+  patch adversary and the big whole-image one, each on crops with one
+  knocked-out block."""
+  from ddn import sweep
+  module = load(os.path.join(ROOT, "experiments", "adv_blocks.py"))
+  kinds = {}
+  for overrides in module.get_sweep():
+    c = sweep.apply_overrides(module.get_config(), overrides)
+    tasks.build(c, train.Setup(c))
+    assert c.noise.kinds == "gaussian,blocks" and c.noise.blocks.count == 1
+    assert c.noise.blocks.size_max <= c.data.crop
+    kinds[sweep.run_name(overrides)] = (c.disc.kind, c.adv.weight)
+  assert kinds == {"push0": ("patch", 0.0), "small-push3": ("patch", 3.0),
+                   "big-push1": ("image", 1.0)}

@@ -58,6 +58,21 @@ def test_blocks_fraction_and_fill():
   np.testing.assert_allclose(knocked, 64 / 4096)  # one 8x8 block per image
 
 
+def test_block_mask_is_where_the_blocks_are_knocked_out():
+  s = spec(kinds="gaussian,blocks", **{"blocks.count": 3, "blocks.size_min": 6,
+                                       "blocks.size_max": 20,
+                                       "blocks.fill": "zero"})
+  key = jax.random.PRNGKey(4)
+  out = np.asarray(noise_lib.apply(CLEAN, key, s))
+  # apply folds the kind's position into the key; blocks come second.
+  mask = np.asarray(noise_lib.block_mask(CLEAN.shape, jax.random.fold_in(
+      key, 1), s))
+  assert mask.shape == CLEAN.shape and mask.dtype == bool
+  np.testing.assert_array_equal(out == 0.0, mask)  # noise is never exactly 0
+  area = mask.mean(axis=(1, 2, 3)) * 64 * 64
+  assert (area >= 36).all() and (area <= 3 * 400).all()
+
+
 @pytest.mark.parametrize("preset,sigma,sp_rate", [
     ("mild", 15.0, 0.0), ("moderate", 25.0, 0.02), ("severe", 50.0, 0.1)])
 def test_presets_measured_statistics(preset, sigma, sp_rate):
