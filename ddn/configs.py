@@ -241,6 +241,18 @@ def adversarial_finetune(sigma: int = 50, data_root: str = ""
   return c
 
 
+def knocked_out_blocks(c: ml_collections.ConfigDict
+                       ) -> ml_collections.ConfigDict:
+  """The knocked-out-blocks experiments' data (experiments/ae_blocks.py,
+  adv_blocks.py): 64 px crops, σ = 50 Gaussian noise, then one square of
+  16-40 px per crop set to 0."""
+  c.data.crop = 64
+  c.noise.kinds = "gaussian,blocks"
+  c.noise.gaussian.sigma = 50.0
+  c.noise.blocks.update(dict(count=1, size_min=16, size_max=40, fill="zero"))
+  return c
+
+
 # The big adversary of the perception-distortion sweep: a whole-image D.
 BIG_DISC = {"disc.kind": "image", "disc.padding": "SAME",
             "disc.features": (16, 32, 64, 128), "disc.blocks": 1,

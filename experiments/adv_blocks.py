@@ -1,16 +1,16 @@
-"""Knocked-out blocks, big against small adversary (the chapter's
-observation; docs/adversarial.md): gray-s50 fine-tuned on Train400 crops of
-64 px at σ = 50 with one square block of 16-40 px knocked out (set to 0) per
-crop, 4,800 crops, with the recipe of experiments/adv_s50.py
-(configs.adversarial_finetune). The sweep trains the same fine-tune three
-ways: λ = 0 (D trains, G learns to fill the blocks from the reconstruction
-loss alone), the small 33 px patch adversary at λ = 3 and the big
-whole-image one at λ = 1 (each family's most realistic push on the σ = 50
-plane).
+"""Knocked-out blocks, big against small adversary (the realism chapter's
+observation; docs/adversarial.md): the MSE model of experiments/ae_blocks.py
+(gray-s50 trained to fill one 16-40 px block per 64 px crop at σ = 50)
+fine-tuned on the same data with the recipe of experiments/adv_s50.py
+(configs.adversarial_finetune) for 3,200 crops, 800 of them D's warm-up.
+The sweep trains it three ways: λ = 0 (D trains, G ignores it: the
+control), the small 33 px patch adversary at λ = 3 and the big whole-image
+one at λ = 1 (each family's most realistic push on the σ = 50 plane).
 
-The sweep and its figure (needs ../shared/data):
+The whole experiment (needs ../shared/data; starts the sweep from the
+ae_blocks model with --config.train.init_from=WORKDIR/mse):
   bash benchmarks/knocked_out_blocks.sh runs/blocks
-One run:
+Alone, from gray-s50 (which has never seen a block):
   python launch.py --config=experiments/adv_blocks.py --workdir=runs/blocks1
 """
 
@@ -20,12 +20,10 @@ DATA = "../shared/data"
 
 
 def get_config(arg=None):
-  c = configs.adversarial_finetune(50, DATA)
-  c.data.crop = 64
-  c.noise.kinds = "gaussian,blocks"
-  c.noise.blocks.update(dict(count=1, size_min=16, size_max=40, fill="zero"))
-  c.train.total_images = 4_800
-  c.eval.every_images = 2_400
+  c = configs.knocked_out_blocks(configs.adversarial_finetune(50, DATA))
+  c.train.total_images = 3_200
+  c.adv.d_warmup_images = 800
+  c.eval.every_images = 1_600
   return configs.apply_args(c, arg)
 
 
