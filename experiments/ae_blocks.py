@@ -1,5 +1,5 @@
 """Knocked-out blocks, the MSE model (docs/adversarial.md): the shipped
-gray-s50 trained on in Train400 at σ = 50 with one square of 16-40 px per
+gray-s50 trained further on Train400 at σ = 50 with one square of 16-40 px per
 64 px crop set to 0 (configs.knocked_out_blocks), 9,600 crops, so that it
 fills the blocks; experiments/adv_blocks.py fine-tunes it against the big
 and the small adversary.
