@@ -234,10 +234,16 @@ def adversarial_finetune(sigma: int = 50, data_root: str = ""
   c.adv.d_warmup_images = 1_600
   c.adv.ema_decay = 0.99
   c.eval.every_images = 3_200
-  if data_root:
-    c.data.train = f"folder:{data_root}/Train400"
-    c.data.eval = f"folder:{data_root}/Set12"
-    c.eval.max_images = 4
+  return on_train400(c, data_root) if data_root else c
+
+
+def on_train400(c: ml_collections.ConfigDict, data_root: str
+                ) -> ml_collections.ConfigDict:
+  """Trains on `data_root`/Train400 and evaluates on 4 of its Set12 images
+  (`data_root` laid out as ../shared/data)."""
+  c.data.train = f"folder:{data_root}/Train400"
+  c.data.eval = f"folder:{data_root}/Set12"
+  c.eval.max_images = 4
   return c
 
 

@@ -15,10 +15,8 @@ DATA = "../shared/data"
 
 
 def get_config(arg=None):
-  c = configs.knocked_out_blocks(configs.autoencoder())
-  c.data.train = f"folder:{DATA}/Train400"
-  c.data.eval = f"folder:{DATA}/Set12"
-  c.eval.max_images = 4
+  c = configs.knocked_out_blocks(configs.on_train400(configs.autoencoder(),
+                                                   DATA))
   c.eval.sigma = 50.0
   c.eval.every_images = 4_800
   c.train.init_from = "gray-s50"
