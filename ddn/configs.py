@@ -84,7 +84,7 @@ def autoencoder() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict(dict(
       name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
       skip=True, upsample="transpose", activation="relu", dropout=0.0,
-      output="residual", noise_map=False))
+      output="residual", noise_map=False, unshuffle=1))
 
   # a * SSD + b * L1 with the chapter's b / a = 0.1 (both means, ddn.losses).
   c.loss = ml_collections.ConfigDict(dict(ssd_weight=1.0, l1_weight=0.1))
@@ -159,6 +159,9 @@ def adversarial() -> ml_collections.ConfigDict:
       # True: λ = weight · |∇Pred| / |∇adversarial| at G's last layer
       # (VQGAN's adaptive weight), so `weight` is the adversary's relative push.
       adaptive=False,
+      # > 0: the adaptive λ's ceiling (when D falls to chance, its shrinking
+      # gradient would otherwise be scaled up to the push); 0: none.
+      max_weight=0.0,
       g_loss="score",  # score (the chapter's) | nonsaturating | hinge
       n_d=1, n_g=1,  # per iteration: n_d D steps, then n_g G steps
       # Reconstruction-only G steps first, when train.init_from is empty.
@@ -371,7 +374,8 @@ TASKS = {"autoencoder": autoencoder, "classifier": classifier,
 OPTIONAL = ("task",)
 # Fields added after runs and shipped models were saved without them, with
 # the value those had (ddn.train and init_from read a missing one as this).
-ADDED_FIELDS = {"model.noise_map": False}
+ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
+                "adv.max_weight": 0.0}
 
 
 def with_added_fields(saved: dict) -> dict:

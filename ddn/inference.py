@@ -127,7 +127,7 @@ class Denoiser:
     self.model_cfg, self.channels, self.params = model_cfg, channels, params
     self.step, self.name, self.noise = step, name, noise
     self.info = info or {}
-    self.multiple = 2 ** (self.model.levels - 1)
+    self.multiple = 2 ** (self.model.levels - 1) * self.model.unshuffle
     rf = self.receptive_field()
     self.margin = _round_up(margin if margin is not None else max(32, rf),
                             self.multiple)
@@ -179,7 +179,7 @@ class Denoiser:
     down and decoder back up)."""
     m = self.model
     k = m.kernel_size // 2
-    radius, scale = 0, 1
+    radius, scale = m.unshuffle - 1, m.unshuffle  # the pixel-phase blocks
     for level in range(m.levels):  # encoder: blocks convs per level
       if level > 0:
         scale *= 2

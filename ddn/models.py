@@ -92,6 +92,10 @@ class Autoencoder(nn.Module):
     noise_map: told the noise level (FFDNet): σ/255 enters as one more
       input channel, constant over the image, so one network serves every σ
       it was trained over; `__call__` then needs `sigma`.
+    unshuffle: FFDNet's front end: the image is split into its
+      unshuffle x unshuffle pixel phases (space-to-depth) so every
+      convolution runs at 1/unshuffle the resolution, and the head's
+      channels are put back (depth-to-space). 1 turns it off.
     dtype: of the activations (config.compute_dtype): float32, or bfloat16
       for TPUs. Parameters, the 1x1 head, the residual subtraction and the
       output are float32 either way.
@@ -107,6 +111,7 @@ class Autoencoder(nn.Module):
   dropout: float = 0.0
   output: str = "residual"
   noise_map: bool = False
+  unshuffle: int = 1
   dtype: Any = jnp.float32
 
   @property
@@ -140,19 +145,20 @@ class Autoencoder(nn.Module):
     if x.shape[-1] != self.channels:
       raise ValueError(f"model expects {self.channels}-channel images, got "
                        f"shape {x.shape}; set config.data.channels to match.")
-    b, h, w, _ = x.shape
-    y = x
+    h, w = x.shape[1:3]
+    r = self.unshuffle
+    m = 2 ** (self.levels - 1) * r
+    ph, pw = (-h) % m, (-w) % m
+    mode = "reflect" if (ph < h and pw < w) else "edge"
+    y = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
+    y = space_to_depth(y, r)
     if self.noise_map:
       if sigma is None:
         raise ValueError("this model is told the noise level (noise_map): "
                          "pass sigma, the noise σ on the 0-255 scale.")
       level = jnp.asarray(sigma, jnp.float32).reshape(-1, 1, 1, 1) / 255.0
       y = jnp.concatenate(
-          [x, jnp.broadcast_to(level, (b, h, w, 1)).astype(x.dtype)], -1)
-    m = 2 ** (self.levels - 1)
-    ph, pw = (-h) % m, (-w) % m
-    mode = "reflect" if (ph < h and pw < w) else "edge"
-    y = jnp.pad(y, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
+          [y, jnp.broadcast_to(level, y.shape[:3] + (1,)).astype(y.dtype)], -1)
 
     skips = []
     for level, feat in enumerate(self.features):
@@ -174,8 +180,9 @@ class Autoencoder(nn.Module):
         y = jnp.concatenate([y, skips[level]], axis=-1)
       for i in range(self.blocks):
         y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
-    y = nn.Conv(self.channels, (1, 1), dtype=jnp.float32, name="head")(y)
-    y = y[:, :h, :w, :]
+    y = nn.Conv(self.channels * r * r, (1, 1), dtype=jnp.float32,
+                name="head")(y)
+    y = depth_to_space(y, r)[:, :h, :w, :]
     if self.output == "residual":
       return x - y
     if self.output == "sigmoid":
@@ -187,13 +194,33 @@ class Autoencoder(nn.Module):
   def encoder_layers(self) -> list["Layer"]:
     """The encoder as a layer stack, for `receptive_field`."""
     k = self.kernel_size
-    layers = []
+    r = self.unshuffle
+    layers = [Layer(kernel=r, stride=r)] if r > 1 else []
     for level in range(self.levels):
       for i in range(self.blocks):
         stride = 2 if (level > 0 and i == 0) else 1
         layers.append(Layer(kernel=k, stride=stride,
                             padding=same_padding(k, stride)))
     return layers
+
+
+def space_to_depth(x: jax.Array, r: int) -> jax.Array:
+  """(B, H, W, C) -> (B, H/r, W/r, r*r*C): each r x r block's pixels become
+  channels (row-major within the block, then C)."""
+  if r == 1:
+    return x
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // r, r, w // r, r, c).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, h // r, w // r, r * r * c)
+
+
+def depth_to_space(x: jax.Array, r: int) -> jax.Array:
+  """The inverse of `space_to_depth`."""
+  if r == 1:
+    return x
+  b, h, w, c = x.shape
+  x = x.reshape(b, h, w, r, r, c // (r * r)).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, h * r, w * r, c // (r * r))
 
 
 def from_config(cfg, channels: int, dtype: str = "float32") -> Autoencoder:
@@ -221,12 +248,17 @@ def from_config(cfg, channels: int, dtype: str = "float32") -> Autoencoder:
                      f"kernel_size={cfg.kernel_size}.")
   if not 0 <= cfg.dropout < 1:
     raise ValueError(f"config.model.dropout={cfg.dropout}: must be in [0, 1).")
+  unshuffle = cfg.get("unshuffle", 1)
+  if unshuffle not in (1, 2, 4):
+    raise ValueError(f"config.model.unshuffle={unshuffle}: valid values are "
+                     "1 (off), 2 and 4.")
   return Autoencoder(
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
       upsample=cfg.upsample, activation=cfg.activation,
       dropout=float(cfg.dropout), output=cfg.output,
-      noise_map=bool(cfg.get("noise_map", False)), dtype=jnp.dtype(dtype))
+      noise_map=bool(cfg.get("noise_map", False)), unshuffle=int(unshuffle),
+      dtype=jnp.dtype(dtype))
 
 
 # ----------------------------------------------------------------------------

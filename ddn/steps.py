@@ -387,11 +387,13 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  noise_spec: noise_lib.NoiseSpec, ssd_weight: float,
                  l1_weight: float, adv_weight: float, g_loss: str,
                  margin: float, ema_decay: float, n_g: int,
-                 adaptive: bool = False, skip_nonfinite: bool = False):
+                 adaptive: bool = False, max_weight: float = 0.0,
+                 skip_nonfinite: bool = False):
   """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
   vs clean (the "Pred" term) + λ · generator_loss(u(G(noisy))), with
   λ = adv_weight, or with `adaptive` (VQGAN's rule) λ = adv_weight ·
-  |∇ Pred| / |∇ adversarial| at G's last layer (no gradient through λ).
+  |∇ Pred| / |∇ adversarial| at G's last layer (no gradient through λ),
+  at most `max_weight` when that is > 0.
 
   Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
   step's tags, so with adv_weight = 0 this is the autoencoder step. D is
@@ -423,7 +425,7 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   (pred, adv), vjp, (parts, out, u_fake) = jax.vjp(terms, state.params,
                                                    has_aux=True)
   grads, weight, ratio = weighted_gradient(
-      vjp, disc is not None, adv_weight, adaptive)
+      vjp, disc is not None, adv_weight, adaptive, max_weight)
   loss = pred + weight * adv
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
@@ -456,10 +458,13 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
 
 
 def weighted_gradient(vjp, adversary: bool, adv_weight: float,
-                      adaptive: bool):
+                      adaptive: bool, max_weight: float = 0.0):
   """∇Pred + λ ∇adv from `vjp` of (Pred, adv), one backward pass per term,
   so λ can be set from (and the logs can show) the two gradients at G's
-  last layer. Returns (gradient, λ, |λ ∇adv| / |∇Pred| at the last layer)."""
+  last layer. An adaptive λ is at most `max_weight` (when > 0): when D
+  falls to chance its gradient shrinks and the rule alone would scale that
+  uninformative gradient up to the push. Returns (gradient, λ,
+  |λ ∇adv| / |∇Pred| at the last layer)."""
   one, zero = jnp.ones(()), jnp.zeros(())
   (g_pred,) = vjp((one, zero))
   if not adversary:
@@ -470,6 +475,8 @@ def weighted_gradient(vjp, adversary: bool, adv_weight: float,
   adv_norm = optax.global_norm(g_adv[head])
   weight = adv_weight * (jax.lax.stop_gradient(
       jnp.minimum(pred_norm / (adv_norm + 1e-8), 1e4)) if adaptive else 1.0)
+  if adaptive and max_weight > 0:
+    weight = jnp.minimum(weight, max_weight)
   grads = jax.tree_util.tree_map(lambda a, b: a + weight * b, g_pred, g_adv)
   return grads, weight, weight * adv_norm / (pred_norm + 1e-12)
 
@@ -505,7 +512,8 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
               ssd_weight=float(lc.ssd_weight), l1_weight=float(lc.l1_weight),
               adv_weight=float(a.weight), g_loss=a.g_loss,
               margin=float(config.disc.margin), ema_decay=float(a.ema_decay),
-              n_g=n_g, adaptive=bool(a.adaptive), skip_nonfinite=skip)
+              n_g=n_g, adaptive=bool(a.adaptive),
+              max_weight=float(a.get("max_weight", 0.0)), skip_nonfinite=skip)
   g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
   g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
 

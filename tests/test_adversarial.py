@@ -497,6 +497,14 @@ def test_gradient_ratio_metric():
   # λ = 0.3 |∇pred| / |∇adv|: the fixed-λ ratio at 0.1 gives |∇adv|/|∇pred|.
   np.testing.assert_allclose(m["g/adv_weight"],
                              0.3 * 0.1 / m1["g/grad_ratio"], rtol=1e-4)
+  # A ceiling below that λ holds λ there, and the push falls with it.
+  cap = 0.5 * float(m["g/adv_weight"])
+  capped = metrics(adv_weight=0.3, adaptive=True, max_weight=cap)
+  np.testing.assert_allclose(capped["g/adv_weight"], cap, rtol=1e-6)
+  np.testing.assert_allclose(capped["g/grad_ratio"], 0.15, rtol=1e-4)
+  above = metrics(adv_weight=0.3, adaptive=True, max_weight=4 * cap)
+  np.testing.assert_allclose(above["g/adv_weight"], m["g/adv_weight"],
+                             rtol=1e-6)
 
 
 def test_interpolation_endpoints_are_the_two_models():

@@ -146,6 +146,12 @@ CASES = [
                  "init_from", id="classifier-model"),
     pytest.param("adversarial", {"adv.weight": -1.0},
                  r"config\.adv\.weight=-1\.0: must be >= 0", id="lambda<0"),
+    pytest.param("adversarial", {"adv.max_weight": -0.1},
+                 r"config\.adv\.max_weight=-0\.1: must be >= 0",
+                 id="max-lambda<0"),
+    pytest.param("autoencoder", {"model.unshuffle": 3},
+                 r"config\.model\.unshuffle=3: valid values are 1 \(off\)",
+                 id="unshuffle=3"),
     pytest.param("adversarial", {"adv.n_d": 0}, r"config\.adv\.n_d=0: must "
                  "be >= 1", id="n_d=0"),
     pytest.param("adversarial", {"disc_optim.lr": -1e-3},

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ddn import configs
+from ddn import inference
 from ddn import models
 
 TINY = dict(features=(4, 8), blocks=1)
@@ -135,3 +136,69 @@ def test_wrong_channel_count_is_clear():
   model = models.Autoencoder(channels=1, **TINY)
   with pytest.raises(ValueError, match="1-channel.*data.channels"):
     init_apply(model, (1, 8, 8, 3))
+
+
+# ----------------------------------------------------------------------------
+# Pixel-unshuffle front end (config.model.unshuffle).
+
+
+def test_space_to_depth_gives_the_pixel_phases_and_inverts():
+  x = jnp.asarray(np.random.default_rng(0).random((2, 6, 8, 3), np.float32))
+  s = models.space_to_depth(x, 2)
+  assert s.shape == (2, 3, 4, 12)
+  for i in range(2):
+    for j in range(2):  # phase (i, j) is channels (2i + j) * 3 ... + 3
+      np.testing.assert_array_equal(s[..., (2 * i + j) * 3:(2 * i + j + 1) * 3],
+                                    x[:, i::2, j::2, :])
+  np.testing.assert_array_equal(models.depth_to_space(s, 2), x)
+
+
+@pytest.mark.parametrize("shape", [(1, 17, 9, 1), (2, 16, 16, 3),
+                                   (1, 5, 6, 1)])
+def test_unshuffled_model_keeps_shapes_and_runs_at_half_resolution(shape):
+  model = models.Autoencoder(channels=shape[-1], unshuffle=2, noise_map=True,
+                             **TINY)
+  x = jnp.asarray(np.random.default_rng(0).random(shape, np.float32))
+  params = model.init(jax.random.PRNGKey(0), x, sigma=25.0)["params"]
+  y = model.apply({"params": params}, x, sigma=25.0)
+  assert y.shape == shape
+  c = shape[-1]
+  # 4 phases of c channels plus the noise map in; 4 phases of c out.
+  assert params["enc0_0"]["kernel"].shape == (3, 3, 4 * c + 1, 4)
+  assert params["head"]["kernel"].shape == (1, 1, 4, 4 * c)
+
+
+def test_unshuffle_one_is_the_plain_network():
+  plain = models.Autoencoder(channels=1, **TINY)
+  one = models.Autoencoder(channels=1, unshuffle=1, **TINY)
+  params, y = init_apply(plain, (1, 12, 10, 1))
+  x = jnp.asarray(np.random.default_rng(0).random((1, 12, 10, 1), np.float32))
+  np.testing.assert_array_equal(one.apply({"params": params}, x), y)
+
+
+def test_unshuffled_receptive_field_bounds_the_influence_and_tiles_agree():
+  """A pixel moves no output farther than Denoiser.receptive_field(), so
+  tiled inference (margins from it, cores a multiple of 2 ** (levels - 1)
+  * unshuffle) equals one whole pass."""
+  cfg = configs.autoencoder().model.to_dict()
+  cfg.update(features=(2, 2), blocks=1, unshuffle=2)
+  model = models.from_config(configs.ml_collections.ConfigDict(cfg), 1)
+  x = jnp.asarray(np.random.default_rng(0).random((1, 48, 48, 1),
+                                                  np.float32))
+  params = model.init(jax.random.PRNGKey(0), x)["params"]
+  params = jax.tree_util.tree_map(lambda p: jnp.abs(p) + 0.01, params)
+  g = jax.grad(lambda xx: model.apply({"params": params}, xx)[0, 24, 24, 0])
+  rows, cols = np.nonzero(np.asarray(g(x))[0, :, :, 0])
+  reach = max(abs(rows - 24).max(), abs(cols - 24).max())
+  d = inference.Denoiser(cfg, 1, params, 0, "tiny", {"sigma": 25.0},
+                         margin=12, blend=4)
+  assert reach <= d.receptive_field() <= d.margin and d.multiple == 4
+  img = np.asarray(x[0])[:46, :42]
+  np.testing.assert_allclose(d(img, tile=12), d(img, tile="none"), atol=2e-5)
+
+
+def test_bad_unshuffle_is_clear():
+  c = configs.autoencoder().model
+  c.unshuffle = 3
+  with pytest.raises(ValueError, match="unshuffle=3.*1 \\(off\\), 2 and 4"):
+    models.from_config(c, 1)

@@ -131,6 +131,8 @@ class AdversarialTask(base.Task):
     super().__init__(config, setup)
     a, d = config.adv, config.data
     checks = [("weight", a.weight >= 0, "must be >= 0 (0: no adversary)"),
+              ("max_weight", a.get("max_weight", 0.0) >= 0,
+               "must be >= 0 (0: no ceiling)"),
               ("n_d", a.n_d >= 1, "must be >= 1"),
               ("n_g", a.n_g >= 1, "must be >= 1"),
               ("g_warmup_images", a.g_warmup_images >= 0, "must be >= 0"),
