@@ -45,6 +45,6 @@ run "U-Net 32-64-128" 16000
 run "U-Net 32-64-128-160" 14400 --config.model.features="(32,64,128,160)"
 # FFDNet's pixel-unshuffle front end: the convolutions run at half
 # resolution, so at widths 48-96-192 (1.05 M parameters, 4.2 MB) a step costs
-# 22 GFLOP against 41, and the CPU trains about 85 crops/s against 40.
+# 22 GFLOP against 41, and the CPU trains 72-85 crops/s against about 40.
 run "unshuffle 2 U-Net 48-96-192" 36000 --config.model.unshuffle=2 \
   --config.model.features="(48,96,192)"
