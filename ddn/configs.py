@@ -301,6 +301,9 @@ def realism() -> ml_collections.ConfigDict:
       lr=1e-3,  # Adam, cosine decay to 1%
       test_crops=16,  # fixed crops per held-out image
       tune_images=64,  # at most this many tuning images
+      # > 0: tuning images cut into tiles of this size, real and denoised
+      # on a checkerboard (few large images); 0: whole images, even / odd.
+      tune_tile=0,
       bootstrap=1000))  # resamples of the held-out images for the CI
 
 

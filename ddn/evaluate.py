@@ -378,6 +378,9 @@ def define_flags():
   flags.DEFINE_integer("realism_seeds", None, "Judges of each architecture "
                        "(default 2).")
   flags.DEFINE_integer("realism_steps", None, "Training steps per judge.")
+  flags.DEFINE_integer("realism_tune_tile", None, "> 0: cut the tuning "
+                       "images into tiles of this size, real and denoised on "
+                       "a checkerboard (few large images; default 0).")
   flags.DEFINE_list("interpolate", [], "Alphas in [0, 1]: also evaluate the "
                     "network interpolations (1-α)·A + α·B of the first two "
                     "--checkpoint models.")
@@ -393,7 +396,8 @@ def realism_flags(f):
     return None
   cfg = configs.realism()
   for field, value in (("judges", f.realism_judges),
-                       ("seeds", f.realism_seeds), ("steps", f.realism_steps)):
+                       ("seeds", f.realism_seeds), ("steps", f.realism_steps),
+                       ("tune_tile", f.realism_tune_tile)):
     if value is not None:
       cfg[field] = tuple(value) if field == "judges" else value
   realism.validate(cfg)

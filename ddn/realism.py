@@ -13,7 +13,13 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   images): clean crops of the even-numbered images are "real", crops of the
   method's outputs for the noisy versions of the odd-numbered images are
   "denoised", so no judge sees the same content both ways. Crops are drawn
-  at random positions, with flips, every step.
+  at random positions, with flips, every step. With few, large tuning
+  images (the embedded photographs), `tune_tile` > 0 cuts each image (and
+  the method's whole-image output) into tiles of that size and the tiles
+  take the parts of images: on a checkerboard, one colour real, the other
+  denoised. Both sides then hold some of every photograph, so a judge
+  cannot win by learning which scenes are real, and no pixel is seen both
+  ways.
   Test. Fixed non-overlapping tiles (`test_crop`, larger than the training
   crops: both judges score any size, so a tile's score pools more texture)
   of held-out images, on a checkerboard: the clean tiles of one colour are
@@ -116,6 +122,10 @@ def validate(cfg) -> None:
   for field, ok, why in checks:
     if not ok:
       raise ValueError(f"config.eval.realism.{field}={cfg[field]}: {why}.")
+  tile = cfg.get("tune_tile", 0)
+  if tile and tile < cfg.crop:
+    raise ValueError(f"config.eval.realism.tune_tile={tile}: tiles must be "
+                     f">= the judges' crop {cfg.crop} (or 0: whole images).")
 
 
 # ----------------------------------------------------------------------------
@@ -273,6 +283,30 @@ def random_crops(images: Sequence[np.ndarray], n: int, crop: int,
   return np.stack(out)
 
 
+def tune_parts(images: Sequence[np.ndarray | None], tile: int
+               ) -> tuple[list, list]:
+  """(real parts, denoised parts) of the tuning images: with `tile` 0, the
+  even and the odd images; else every image's non-overlapping tile x tile
+  tiles (a grid from its top left corner; an image smaller than a tile is
+  one part), tile (r, c) of image i real when r + c + i is even. None
+  (an image the method was not run on) has no parts."""
+  if not tile:
+    return list(images[0::2]), list(images[1::2])
+  parts = ([], [])
+  for i, im in enumerate(images):
+    if im is None:
+      continue
+    h, w = im.shape[:2]
+    if min(h, w) < tile:
+      parts[i % 2].append(im)
+      continue
+    for r in range(h // tile):
+      for c in range(w // tile):
+        parts[(r + c + i) % 2].append(
+            im[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile])
+  return parts
+
+
 def space_to_depth(x: jax.Array) -> jax.Array:
   """(N, H, W, C) -> (N, H/2, W/2, 4C), every 2x2 block of pixels as
   channels: lossless, and XLA:CPU's convolutions run several times faster
@@ -346,7 +380,9 @@ class Meter:
                        f"image, got {len(data.tune_clean)} and "
                        f"{len(data.test_clean)}.")
     self.channels = data.tune_clean[0].shape[-1]
-    real = [_as_image(im) for im in data.tune_clean[0::2]]
+    self.tune_tile = int(cfg.get("tune_tile", 0))
+    real = [_as_image(im) for im in
+            tune_parts(data.tune_clean, self.tune_tile)[0]]
     self.real, self.select_real = self._split(real)
     if self.select_real:
       self.select_real = fixed_crops(self.select_real, int(cfg.test_crops),
@@ -402,7 +438,8 @@ class Meter:
     """The realism record (module docstring) of a method whose outputs for
     data.tune_noisy and data.test_noisy are `tune_out` and `test_out`."""
     cfg = self.cfg
-    fake, select_fake = self._split([_as_image(o) for o in tune_out[1::2]])
+    fake, select_fake = self._split(
+        [_as_image(o) for o in tune_parts(tune_out, self.tune_tile)[1]])
     select_fake = (fixed_crops(select_fake, int(cfg.test_crops),
                                int(cfg.crop), self.seed + REALISM_SEED + 1)
                    if select_fake else [])
@@ -449,8 +486,10 @@ class Meter:
   def judge_fn(self, denoise: Callable[[np.ndarray], np.ndarray],
                test_out: Sequence[np.ndarray] | None = None) -> dict:
     """judge() of `denoise(noisy (H, W, C)) -> (H, W, C)`, applied to every
-    noisy image (test ones only when `test_out` is not given)."""
-    tune_out = [None if i % 2 == 0 else np.asarray(denoise(x))
+    noisy tuning image that has denoised parts (the odd ones, or all with
+    `tune_tile`) and to every test image when `test_out` is not given."""
+    tune_out = [None if i % 2 == 0 and not self.tune_tile
+                else np.asarray(denoise(x))
                 for i, x in enumerate(self.data.tune_noisy)]
     if test_out is None:
       test_out = [np.asarray(denoise(x)) for x in self.data.test_noisy]

@@ -41,4 +41,6 @@ def get_config(arg=None):
   c.train.total_images = 3_200  # 2,400 adversarial: README's time budget
   c.adv.d_warmup_images = 800
   c.adv.max_weight = 0.05  # the adaptive λ's ceiling (docstring)
+  # Eight photographs: the judges train on tiles of all of them (docstring).
+  c.eval.realism.tune_tile = 128
   return configs.apply_args(c, arg)

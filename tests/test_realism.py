@@ -148,6 +148,37 @@ def test_judges_train_on_disjoint_images_and_the_same_test_crops():
   assert meter.judge_fn(lambda x: x) == meter.judge_fn(lambda x: x)
 
 
+def test_tiled_tuning_parts_are_disjoint_and_cover_every_image():
+  """tune_tile: every tuning image gives parts to both sides on a
+  checkerboard; no pixel is on both; the method runs on every image."""
+  ims = [np.arange(h * w, dtype=np.float32).reshape(h, w, 1) + 1e5 * i
+         for i, (h, w) in enumerate([(96, 128), (64, 96), (24, 40)])]
+  real, fake = realism.tune_parts(ims, 32)
+  assert len(real) + len(fake) == 12 + 6 + 1
+  values = lambda parts: set(np.concatenate([p.ravel() for p in parts]))
+  assert not values(real) & values(fake)
+  for i in range(2):  # both large images are on both sides
+    assert any(p.min() // 1e5 == i for p in real)
+    assert any(p.min() // 1e5 == i for p in fake)
+  # The checkerboard: image 0's first tile is real, its right neighbour
+  # and image 1's first tile are denoised; the small image 2 is one part.
+  np.testing.assert_array_equal(real[0], ims[0][:32, :32])
+  np.testing.assert_array_equal(fake[0], ims[0][:32, 32:64])
+  assert any(np.array_equal(p, ims[1][:32, :32]) for p in fake)
+  assert any(p is ims[2] for p in real)
+  # 0: whole images, even real and odd denoised.
+  real, fake = realism.tune_parts(ims, 0)
+  assert real[0] is ims[0] and fake[0] is ims[1] and real[1] is ims[2]
+
+  meter = _meter(steps=2, tune_tile=32)
+  seen = []
+  meter.judge_fn(lambda x: seen.append(x) or x)
+  assert len(seen) == len(meter.data.tune_noisy) + len(meter.data.test_noisy)
+  with pytest.raises(ValueError, match="tune_tile=16: tiles must be >= "
+                     "the judges' crop 32"):
+    _meter(tune_tile=16)
+
+
 def test_the_architecture_is_chosen_on_held_out_tuning_images():
   """With two architectures, every fourth tuning image of each half trains
   no judge; the reported architecture is the best on those, not on the
