@@ -18,6 +18,13 @@ realism AUC 0.705 → 0.751. With λ at most 0.05: 30.56 → 30.23 dB, AUC
 the reference's interval [0.570, 0.823]; on BSD68 the same recipe does
 separate (experiments/adv_s50.py, docs/adversarial.md).
 
+The judges train on 128 px tiles of the eight photographs, real and
+denoised on a checkerboard (`eval.realism.tune_tile`): with whole
+photographs, four scenes a side, the judges that choose the architecture
+told clean from clean at AUC 0.82 (docs/evaluation.md). With the tiles:
+calibration clean 0.486, Gaussian smoothing 0.985 [0.955, 1.000] (0.848
+before); G 0.710 [0.570, 0.830] → 0.735 [0.594, 0.857], still overlapping.
+
 Command (embedded photographs, no download):
   python launch.py --config=experiments/adv.py --workdir=runs/adv
 The workdir ends with checkpoints, metrics.jsonl, learning_curve.png,
