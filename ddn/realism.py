@@ -15,8 +15,8 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   "denoised", so no judge sees the same content both ways. Crops are drawn
   at random positions, with flips, every step. With few, large tuning
   images (the embedded photographs), `tune_tile` > 0 cuts each image (and
-  the method's whole-image output) into tiles of that size and the tiles
-  take the parts of images: on a checkerboard, one colour real, the other
+  the method's whole-image output) into tiles of that size, and the tiles
+  play the part of images: on a checkerboard, one colour real, the other
   denoised. Both sides then hold some of every photograph, so a judge
   cannot win by learning which scenes are real, and no pixel is seen both
   ways.
@@ -30,8 +30,8 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   Everything but the method is a function of the seed and the image: every
   method is judged on the same crops with the same noise.
 
-  Choosing the architecture. With several, every fourth tuning image of
-  each half is held out of the judges' training; the architecture whose
+  Choosing the architecture. With several, every fourth tuning image (or
+  tile, with `tune_tile`) of each half is held out of the judges' training; the architecture whose
   ensemble tells those apart best (`selection_auc`) is the one reported.
   Choosing on the test tiles would bias the reported AUC upward (the
   larger of two noisy estimates).
