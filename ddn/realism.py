@@ -31,10 +31,10 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   method is judged on the same crops with the same noise.
 
   Choosing the architecture. With several, every fourth tuning image (or
-  tile, with `tune_tile`) of each half is held out of the judges' training; the architecture whose
-  ensemble tells those apart best (`selection_auc`) is the one reported.
-  Choosing on the test tiles would bias the reported AUC upward (the
-  larger of two noisy estimates).
+  tile, with `tune_tile`) of each half is held out of the judges' training;
+  the architecture whose ensemble tells those apart best (`selection_auc`) is
+  the one reported. Choosing on the test tiles would bias the reported AUC
+  upward (the larger of two noisy estimates).
 
 The numbers (`Meter.judge`):
   auc        the chosen architecture's AUC (its seeds' scores averaged
