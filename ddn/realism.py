@@ -105,6 +105,7 @@ def validate(cfg) -> None:
   """Checks a `config.eval.realism` group before any compute; raises a
   ValueError naming the field."""
   bad = [j for j in cfg.judges if j not in JUDGES]
+  tile = cfg.get("tune_tile", 0)  # absent from configs saved before it
   checks = [("judges", cfg.judges and not bad,
              f"valid judges are {', '.join(JUDGES)}"),
             ("seeds", cfg.seeds >= 1, "need >= 1 judge of each kind"),
@@ -118,14 +119,13 @@ def validate(cfg) -> None:
             ("test_crops", cfg.test_crops >= 1, "must be >= 1"),
             ("tune_images", cfg.tune_images >= 2,
              "need >= 2 (half real, half denoised)"),
-            ("bootstrap", cfg.bootstrap >= 10, "must be >= 10, e.g. 1000")]
+            ("bootstrap", cfg.bootstrap >= 10, "must be >= 10, e.g. 1000"),
+            ("tune_tile", tile == 0 or tile >= cfg.crop,
+             f"tiles must be >= the judges' crop {cfg.crop} (or 0: whole "
+             "images)")]
   for field, ok, why in checks:
     if not ok:
       raise ValueError(f"config.eval.realism.{field}={cfg[field]}: {why}.")
-  tile = cfg.get("tune_tile", 0)
-  if tile and tile < cfg.crop:
-    raise ValueError(f"config.eval.realism.tune_tile={tile}: tiles must be "
-                     f">= the judges' crop {cfg.crop} (or 0: whole images).")
 
 
 # ----------------------------------------------------------------------------
@@ -244,6 +244,18 @@ def _as_image(x: np.ndarray) -> np.ndarray:
   return protocol.quantise(x).astype(np.float32) / 255.0
 
 
+def tile_grid(size: tuple[int, int], tile: int, parity: int | None = None
+              ) -> list[tuple[int, int]]:
+  """Top-left corners (y, x), row by row, of the non-overlapping tile x tile
+  tiles of an image of `size` (a grid from its top left corner); with
+  `parity`, only those whose row + column has that parity (the white or the
+  black squares of a checkerboard)."""
+  h, w = size
+  return [(y, x) for y in range(0, h - tile + 1, tile)
+          for x in range(0, w - tile + 1, tile)
+          if parity is None or (y // tile + x // tile) % 2 == parity]
+
+
 def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
                 seed: int, parity: int | Sequence[int] | None = None
                 ) -> list[np.ndarray]:
@@ -254,11 +266,8 @@ def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
   from its size alone."""
   out = []
   for i, im in enumerate(images):
-    h, w = im.shape[:2]
     par = parity if parity is None or isinstance(parity, int) else parity[i]
-    tiles = [(y, x) for y in range(0, h - crop + 1, crop)
-             for x in range(0, w - crop + 1, crop)
-             if par is None or (y // crop + x // crop) % 2 == par]
+    tiles = tile_grid(im.shape[:2], crop, par)
     rng = np.random.default_rng([seed, i])
     keep = sorted(rng.permutation(len(tiles))[:per_image])
     out.append(np.stack([im[tiles[k][0]:tiles[k][0] + crop,
@@ -296,14 +305,12 @@ def tune_parts(images: Sequence[np.ndarray | None], tile: int
   for i, im in enumerate(images):
     if im is None:
       continue
-    h, w = im.shape[:2]
-    if min(h, w) < tile:
+    if min(im.shape[:2]) < tile:
       parts[i % 2].append(im)
       continue
-    for r in range(h // tile):
-      for c in range(w // tile):
-        parts[(r + c + i) % 2].append(
-            im[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile])
+    for side in (0, 1):
+      parts[side].extend(im[y:y + tile, x:x + tile] for y, x in
+                         tile_grid(im.shape[:2], tile, (i + side) % 2))
   return parts
 
 
