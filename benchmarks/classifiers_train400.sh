@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The figures in README, "Real or denoised?": the whole-image and the patch
+# The figures in docs/classifier.md: the whole-image and the patch
 # classifier trained on Train400 crops against the Train400 autoencoder
 # (benchmarks/quality_train400.sh) and validated on BSD68 crops; then, for
 # contrast, a deliberately weak autoencoder (3,200 Train400 crops) and the

@@ -8,11 +8,11 @@ logistic loss (`--config.disc.loss=hinge` for the hinge loss, margin 1).
 Command (embedded photographs, after training runs/ae with experiments/ae.py):
   python launch.py --config=experiments/classifier.py --workdir=runs/clf
 Cost: 102,400 crops of 48x48 (800 steps of 128), 11 minutes on a 2-core
-CPU (one XLA device; 6 1/2 minutes with two, see README).
+CPU (one XLA device; about 6 1/2 minutes with two, docs/classifier.md).
 Smoke run: --config=experiments/classifier.py:smoke
 --config.train.init_from=<a smoke autoencoder's workdir>.
 
-On Train400 against the Train400 autoencoder (README, "Real or denoised?"):
+On Train400 against the Train400 autoencoder (docs/classifier.md):
   --config.train.init_from=runs/ae_train400
   --config.data.train=folder:../shared/data/Train400
   --config.data.eval=folder:../shared/data/BSD68

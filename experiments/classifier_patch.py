@@ -11,7 +11,7 @@ Command (embedded photographs, after training runs/ae with experiments/ae.py):
   python launch.py --config=experiments/classifier_patch.py --workdir=runs/clf_patch
 Cost: 102,400 crops of 48x48, about 10 minutes on a 2-core CPU.
 
-On Train400 against the Train400 autoencoder (README, "Real or denoised?"):
+On Train400 against the Train400 autoencoder (docs/classifier.md):
   --config.train.init_from=runs/ae_train400
   --config.data.train=folder:../shared/data/Train400
   --config.data.eval=folder:../shared/data/BSD68
