@@ -2,9 +2,10 @@
 
 For every (data, σ) cell the two files share (plain ddn rows, no
 self-ensemble), prints A's and B's mean PSNR, the mean of A − B over the
-images with a 95% bootstrap interval over images, and how many images A wins.
+images with a 95% bootstrap interval over images (figures.mean_ci), and how
+many images A wins.
 Both files must come from the same noisy images (ddn.evaluate's fixed noise).
-  python benchmarks/paired_psnr.py A.json B.json [--resamples=2000]
+  python benchmarks/paired_psnr.py A.json B.json
 e.g. docs/quality.md's wider U-Net against gray-map:
   python benchmarks/paired_psnr.py docs/map_w48.json docs/default_vs_bm3d.json
 """
@@ -14,33 +15,30 @@ import json
 
 import numpy as np
 
+from ddn import figures
+
 
 def _cells(path):
   with open(path) as f:
-    recs = json.load(f)
-  recs = recs if isinstance(recs, list) else recs["records"]
-  return {(r["data"], r["sigma"]): r for r in recs
-          if r.get("method") == "ddn" and not r.get("ensemble")}
+    return {(r["data"], r["sigma"]): r for r in json.load(f)
+            if r.get("method") == "ddn" and not r.get("ensemble")}
 
 
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("a")
   p.add_argument("b")
-  p.add_argument("--resamples", type=int, default=2000)
   args = p.parse_args()
   a, b = _cells(args.a), _cells(args.b)
-  rng = np.random.default_rng(0)
   print("data | σ | A | B | A − B [95% CI] | A wins")
   for key in sorted(set(a) & set(b)):
     ia = {x["name"]: x["psnr"] for x in a[key]["per_image"]}
     ib = {x["name"]: x["psnr"] for x in b[key]["per_image"]}
     names = sorted(set(ia) & set(ib))
     d = np.array([ia[n] - ib[n] for n in names])
-    boot = d[rng.integers(0, len(d), (args.resamples, len(d)))].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
+    mean, (lo, hi) = figures.mean_ci(d)  # bootstrap over the images
     print(f"{key[0]} | {key[1]:g} | {np.mean([ia[n] for n in names]):.2f} | "
-          f"{np.mean([ib[n] for n in names]):.2f} | {d.mean():+.3f} "
+          f"{np.mean([ib[n] for n in names]):.2f} | {mean:+.3f} "
           f"[{lo:+.3f}, {hi:+.3f}] | {(d > 0).sum()}/{len(d)}")
 
 

@@ -542,7 +542,7 @@ def _detail_energy(x: np.ndarray) -> np.ndarray:
   return (g - ndimage.convolve(g, np.outer(k1, k1), mode="reflect")) ** 2
 
 
-def _mean_ci(values, over=None, seed: int = 0, n: int = 2000
+def mean_ci(values, over=None, seed: int = 0, n: int = 2000
              ) -> tuple[float, list]:
   """mean(values), or sum(values) / sum(over), and its bootstrap 95%
   interval over the items (images)."""
@@ -619,7 +619,7 @@ def blocks(runs: dict[str, str], data_spec: str, sigma: float, out: str,
     summary[k] = {}
     for key, values in s.items():
       over = detail_clean if key == "detail_blocks" else None
-      summary[k][key], summary[k][f"{key}_ci95"] = _mean_ci(values, over)
+      summary[k][key], summary[k][f"{key}_ci95"] = mean_ci(values, over)
   columns = [(k, [shown[i][0][k] for i in indices])
              for k in labels + ["clean"]]
   notes = {k: [f"{stats[k]['psnr_blocks'][i]:.1f} dB in blocks"

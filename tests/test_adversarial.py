@@ -361,9 +361,9 @@ def test_knocked_out_blocks_and_their_interval():
   other, _ = figures.knocked_out(clean, 50.0, 4)
   assert not np.array_equal(noisy, other)  # each image its own blocks
   # A pooled ratio: sum(values) / sum(over), its interval around it.
-  ratio, (lo, hi) = figures._mean_ci([1.0, 2.0, 3.0], over=[2.0, 2.0, 2.0])  # pylint: disable=protected-access
+  ratio, (lo, hi) = figures.mean_ci([1.0, 2.0, 3.0], over=[2.0, 2.0, 2.0])
   assert ratio == pytest.approx(1.0) and lo < 1.0 < hi
-  mean, (lo, hi) = figures._mean_ci([5.0, 5.0])  # pylint: disable=protected-access
+  mean, (lo, hi) = figures.mean_ci([5.0, 5.0])
   assert mean == lo == hi == 5.0
 
 
