@@ -48,3 +48,12 @@ run "U-Net 32-64-128-160" 14400 --config.model.features="(32,64,128,160)"
 # 22 GFLOP against 41, and the CPU trains 72-85 crops/s against about 40.
 run "unshuffle 2 U-Net 48-96-192" 36000 --config.model.unshuffle=2 \
   --config.model.features="(48,96,192)"
+# Residual blocks (config.model.res_blocks), screened later against the same
+# U-Net re-timed beside them (this CPU then trained it at 69.5 crops/s, the
+# bottleneck variant at 53.5, the residual levels at 48): about 8 minutes
+# each. ONLY=res runs these three.
+run "res: U-Net 32-64-128" 32000
+run "res: U-Net + 2 residual blocks at the bottleneck" 25600 \
+  --config.model.res_blocks="(0,0,2)"
+run "res: 1 conv + 1 residual block per level" 23040 \
+  --config.model.blocks=1 --config.model.res_blocks="(1,1,1)"

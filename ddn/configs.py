@@ -84,7 +84,7 @@ def autoencoder() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict(dict(
       name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
       skip=True, upsample="transpose", activation="relu", dropout=0.0,
-      output="residual", noise_map=False, unshuffle=1))
+      output="residual", noise_map=False, unshuffle=1, res_blocks=()))
 
   # a * SSD + b * L1 with the chapter's b / a = 0.1 (both means, ddn.losses).
   c.loss = ml_collections.ConfigDict(dict(ssd_weight=1.0, l1_weight=0.1))
@@ -378,6 +378,7 @@ OPTIONAL = ("task",)
 # Fields added after runs and shipped models were saved without them, with
 # the value those had (ddn.train and init_from read a missing one as this).
 ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
+                "model.res_blocks": (),
                 "adv.max_weight": 0.0}
 
 

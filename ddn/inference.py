@@ -180,13 +180,15 @@ class Denoiser:
     m = self.model
     k = m.kernel_size // 2
     radius, scale = m.unshuffle - 1, m.unshuffle  # the pixel-phase blocks
-    for level in range(m.levels):  # encoder: blocks convs per level
+    def convs(level):  # plain convs, then two per residual block
+      return m.blocks + 2 * m.n_res(level)
+    for level in range(m.levels):  # encoder
       if level > 0:
         scale *= 2
-      radius += m.blocks * k * scale
+      radius += convs(level) * k * scale
     for level in range(m.levels - 2, -1, -1):  # decoder
       scale //= 2
-      radius += scale + m.blocks * k * scale  # upsample, then convs
+      radius += scale + convs(level) * k * scale  # upsample, then convs
     return radius
 
   def at(self, sigma: float | None) -> "Denoiser":

@@ -96,6 +96,11 @@ class Autoencoder(nn.Module):
       unshuffle x unshuffle pixel phases (space-to-depth) so every
       convolution runs at 1/unshuffle the resolution, and the head's
       channels are put back (depth-to-space). 1 turns it off.
+    res_blocks: residual blocks per level, () for none: after a level's
+      `blocks` convs (in the encoder, and in the decoder for every level
+      but the deepest), res_blocks[level] blocks of x + conv(act(conv(x)))
+      at that level's width (DRUNet's and EDSR's block: no activation after
+      the sum). Zeros elsewhere: (0, 0, 2) deepens only the bottleneck.
     dtype: of the activations (config.compute_dtype): float32, or bfloat16
       for TPUs. Parameters, the 1x1 head, the residual subtraction and the
       output are float32 either way.
@@ -112,11 +117,24 @@ class Autoencoder(nn.Module):
   output: str = "residual"
   noise_map: bool = False
   unshuffle: int = 1
+  res_blocks: Sequence[int] = ()
   dtype: Any = jnp.float32
 
   @property
   def levels(self) -> int:
     return len(self.features)
+
+  def n_res(self, level: int) -> int:
+    """Residual blocks at `level` (0 where res_blocks does not say)."""
+    return self.res_blocks[level] if level < len(self.res_blocks) else 0
+
+  def _res(self, y, level, train, prefix):
+    """The level's residual blocks: y + conv(act(conv(y))), each."""
+    feat = self.features[level]
+    for i in range(self.n_res(level)):
+      z = self._act(self._conv(y, feat, name=f"{prefix}{level}_{i}a"), train)
+      y = y + self._conv(z, feat, name=f"{prefix}{level}_{i}b")
+    return y
 
   def _conv(self, x, feat, stride=1, name=None):
     k = self.kernel_size
@@ -165,6 +183,7 @@ class Autoencoder(nn.Module):
       for i in range(self.blocks):
         stride = 2 if (level > 0 and i == 0) else 1
         y = self._act(self._conv(y, feat, stride, f"enc{level}_{i}"), train)
+      y = self._res(y, level, train, "encres")
       skips.append(y)
     for level in range(self.levels - 2, -1, -1):
       feat = self.features[level]
@@ -180,6 +199,7 @@ class Autoencoder(nn.Module):
         y = jnp.concatenate([y, skips[level]], axis=-1)
       for i in range(self.blocks):
         y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
+      y = self._res(y, level, train, "decres")
     y = nn.Conv(self.channels * r * r, (1, 1), dtype=jnp.float32,
                 name="head")(y)
     y = depth_to_space(y, r)[:, :h, :w, :]
@@ -201,6 +221,8 @@ class Autoencoder(nn.Module):
         stride = 2 if (level > 0 and i == 0) else 1
         layers.append(Layer(kernel=k, stride=stride,
                             padding=same_padding(k, stride)))
+      layers += [Layer(kernel=k, padding=same_padding(k))] * (
+          2 * self.n_res(level))
     return layers
 
 
@@ -252,13 +274,22 @@ def from_config(cfg, channels: int, dtype: str = "float32") -> Autoencoder:
   if unshuffle not in (1, 2, 4):
     raise ValueError(f"config.model.unshuffle={unshuffle}: valid values are "
                      "1 (off), 2 and 4.")
+  res_blocks = cfg.get("res_blocks", ())
+  res_blocks = ((res_blocks,) * len(features) if isinstance(res_blocks, int)
+                else tuple(res_blocks))
+  if (len(res_blocks) > len(features)
+      or not all(isinstance(n, int) and n >= 0 for n in res_blocks)):
+    raise ValueError(f"config.model.res_blocks={cfg.get('res_blocks')}: give "
+                     "one count >= 0 per level (at most "
+                     f"{len(features)} for features={features}), e.g. "
+                     "(0, 0, 2), or one count for every level.")
   return Autoencoder(
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
       upsample=cfg.upsample, activation=cfg.activation,
       dropout=float(cfg.dropout), output=cfg.output,
       noise_map=bool(cfg.get("noise_map", False)), unshuffle=int(unshuffle),
-      dtype=jnp.dtype(dtype))
+      res_blocks=res_blocks, dtype=jnp.dtype(dtype))
 
 
 # ----------------------------------------------------------------------------

@@ -258,6 +258,8 @@ def run_launch(*args, env=None):
     ("--config.data.crop=big", "crop"),
     ("--config.noise.gaussian.sigma=-1", "config.noise.gaussian.sigma=-1.0: "
      "σ must be >= 0"),
+    ("--config.model.res_blocks=(0,0,0,0)", "config.model.res_blocks=(0, 0, "
+     "0, 0): give one count >= 0 per level (at most 2"),
 ])
 def test_launch_bad_config_is_one_message(tmp_path, override, named):
   r = run_launch("--config=experiments/ae.py:smoke",

@@ -202,3 +202,72 @@ def test_bad_unshuffle_is_clear():
   c.unshuffle = 3
   with pytest.raises(ValueError, match="unshuffle=3.*1 \\(off\\), 2 and 4"):
     models.from_config(c, 1)
+
+
+# ----------------------------------------------------------------------------
+# Residual blocks (config.model.res_blocks).
+
+
+def test_residual_blocks_add_their_convs_where_asked():
+  model = models.Autoencoder(channels=1, features=(4, 8, 16), blocks=1,
+                             res_blocks=(1, 0, 2))
+  params, y = init_apply(model, (1, 17, 9, 1))
+  assert y.shape == (1, 17, 9, 1)
+  res = sorted(k for k in params if "res" in k)
+  assert res == ["decres0_0a", "decres0_0b", "encres0_0a", "encres0_0b",
+                 "encres2_0a", "encres2_0b", "encres2_1a", "encres2_1b"]
+  assert params["encres2_1b"]["kernel"].shape == (3, 3, 16, 16)
+
+
+def test_residual_block_starts_from_its_input():
+  """With its second conv zeroed, each block is the identity: the network
+  is then the plain U-Net with the same remaining parameters."""
+  plain = models.Autoencoder(channels=1, **TINY)
+  res = models.Autoencoder(channels=1, res_blocks=(1, 1), **TINY)
+  x = jnp.asarray(np.random.default_rng(0).random((1, 12, 10, 1), np.float32))
+  params = res.init(jax.random.PRNGKey(0), x)["params"]
+  zeroed = {k: (jax.tree_util.tree_map(jnp.zeros_like, v) if k.endswith("b")
+                and "res" in k else v) for k, v in params.items()}
+  kept = {k: v for k, v in params.items() if "res" not in k}
+  np.testing.assert_allclose(res.apply({"params": zeroed}, x),
+                             plain.apply({"params": kept}, x), atol=1e-6)
+  assert not np.allclose(res.apply({"params": params}, x),
+                         plain.apply({"params": kept}, x), atol=1e-4)
+
+
+def test_residual_receptive_field_bounds_the_influence_and_tiles_agree():
+  cfg = configs.autoencoder().model.to_dict()
+  cfg.update(features=(2, 2), blocks=1, res_blocks=(1, 2))
+  model = models.from_config(configs.ml_collections.ConfigDict(cfg), 1)
+  x = jnp.asarray(np.random.default_rng(0).random((1, 64, 64, 1),
+                                                  np.float32))
+  params = model.init(jax.random.PRNGKey(0), x)["params"]
+  params = jax.tree_util.tree_map(lambda p: jnp.abs(p) + 0.01, params)
+  g = jax.grad(lambda xx: model.apply({"params": params}, xx)[0, 32, 32, 0])
+  rows, cols = np.nonzero(np.asarray(g(x))[0, :, :, 0])
+  reach = max(abs(rows - 32).max(), abs(cols - 32).max())
+  d = inference.Denoiser(cfg, 1, params, 0, "tiny", {"sigma": 25.0},
+                         margin=20, blend=4)
+  plain = inference.Denoiser(dict(cfg, res_blocks=()), 1, None, 0, "tiny",
+                             {"sigma": 25.0}).receptive_field()
+  # The residual convs reach past the plain network's field, within 17 px
+  # (encoder 3 + 10, decoder 1 + 3).
+  assert plain == 5 and plain < reach <= d.receptive_field() == 17
+  size = models.receptive_field(model.encoder_layers()).size
+  # 3 convs at jump 1 and the stride-2 conv, then 4 convs at jump 2.
+  assert size == 1 + 2 * 3 + 2 + 4 * 2 * 2
+  img = np.asarray(x[0])[:58, :50]
+  np.testing.assert_allclose(d(img, tile=16), d(img, tile="none"),
+                             rtol=1e-6)
+
+
+@pytest.mark.parametrize("value, match", [
+    ((1, 2, 3, 4), r"res_blocks=\(1, 2, 3, 4\): give one count >= 0 per "
+                   r"level \(at most 3"),
+    ((0, -1), r"res_blocks=\(0, -1\)"),
+])
+def test_bad_res_blocks_is_clear(value, match):
+  c = configs.autoencoder().model
+  c.res_blocks = value
+  with pytest.raises(ValueError, match=match):
+    models.from_config(c, 1)
