@@ -186,6 +186,8 @@ def test_bad_config_is_one_error_before_any_compute(
     ("adversarial", "data.channels", 3, r"config\.data\.channels=1 \(here 3\)"),
     ("adversarial", "model.features", (8, 32),
      r"config\.model\.features=\(8, 16\) \(here \(8, 32\)\)"),
+    ("autoencoder", "model.res_blocks", (0, 1),
+     r"config\.model\.res_blocks=\(\) \(here \(0, 1\)\)"),
     ("classifier", "data.channels", 3,
      "trained on 1-channel images but config.data.channels=3"),
 ])

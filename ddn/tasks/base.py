@@ -88,7 +88,8 @@ def load_params_into(workdir: str, expected, what: str, repl):
 # Config fields that set the shapes of a denoiser's parameters.
 SHAPE_FIELDS = ("model.name", "model.features", "model.blocks",
                 "model.kernel_size", "model.skip", "model.upsample",
-                "model.noise_map", "model.unshuffle", "data.channels")
+                "model.noise_map", "model.unshuffle", "model.res_blocks",
+                "data.channels")
 
 
 def check_init_from(config, expected,
