@@ -57,3 +57,13 @@ run "res: U-Net + 2 residual blocks at the bottleneck" 25600 \
   --config.model.res_blocks="(0,0,2)"
 run "res: 1 conv + 1 residual block per level" 23040 \
   --config.model.blocks=1 --config.model.res_blocks="(1,1,1)"
+# Training data and loss, against the same U-Net ("res: U-Net 32-64-128"
+# above, 32,000 crops): crops cut at the image's own scale (no 0.6-1.0
+# rescale), and the loss (default: mean squared error + 0.1 x mean absolute
+# error) as the squared error alone or the absolute error alone.
+# ONLY=recipe runs these three.
+run "recipe: U-Net with crops not rescaled" 32000 \
+  --config.data.augment.scale_min=1.0
+run "recipe: U-Net with the squared error alone" 32000 --config.loss.l1_weight=0.0
+run "recipe: U-Net with the absolute error alone" 32000 \
+  --config.loss.ssd_weight=0.0 --config.loss.l1_weight=1.0
