@@ -267,12 +267,31 @@ def denoisers_per_sigma(checkpoints, method: str, sigmas: list[float],
           next(iter(denoisers.values()), None))
 
 
+def rejoin_paths(parts: list) -> list:
+  """--checkpoint's comma-split pieces, with the pieces of one directory
+  name that holds commas joined back (ddn.sweep names a run of several
+  overrides 'lr=0.001,weight=0.003'): the longest run of pieces whose
+  comma-join is a directory wins, other pieces stay as they are."""
+  out, i = [], 0
+  while i < len(parts):
+    for j in range(len(parts), i + 1, -1):
+      if all(isinstance(p, str) for p in parts[i:j]) and os.path.isdir(
+          ",".join(parts[i:j])):
+        out.append(",".join(parts[i:j]))
+        i = j
+        break
+    else:
+      out.append(parts[i])
+      i += 1
+  return out
+
+
 def load_denoisers(checkpoints, method: str, need: bool, **kw) -> dict:
   """{record name: inference.Denoiser} of --checkpoint (see run); keyword
   arguments go to inference.load."""
   if checkpoints is None or isinstance(checkpoints, str):
     checkpoints = [checkpoints]
-  checkpoints = [c for c in checkpoints if c != "none"]
+  checkpoints = [c for c in rejoin_paths(checkpoints) if c != "none"]
   if not checkpoints and not need:
     raise ValueError("--checkpoint=none needs --baselines: nothing to "
                      "evaluate.")
@@ -350,7 +369,8 @@ def define_flags():
   flags.DEFINE_list("checkpoint", None, "Trained runs' workdirs or shipped "
                     "models' names, comma-separated (default: at each σ the "
                     "best shipped model, inference.best_shipped); 'none': "
-                    "baselines only.")
+                    "baselines only. A workdir whose name holds commas "
+                    "(ddn.sweep's runs) is one model when it exists.")
   flags.DEFINE_list("data", None, "Sources, e.g. "
                     "folder:../shared/data/Set12,folder:../shared/data/BSD68")
   flags.DEFINE_string("sigmas", "15,25,50", "σ values (0-255 scale).")

@@ -194,6 +194,21 @@ def test_default_and_unknown_checkpoints():
     inference.load("gray-s99")
 
 
+def test_checkpoint_names_with_commas_are_joined_back(tmp_path):
+  # absl splits --checkpoint on commas; ddn.sweep names runs with them.
+  sweep_run = tmp_path / "lr=0.001,weight=0.003"
+  sweep_run.mkdir()
+  (tmp_path / "b").mkdir()
+  parts = str(sweep_run).split(",") + [str(tmp_path / "b")]
+  assert evaluate.rejoin_paths(parts) == [str(sweep_run), str(tmp_path / "b")]
+  assert evaluate.rejoin_paths(["gray-map", "gray-s25", "none"]) == [
+      "gray-map", "gray-s25", "none"]
+  assert evaluate.rejoin_paths([None]) == [None]
+  # A piece that is not a directory stays its own (and fails by its name).
+  with pytest.raises(ValueError, match="'lr=0.001': neither a workdir"):
+    evaluate.load_denoisers(["lr=0.001", "weight=0.003"], "", need=False)
+
+
 # ----------------------------------------------------------------------------
 # The denoise command.
 
