@@ -3,8 +3,9 @@
   python -m ddn.evaluate --checkpoint=DIR --data=folder:../shared/data/BSD68 \
       --sigmas=15,25,50 --baselines=gaussian,median,nlm,bm3d --out=FILE.json
 
---checkpoint is a run's workdir or a shipped model (ddn.inference; default
-the shipped gray σ=25 model); --baselines adds the classical methods of
+--checkpoint is a run's workdir or a shipped model (ddn.inference; default:
+at each σ the best shipped model, inference.best_shipped, which its records
+name); --baselines adds the classical methods of
 ddn.baselines, run on exactly the same noisy images. FILE.json gets the
 records and FILE.md the Markdown table (ddn.report).
 
