@@ -75,9 +75,11 @@ def parse_runs(items: list[str]) -> dict[str, str]:
 
   An item that names existing paths as a whole is a path even if it holds
   '=' (sweep runs are named like lr=0.001); a glob keeps only directories.
+  The comma-split pieces of one directory name are joined back
+  (lr=0.001,weight=0.003, evaluate.rejoin_paths).
   """
   runs = {}
-  for item in items:
+  for item in evaluate.rejoin_paths(items):
     label, path = "", item
     matches = sorted(glob.glob(item))
     if not matches:

@@ -198,6 +198,11 @@ def test_parse_runs_sweep_names_globs_and_labels(tmp_path):
   both = figures.parse_runs([str(tmp_path / "*")])
   assert sorted(both.values()) == sorted(
       str(tmp_path / n) for n in ("lr=0.001", "lr=0.01"))
+  # A run of two overrides, as absl's list flag splits it.
+  two = tmp_path / "sweep2" / "lr=0.01,weight=0.003"
+  os.makedirs(two)
+  (two / "metrics.jsonl").write_text("")
+  assert figures.parse_runs(str(two).split(",")) == {two.name: str(two)}
   with pytest.raises(ValueError, match="at least one"):
     figures.parse_runs([])
 
