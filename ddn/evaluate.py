@@ -269,10 +269,11 @@ def denoisers_per_sigma(checkpoints, method: str, sigmas: list[float],
 
 
 def rejoin_paths(parts: list) -> list:
-  """--checkpoint's comma-split pieces, with the pieces of one directory
-  name that holds commas joined back (ddn.sweep names a run of several
-  overrides 'lr=0.001,weight=0.003'): the longest run of pieces whose
-  comma-join is a directory wins, other pieces stay as they are."""
+  """A list flag's comma-split pieces (--checkpoint here, figures' --runs),
+  with the pieces of one directory name that holds commas joined back
+  (ddn.sweep names a run of several overrides 'lr=0.001,weight=0.003'): the
+  longest run of pieces whose comma-join is a directory wins, other pieces
+  stay as they are."""
   out, i = [], 0
   while i < len(parts):
     for j in range(len(parts), i + 1, -1):
