@@ -1,13 +1,16 @@
 """Paired PSNR difference of two ddn.evaluate record files, image by image.
 
-For every (data, σ) cell the two files share (plain ddn rows, no
-self-ensemble), prints A's and B's mean PSNR, the mean of A − B over the
+For every (data, σ) cell the two files share (plain rows of the chosen
+methods, ddn by default, no self-ensemble), prints A's and B's mean PSNR, the mean of A − B over the
 images with a 95% bootstrap interval over images (figures.mean_ci), and how
 many images A wins.
 Both files must come from the same noisy images (ddn.evaluate's fixed noise).
   python benchmarks/paired_psnr.py A.json B.json
 e.g. docs/quality.md's wider U-Net against gray-map:
   python benchmarks/paired_psnr.py docs/map_w48.json docs/default_vs_bm3d.json
+and the default model against BM3D's records (--method_b picks B's rows):
+  python benchmarks/paired_psnr.py docs/default_vs_bm3d.json \
+    docs/shipped_vs_classical.json --method_b=bm3d
 """
 
 import argparse
@@ -18,18 +21,23 @@ import numpy as np
 from ddn import figures
 
 
-def _cells(path):
+def _cells(path, method):
   with open(path) as f:
     return {(r["data"], r["sigma"]): r for r in json.load(f)
-            if r.get("method") == "ddn" and not r.get("ensemble")}
+            if r.get("method") == method and not r.get("ensemble")}
 
 
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("a")
   p.add_argument("b")
+  p.add_argument("--method_a", default="ddn", help="A's rows (method field)")
+  p.add_argument("--method_b", default="ddn", help="B's rows, e.g. bm3d")
   args = p.parse_args()
-  a, b = _cells(args.a), _cells(args.b)
+  a, b = _cells(args.a, args.method_a), _cells(args.b, args.method_b)
+  if not set(a) & set(b):
+    raise SystemExit(f"no (data, σ) cell has {args.method_a!r} rows in "
+                     f"{args.a} and {args.method_b!r} rows in {args.b}")
   print("data | σ | A | B | A − B [95% CI] | A wins")
   for key in sorted(set(a) & set(b)):
     ia = {x["name"]: x["psnr"] for x in a[key]["per_image"]}
