@@ -1,16 +1,16 @@
 """Paired PSNR difference of two ddn.evaluate record files, image by image.
 
-For every (data, σ) cell the two files share (plain rows of the chosen
-methods, ddn by default, no self-ensemble), prints A's and B's mean PSNR, the mean of A − B over the
+For every (data, σ) cell the two files share (rows of the chosen methods:
+single-pass ddn by default, or e.g. "ddn, self-ensemble" or bm3d), prints A's and B's mean PSNR, the mean of A − B over the
 images with a 95% bootstrap interval over images (figures.mean_ci), and how
 many images A wins.
 Both files must come from the same noisy images (ddn.evaluate's fixed noise).
   python benchmarks/paired_psnr.py A.json B.json
-e.g. docs/quality.md's wider U-Net against gray-map:
-  python benchmarks/paired_psnr.py docs/map_w48.json docs/default_vs_bm3d.json
+e.g. docs/quality.md's wider U-Net against the first gray-map:
+  python benchmarks/paired_psnr.py docs/map_w48.json docs/gray_map_v1.json
 and the default model against BM3D's records (--method_b picks B's rows):
   python benchmarks/paired_psnr.py docs/default_vs_bm3d.json \
-    docs/shipped_vs_classical.json --method_b=bm3d
+    docs/default_vs_bm3d.json --method_b=bm3d
 """
 
 import argparse
@@ -23,8 +23,11 @@ from ddn import figures
 
 def _cells(path, method):
   with open(path) as f:
+    # A self-ensemble run may keep the method name "ddn" (--method unset):
+    # plain "ddn" means single-pass rows.
     return {(r["data"], r["sigma"]): r for r in json.load(f)
-            if r.get("method") == method and not r.get("ensemble")}
+            if r.get("method") == method
+            and not (method == "ddn" and r.get("ensemble"))}
 
 
 def main():
