@@ -1,9 +1,10 @@
 """Paired PSNR difference of two ddn.evaluate record files, image by image.
 
 For every (data, σ) cell the two files share (rows of the chosen methods:
-single-pass ddn by default, or e.g. "ddn, self-ensemble" or bm3d), prints A's and B's mean PSNR, the mean of A − B over the
-images with a 95% bootstrap interval over images (figures.mean_ci), and how
-many images A wins.
+single-pass ddn by default, or e.g. "ddn, self-ensemble" or bm3d), prints
+A's and B's mean PSNR, the mean of A − B over the images with a 95%
+bootstrap interval over images (figures.mean_ci), and how many images A
+wins.
 Both files must come from the same noisy images (ddn.evaluate's fixed noise).
   python benchmarks/paired_psnr.py A.json B.json
 e.g. docs/quality.md's wider U-Net against the first gray-map:
@@ -38,11 +39,12 @@ def main():
   p.add_argument("--method_b", default="ddn", help="B's rows, e.g. bm3d")
   args = p.parse_args()
   a, b = _cells(args.a, args.method_a), _cells(args.b, args.method_b)
-  if not set(a) & set(b):
+  shared = sorted(set(a) & set(b))
+  if not shared:
     raise SystemExit(f"no (data, σ) cell has {args.method_a!r} rows in "
                      f"{args.a} and {args.method_b!r} rows in {args.b}")
   print("data | σ | A | B | A − B [95% CI] | A wins")
-  for key in sorted(set(a) & set(b)):
+  for key in shared:
     ia = {x["name"]: x["psnr"] for x in a[key]["per_image"]}
     ib = {x["name"]: x["psnr"] for x in b[key]["per_image"]}
     names = sorted(set(ia) & set(ib))
