@@ -87,7 +87,10 @@ def autoencoder() -> ml_collections.ConfigDict:
       output="residual", noise_map=False, unshuffle=1, res_blocks=()))
 
   # a * SSD + b * L1 with the chapter's b / a = 0.1 (both means, ddn.losses).
-  c.loss = ml_collections.ConfigDict(dict(ssd_weight=1.0, l1_weight=0.1))
+  # sigma_power p > 0 weighs each crop by max(σ, sigma_floor)^-p (mean 1 over
+  # the batch) when σ varies per crop (losses.sigma_weights); 0: plain mean.
+  c.loss = ml_collections.ConfigDict(dict(ssd_weight=1.0, l1_weight=0.1,
+                                          sigma_power=0.0, sigma_floor=5.0))
   c.optim = _optim(lr=1e-3, warmup_images=2_000)
   # skip_nonfinite: 0 stops the run at the first non-finite loss or gradient
   # (naming the step window and the last good checkpoint); N > 0 skips such

@@ -67,10 +67,13 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
                   model: nn.Module, tx: optax.GradientTransformation,
                   lr_fn: optax.Schedule, noise_spec: noise_lib.NoiseSpec,
                   ssd_weight: float, l1_weight: float,
+                  sigma_power: float = 0.0, sigma_floor: float = 5.0,
                   skip_nonfinite: bool = False):
   """One autoencoder update on clean images `batch` (B, H, W, C) in [0, 1].
 
-  The batch is corrupted here, from `fold_in(rng, step)`.
+  The batch is corrupted here, from `fold_in(rng, step)`. With
+  `sigma_power` > 0 each crop's loss is weighted by its noise level
+  (losses.sigma_weights).
 
   Returns:
     (new state, metrics): metrics are scalars 'ae/loss', 'ae/ssd', 'ae/l1',
@@ -82,11 +85,14 @@ def ae_train_step(state: TrainState, batch: jax.Array, rng: jax.Array, *,
   noisy, sigma = noise_lib.apply_with_sigma(
       batch, step_key(rng, state.step, TAG_NOISE), noise_spec)
   dropout_rng = step_key(rng, state.step, TAG_DROPOUT)
+  weights = (losses.sigma_weights(sigma, sigma_power, sigma_floor)
+             if sigma_power else None)
 
   def loss_fn(params):
     out = model.apply({"params": params}, noisy, train=True,
                       rngs={"dropout": dropout_rng}, **told(model, sigma))
-    loss, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight)
+    loss, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight,
+                                        weights)
     return loss, (parts, out)
 
   (loss, (parts, out)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -153,6 +159,8 @@ def make_ae_train_step(model, tx, lr_fn, noise_spec, loss_cfg, shardings=None,
                          noise_spec=noise_spec,
                          ssd_weight=float(loss_cfg.ssd_weight),
                          l1_weight=float(loss_cfg.l1_weight),
+                         sigma_power=float(loss_cfg.get("sigma_power", 0.0)),
+                         sigma_floor=float(loss_cfg.get("sigma_floor", 5.0)),
                          skip_nonfinite=skip_nonfinite)
   return _jit_step(fn, shardings)
 
@@ -388,12 +396,14 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  l1_weight: float, adv_weight: float, g_loss: str,
                  margin: float, ema_decay: float, n_g: int,
                  adaptive: bool = False, max_weight: float = 0.0,
+                 sigma_power: float = 0.0, sigma_floor: float = 5.0,
                  skip_nonfinite: bool = False):
   """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
   vs clean (the "Pred" term) + λ · generator_loss(u(G(noisy))), with
   λ = adv_weight, or with `adaptive` (VQGAN's rule) λ = adv_weight ·
   |∇ Pred| / |∇ adversarial| at G's last layer (no gradient through λ),
-  at most `max_weight` when that is > 0.
+  at most `max_weight` when that is > 0. `sigma_power` weighs each crop's
+  Pred term by its noise level, as in ae_train_step.
 
   Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
   step's tags, so with adv_weight = 0 this is the autoencoder step. D is
@@ -410,11 +420,14 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   noisy, sigma = noise_lib.apply_with_sigma(
       batch, step_key(rng, state.g_step, TAG_NOISE), noise_spec)
   dropout_rng = step_key(rng, state.g_step, TAG_DROPOUT)
+  weights = (losses.sigma_weights(sigma, sigma_power, sigma_floor)
+             if sigma_power else None)
 
   def terms(params):
     out = g.apply({"params": params}, noisy, train=True,
                   rngs={"dropout": dropout_rng}, **told(g, sigma))
-    pred, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight)
+    pred, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight,
+                                        weights)
     if disc is None:
       return (pred, jnp.zeros(())), (parts, out, jnp.zeros(()))
     u = disc.apply({"params": state.d_params, STATS: state.d_stats},
@@ -513,7 +526,9 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
               adv_weight=float(a.weight), g_loss=a.g_loss,
               margin=float(config.disc.margin), ema_decay=float(a.ema_decay),
               n_g=n_g, adaptive=bool(a.adaptive),
-              max_weight=float(a.get("max_weight", 0.0)), skip_nonfinite=skip)
+              max_weight=float(a.get("max_weight", 0.0)),
+              sigma_power=float(lc.get("sigma_power", 0.0)),
+              sigma_floor=float(lc.get("sigma_floor", 5.0)), skip_nonfinite=skip)
   g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
   g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
 

@@ -24,6 +24,36 @@ def test_losses_match_numpy():
   np.testing.assert_allclose(losses.psnr(p, t), -10 * np.log10(mse), 1e-4)
 
 
+def test_sigma_weighted_loss_is_the_weighted_mean_of_each_images_loss():
+  rng = np.random.default_rng(1)
+  p = rng.random((4, 6, 6, 1)).astype(np.float32)
+  t = rng.random((4, 6, 6, 1)).astype(np.float32)
+  sigma = np.array([0.0, 10.0, 25.0, 50.0], np.float32)
+  w = np.asarray(losses.sigma_weights(sigma, 1.0, 5.0))
+  expect = np.array([1 / 5, 1 / 10, 1 / 25, 1 / 50])
+  np.testing.assert_allclose(w, expect / expect.mean(), rtol=1e-6)
+  np.testing.assert_allclose(losses.sigma_weights(sigma, 0.0, 5.0), 1.0)
+  total, parts = losses.reconstruction(p, t, 1.0, 0.1, jnp.asarray(w))
+  per_image = (np.mean((p - t) ** 2, (1, 2, 3))
+               + 0.1 * np.mean(np.abs(p - t), (1, 2, 3)))
+  np.testing.assert_allclose(total, np.mean(w * per_image), rtol=1e-5)
+  np.testing.assert_allclose(parts["ssd"], np.mean((p - t) ** 2), rtol=1e-6)
+  ones = losses.reconstruction(p, t, 1.0, 0.1, jnp.ones(4))[0]
+  np.testing.assert_allclose(ones, losses.reconstruction(p, t, 1.0, 0.1)[0],
+                             rtol=1e-6)
+
+
+@pytest.mark.parametrize("over,match", [
+    ({"sigma_power": -1.0}, r"config\.loss\.sigma_power=-1\.0"),
+    ({"sigma_floor": 0.0}, r"config\.loss\.sigma_floor=0\.0"),
+])
+def test_bad_sigma_weighting(over, match):
+  c = configs.autoencoder().loss
+  c.update(over)
+  with pytest.raises(ValueError, match=match):
+    losses.validate(c)
+
+
 def test_default_loss_is_chapter_ratio():
   c = configs.autoencoder()
   assert c.loss.l1_weight / c.loss.ssd_weight == pytest.approx(0.1)

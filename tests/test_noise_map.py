@@ -231,3 +231,33 @@ def test_every_shipped_model_is_small_and_says_how_it_was_trained():
     info = inference.shipped_meta(name)["info"]
     for key in ("command", "training_wall_seconds", "machine"):
       assert info.get(key), (name, key)
+
+
+def test_sigma_power_weighs_low_noise_crops_more_and_only_when_sigma_varies():
+  """loss.sigma_power: with σ drawn per crop the step's loss is the mean of
+  each crop's loss weighted by max(σ, floor)^-p; at one fixed σ it is the
+  plain loss."""
+  model = models.Autoencoder(noise_map=True, **TINY)
+  tx = optax.adam(1e-3)
+  state = steps.init_state(jax.random.PRNGKey(0), model, tx, 16)
+  batch = jnp.asarray(_images(8, 16, seed=3))
+  rng = jax.random.PRNGKey(4)
+
+  def loss(spec, power):
+    return float(steps.ae_train_step(
+        state, batch, rng, model=model, tx=tx, lr_fn=lambda s: 1e-3,
+        noise_spec=spec, ssd_weight=1.0, l1_weight=0.0,
+        sigma_power=power)[1]["ae/loss"])
+
+  blind = noise_lib.NoiseSpec(kinds=("gaussian",), blind=True,
+                              sigma_min=0.0, sigma_max=75.0)
+  noisy, sigma = noise_lib.apply_with_sigma(
+      batch, steps.step_key(rng, state.step, steps.TAG_NOISE), blind)
+  out = steps.denoise(state.params, noisy, sigma, model=model)
+  per_crop = np.mean(np.square(np.asarray(out - batch)), (1, 2, 3))
+  w = np.maximum(np.asarray(sigma), 5.0) ** -1.0
+  np.testing.assert_allclose(loss(blind, 1.0), np.sum(w * per_crop) / w.sum(),
+                             rtol=1e-4)
+  assert loss(blind, 1.0) < loss(blind, 0.0)  # the noisy crops weigh less
+  fixed = noise_lib.NoiseSpec(kinds=("gaussian",), sigma=25.0)
+  np.testing.assert_allclose(loss(fixed, 1.0), loss(fixed, 0.0), rtol=1e-6)
