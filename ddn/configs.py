@@ -382,7 +382,8 @@ OPTIONAL = ("task",)
 # the value those had (ddn.train and init_from read a missing one as this).
 ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "model.res_blocks": (),
-                "adv.max_weight": 0.0}
+                "adv.max_weight": 0.0, "loss.sigma_power": 0.0,
+                "loss.sigma_floor": 5.0}
 
 
 def with_added_fields(saved: dict) -> dict:

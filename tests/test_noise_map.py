@@ -261,3 +261,14 @@ def test_sigma_power_weighs_low_noise_crops_more_and_only_when_sigma_varies():
   assert loss(blind, 1.0) < loss(blind, 0.0)  # the noisy crops weigh less
   fixed = noise_lib.NoiseSpec(kinds=("gaussian",), sigma=25.0)
   np.testing.assert_allclose(loss(fixed, 1.0), loss(fixed, 0.0), rtol=1e-6)
+
+
+def test_configs_saved_before_sigma_weighting_read_as_unweighted(tmp_path):
+  c = configs.autoencoder()
+  old = json.loads(c.to_json_best_effort())
+  del old["loss"]["sigma_power"], old["loss"]["sigma_floor"]
+  (tmp_path / "config.json").write_text(json.dumps(old))
+  saved = train._saved_config(str(tmp_path))  # pylint: disable=protected-access
+  assert saved["loss"]["sigma_power"] == 0.0
+  assert train._config_diff(  # pylint: disable=protected-access
+      saved, json.loads(c.to_json_best_effort())) == []
