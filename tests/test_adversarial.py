@@ -99,18 +99,29 @@ def test_g_step_changes_only_g_fields_and_reads_spectral_norm():
   assert np.isfinite(m["g/adv"]) and m["g/loss"] != m["g/pred"]
 
 
-def test_g_step_with_zero_weight_is_the_autoencoder_step():
+@pytest.mark.parametrize("sigma_power", [0.0, 1.0])
+def test_g_step_with_zero_weight_is_the_autoencoder_step(sigma_power):
+  """Also with each crop's loss weighted by its σ (loss.sigma_power), here
+  over σ drawn per crop, where the weighting changes the loss."""
   c = _config(weight=0.0)
   state, _, g_kw, g_tx, g_lr, spec, g = _parts(c)
+  if sigma_power:
+    spec = noise_lib.NoiseSpec(kinds=("gaussian",), blind=True,
+                               sigma_min=0.0, sigma_max=75.0)
+    g_kw = dict(g_kw, noise_spec=spec, sigma_power=sigma_power)
   batch, rng = _batch(), jax.random.PRNGKey(7)
   ae_state = steps.TrainState(step=state.g_step, params=state.params,
                               opt_state=state.opt_state)
-  ae_after, ae_m = jax.jit(lambda s, b, r: steps.ae_train_step(
+  ae_step = lambda power: jax.jit(lambda s, b, r: steps.ae_train_step(
       s, b, r, model=g, tx=g_tx, lr_fn=g_lr, noise_spec=spec,
-      ssd_weight=1.0, l1_weight=0.1))(ae_state, batch, rng)
+      ssd_weight=1.0, l1_weight=0.1, sigma_power=power))(ae_state, batch, rng)
+  ae_after, ae_m = ae_step(sigma_power)
   g_after, g_m = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r, **g_kw))(
       state, batch, rng)
   np.testing.assert_allclose(g_m["g/loss"], ae_m["ae/loss"], rtol=1e-6)
+  if sigma_power:
+    assert abs(float(ae_step(0.0)[1]["ae/loss"]) - float(g_m["g/loss"])) > (
+        1e-3 * float(g_m["g/loss"]))
   for a, b in zip(jax.tree_util.tree_leaves((ae_after.params,
                                              ae_after.opt_state)),
                   jax.tree_util.tree_leaves((g_after.params,
