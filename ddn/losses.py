@@ -13,14 +13,14 @@ import jax
 import jax.numpy as jnp
 
 
-def ssd(pred: jax.Array, target: jax.Array) -> jax.Array:
-  """Mean squared difference (the chapter's SSD, as a mean)."""
-  return jnp.mean(jnp.square(pred - target))
+def ssd(pred: jax.Array, target: jax.Array, axis=None) -> jax.Array:
+  """Mean squared difference (the chapter's SSD, as a mean), over `axis`."""
+  return jnp.mean(jnp.square(pred - target), axis=axis)
 
 
-def l1(pred: jax.Array, target: jax.Array) -> jax.Array:
-  """Mean absolute difference."""
-  return jnp.mean(jnp.abs(pred - target))
+def l1(pred: jax.Array, target: jax.Array, axis=None) -> jax.Array:
+  """Mean absolute difference, over `axis`."""
+  return jnp.mean(jnp.abs(pred - target), axis=axis)
 
 
 def reconstruction(pred, target, ssd_weight: float, l1_weight: float,
@@ -34,13 +34,14 @@ def reconstruction(pred, target, ssd_weight: float, l1_weight: float,
   Returns:
     (loss, {'ssd': ..., 'l1': ...}) as scalars.
   """
-  parts = {"ssd": ssd(pred, target), "l1": l1(pred, target)}
   if weights is None:
+    parts = {"ssd": ssd(pred, target), "l1": l1(pred, target)}
     return ssd_weight * parts["ssd"] + l1_weight * parts["l1"], parts
   axes = tuple(range(1, pred.ndim))
-  per_image = (ssd_weight * jnp.mean(jnp.square(pred - target), axes)
-               + l1_weight * jnp.mean(jnp.abs(pred - target), axes))
-  return jnp.mean(weights * per_image), parts
+  per_image = {"ssd": ssd(pred, target, axes), "l1": l1(pred, target, axes)}
+  loss = jnp.mean(weights * (ssd_weight * per_image["ssd"]
+                             + l1_weight * per_image["l1"]))
+  return loss, {k: jnp.mean(v) for k, v in per_image.items()}
 
 
 def sigma_weights(sigma: jax.Array, power: float, floor: float) -> jax.Array:
@@ -70,7 +71,7 @@ def validate(cfg) -> None:
     raise ValueError(
         "config.loss: ssd_weight and l1_weight must be >= 0 and not both 0, "
         f"got ssd_weight={cfg.ssd_weight}, l1_weight={cfg.l1_weight}.")
-  power, floor = cfg.get("sigma_power", 0.0), cfg.get("sigma_floor", 5.0)
+  power, floor = cfg.sigma_power, cfg.sigma_floor
   if not 0 <= power <= 4:
     raise ValueError(f"config.loss.sigma_power={power}: must be in [0, 4] "
                      "(0: the plain mean; 1: about equal PSNR weight to "

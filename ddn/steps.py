@@ -159,8 +159,8 @@ def make_ae_train_step(model, tx, lr_fn, noise_spec, loss_cfg, shardings=None,
                          noise_spec=noise_spec,
                          ssd_weight=float(loss_cfg.ssd_weight),
                          l1_weight=float(loss_cfg.l1_weight),
-                         sigma_power=float(loss_cfg.get("sigma_power", 0.0)),
-                         sigma_floor=float(loss_cfg.get("sigma_floor", 5.0)),
+                         sigma_power=float(loss_cfg.sigma_power),
+                         sigma_floor=float(loss_cfg.sigma_floor),
                          skip_nonfinite=skip_nonfinite)
   return _jit_step(fn, shardings)
 
@@ -527,8 +527,8 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
               margin=float(config.disc.margin), ema_decay=float(a.ema_decay),
               n_g=n_g, adaptive=bool(a.adaptive),
               max_weight=float(a.get("max_weight", 0.0)),
-              sigma_power=float(lc.get("sigma_power", 0.0)),
-              sigma_floor=float(lc.get("sigma_floor", 5.0)), skip_nonfinite=skip)
+              sigma_power=float(lc.sigma_power),
+              sigma_floor=float(lc.sigma_floor), skip_nonfinite=skip)
   g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
   g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
 
