@@ -15,14 +15,14 @@ Training crops are taken at the image's own scale (data.augment.scale_min
 docs/quality.md measured as 0.06-0.26 dB better on BSD68.
 
 The shipped `gray-map` model is this config on Train400, trained by
-  CONFIG=experiments/ae_map.py bash benchmarks/quality_train400.sh runs/map_600k \
-    --config.data.augment.scale_min=1.0 --config.train.total_images=600000 \
-    --config.eval.every_images=150000
-(600,000 crops; 110 min on a 2-core Intel Xeon with AVX-512, 2.5-4.5 hours
-on the 2-core AMD EPYC of earlier runs). Set12 PSNR 32.48 / 30.14 / 26.99 dB and BSD68
-31.46 / 29.02 / 26.11 dB at σ = 15 / 25 / 50 (see its model.json for the
-command, wall time and machine, and docs/quality.md for the architecture
-and recipe screens).
+  CONFIG=experiments/ae_map.py bash benchmarks/quality_train400.sh \
+    runs/map_600k --config.data.augment.scale_min=1.0 \
+    --config.train.total_images=600000 --config.eval.every_images=150000
+(600,000 crops; 110 min on a 2-core Intel Xeon with AVX-512, 2.5-4.5
+hours on the 2-core AMD EPYC of earlier runs). Set12 PSNR 32.48 / 30.14 /
+26.99 dB and BSD68 31.46 / 29.02 / 26.11 dB at σ = 15 / 25 / 50 (see its
+model.json for the command, wall time and machine, and docs/quality.md for
+the architecture and recipe screens).
 """
 
 from ddn import configs
