@@ -55,13 +55,13 @@ python -m ddn.evaluate --checkpoint="$ROOT/ae_l2,$ROOT/ae_l1,$ROOT/ae_mix,$ROOT/
   --data=folder:$DATA/Set12 --sigmas=25 --out="$ROOT/losses_cheat.json"
 python -m ddn.figures detail --data=embedded:eval --index=0 --sigma=25 \
   --runs="SSD only=$ROOT/ae_l2,L1 only=$ROOT/ae_l1,mix=$ROOT/ae_mix" \
-  --out=docs/detail_losses.png
+  --out=docs/figures/detail_losses.png
 python -m ddn.figures detail --data=embedded:eval --index=0 --sigma=25 \
   --runs="trained on clean inputs=$ROOT/ae_cheat,trained to denoise=$ROOT/ae_mix" \
-  --out=docs/cheating.png
-python -m ddn.figures generalization --out=docs/generalization.png \
+  --out=docs/figures/cheating.png
+python -m ddn.figures generalization --out=docs/figures/generalization.png \
   --runs="plain=$ROOT/gen_plain,augmentation=$ROOT/gen_aug,weight decay=$ROOT/gen_wd,both=$ROOT/gen_aug_wd"
 # Smoothing vs learned: widths tuned on Train400, the shipped σ=25 model.
 python -m ddn.figures detail --data=embedded:eval --index=0 --sigma=25 \
   --baselines=gaussian,median --tune_data=folder:$DATA/Train400 \
-  --runs="ddn (gray-s25)=gray-s25" --out=docs/smoothing_vs_learned.png
+  --runs="ddn (gray-s25)=gray-s25" --out=docs/figures/smoothing_vs_learned.png

@@ -8,7 +8,7 @@
 # Writes OUT_DIR/default.json, default_ensemble.json and table.md (default
 # runs/tables). BM3D takes about 20 of its minutes on a 2-core CPU; with
 # --no-bm3d the table takes BM3D's records from
-# docs/shipped_vs_classical.json (the same protocol, noise and images).
+# docs/records/shipped_vs_classical.json (the same protocol, noise and images).
 # Needs ../shared/data (Set12, BSD68) beside the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ DATA=../shared/data
 SETS=folder:$DATA/Set12,folder:$DATA/BSD68
 mkdir -p "$OUT"
 if [[ "${2:-}" == "--no-bm3d" ]]; then
-  BASE=() ; BM3D=docs/shipped_vs_classical.json
+  BASE=() ; BM3D=docs/records/shipped_vs_classical.json
 else
   BASE=(--baselines=bm3d) ; BM3D=
 fi

@@ -8,10 +8,11 @@ wins.
 Both files must come from the same noisy images (ddn.evaluate's fixed noise).
   python benchmarks/paired_psnr.py A.json B.json
 e.g. docs/quality.md's wider U-Net against the first gray-map:
-  python benchmarks/paired_psnr.py docs/map_w48.json docs/gray_map_v1.json
+  python benchmarks/paired_psnr.py docs/records/map_w48.json \
+    docs/records/gray_map_v1.json
 and the default model against BM3D's records (--method_b picks B's rows):
-  python benchmarks/paired_psnr.py docs/default_vs_bm3d.json \
-    docs/default_vs_bm3d.json --method_b=bm3d
+  python benchmarks/paired_psnr.py docs/records/default_vs_bm3d.json \
+    docs/records/default_vs_bm3d.json --method_b=bm3d
 """
 
 import argparse
