@@ -50,7 +50,7 @@ train "$ROOT/gen_aug_wd" experiments/ae.py "${ONE[@]}" "${WD[@]}"
 
 # Figures and numbers (docs/results.md). Cheating and losses: PSNR on the
 # same noisy Set12 images (σ = 25) and detail crops of scikit-image's camera
-# (embedded:eval #0, so docs/ holds no pixel of the shared test sets).
+# (embedded:eval #0, so docs/figures/ holds no pixel of the shared test sets).
 python -m ddn.evaluate --checkpoint="$ROOT/ae_l2,$ROOT/ae_l1,$ROOT/ae_mix,$ROOT/ae_cheat" \
   --data=folder:$DATA/Set12 --sigmas=25 --out="$ROOT/losses_cheat.json"
 python -m ddn.figures detail --data=embedded:eval --index=0 --sigma=25 \

@@ -2,7 +2,7 @@
 # The README's figures, from scratch: the learning-rate sweep (the chapter's
 # Figure 17.4) and SSD-only vs L1 detail crops (Figure 17.7). Short runs on
 # Train400 sized for a 2-core CPU (about 35 minutes in all); outputs go to
-# ROOT (default runs/figures) and the PNGs are copied to docs/.
+# ROOT (default runs/figures) and the PNGs are copied to docs/figures/.
 #   bash benchmarks/figures.sh [ROOT]
 # Needs ../shared/data (Train400, Set12) beside the checkout.
 set -euo pipefail
@@ -34,6 +34,6 @@ for loss in l2 l1; do
     --config.eval.every_images=8000
 done
 # The detail image is scikit-image's camera (embedded:eval #0), so the figure
-# in docs/ holds no pixel of the shared test sets.
+# in docs/figures/ holds no pixel of the shared test sets.
 python -m ddn.figures detail --runs=SSD="$ROOT/ae_l2",L1="$ROOT/ae_l1" \
   --data=embedded:eval --index=0 --sigma=25 --out=docs/figures/detail_ssd_l1.png

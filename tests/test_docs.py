@@ -1,4 +1,4 @@
-"""Every relative link in README.md and docs/ leads somewhere.
+"""Every relative link in the READMEs and docs/ leads somewhere.
 
 Markdown links and images, `[text](path)` and `![alt](path)`, outside code
 (fenced blocks and inline code spans are skipped), are resolved relative to
@@ -27,8 +27,8 @@ EXTERNAL = ("http://", "https://", "mailto:")
 
 
 def markdown_files() -> list[str]:
-  """README.md and every .md file under docs/, as paths from the root."""
-  files = ["README.md"] + sorted(
+  """README.md, benchmarks/README.md and every .md file under docs/."""
+  files = ["README.md", os.path.join("benchmarks", "README.md")] + sorted(
       glob.glob(os.path.join("docs", "**", "*.md"), root_dir=ROOT,
                 recursive=True))
   return [f for f in files if os.path.isfile(os.path.join(ROOT, f))]
