@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The perception-distortion plane, Train400 -> BSD68 (default) or Set12
 # (SET=Set12), at σ = 50 (default) or σ = 25 (SIGMA=25), docs/adversarial.md:
-# experiments/adv_s$SIGMA.py's sweep (configs.perception_sweep: gray-s$SIGMA
+# experiments/adv_s$SIGMA.py's sweep (recipes.perception_sweep: gray-s$SIGMA
 # fine-tuned against the small patch adversary at relative push λ = 0, 0.3,
 # 1, 3, 10, the big whole-image one at λ = 1, 3, and the frozen classifier);
 # then every final G, gray-s$SIGMA and the network interpolation

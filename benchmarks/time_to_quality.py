@@ -7,10 +7,10 @@
 Three contenders, trained one after another (never at once) for --minutes of
 training wall clock each, on this machine and the same data:
 
-  ddn          ddn's default denoiser and recipe (`configs.autoencoder()`: the
+  ddn          ddn's default denoiser and recipe (`configs.defaults("autoencoder")`: the
                U-Net, a·SSD + b·L1, Adam with the warm-up + cosine schedule
                over config.train.total_images, or --total_images), trained by
-               ddn's jitted data-parallel step (`steps.make_ae_train_step`
+               ddn's jitted data-parallel step (`ae_task.make_ae_train_step`
                via tasks, as `ddn.train` runs it), one XLA host device per
                core (`runtime.configure_cpu_devices`, by importing
                benchmarks/vs_pytorch.py).
@@ -116,6 +116,7 @@ from ddn import runtime  # pylint: disable=g-import-not-at-top
 from ddn import steps  # pylint: disable=g-import-not-at-top
 from ddn import tasks  # pylint: disable=g-import-not-at-top
 from ddn import train  # pylint: disable=g-import-not-at-top
+from ddn.tasks import autoencoder as ae_task
 
 CONTENDERS = ("ddn", "torch-same", "torch-dncnn")
 DATA_README = "../shared/data/README.md"
@@ -171,7 +172,7 @@ class DdnContender:
 
   def describe(self) -> str:
     c = self.config
-    return (f"configs.autoencoder() U-Net {tuple(c.model.features)}; "
+    return (f"configs.defaults("autoencoder") U-Net {tuple(c.model.features)}; "
             f"{c.loss.ssd_weight:g}·SSD + {c.loss.l1_weight:g}·L1; "
             f"{c.optim.name} lr {c.optim.lr:g} {c.optim.schedule} over "
             f"{c.train.total_images} images, warm-up {c.optim.warmup_images} "
@@ -391,7 +392,7 @@ def parse_args():
   p.add_argument("--batch", type=int, default=32, help="ddn, torch-same")
   p.add_argument("--crop", type=int, default=48, help="ddn, torch-same")
   p.add_argument("--total_images", type=int, default=0,
-                 help="ddn's schedule length (0: configs.autoencoder()'s)")
+                 help="ddn's schedule length (0: configs.defaults("autoencoder")'s)")
   p.add_argument("--dncnn_batch", type=int, default=32)
   p.add_argument("--dncnn_crop", type=int, default=40)
   p.add_argument("--dncnn_lr", type=float, default=1e-3)
@@ -434,7 +435,7 @@ def check_args(a) -> list[str]:
 
 
 def ddn_config(a):
-  config = configs.autoencoder()
+  config = configs.defaults("autoencoder")
   config.data.batch_size, config.data.crop = a.batch, a.crop
   config.data.train = f"folder:{a.train_data}"
   config.data.eval = f"folder:{a.eval_data}"

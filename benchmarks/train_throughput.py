@@ -107,7 +107,7 @@ def main():
   results = []
   for size in args.sizes.split(","):
     bs, crop = SIZES[size]
-    c = configs.adversarial()
+    c = configs.defaults("adversarial")
     c.data.batch_size, c.data.crop = bs, crop
     c.adv.g_warmup_images = 0
     c.compute_dtype = args.compute_dtype
@@ -116,7 +116,7 @@ def main():
     clean = np.random.default_rng(0).random((2, bs, crop, crop, 1),
                                             dtype=np.float32)
     # Autoencoder step (experiments/ae.py), as ddn.train runs it.
-    c_ae = configs.autoencoder()
+    c_ae = configs.defaults("autoencoder")
     c_ae.data.batch_size, c_ae.data.crop = bs, crop
     ae = tasks.build(c_ae, setup)
     state = jax.jit(lambda: ae.init(jax.random.PRNGKey(0)),
@@ -146,7 +146,7 @@ def main():
   wait = float("nan")
   if args.pipeline_steps > 0:
     bs, crop = SIZES["default"]
-    c = configs.autoencoder()
+    c = configs.defaults("autoencoder")
     c.data.batch_size, c.data.crop = bs, crop
     setup = train.Setup(c)
     ae = tasks.build(c, setup)

@@ -14,7 +14,7 @@ timing are the same. Timed:
 
   forward     the denoiser on a noisy batch (no gradient);
   train step  noise added inside the step, forward, backward and Adam update
-              (ddn: its jitted, data-parallel `ddn.steps.make_ae_train_step`
+              (ddn: its jitted, data-parallel `ddn.ae_task.make_ae_train_step`
               as `ddn.train` runs it; PyTorch: eager, a·SSD + b·L1 as
               `ddn.losses.reconstruction`, torch.optim.Adam).
 
@@ -59,6 +59,7 @@ from ddn import models  # pylint: disable=g-import-not-at-top
 from ddn import steps  # pylint: disable=g-import-not-at-top
 from ddn import tasks  # pylint: disable=g-import-not-at-top
 from ddn import train  # pylint: disable=g-import-not-at-top
+from ddn.tasks import autoencoder as ae_task
 
 FWD_TOL = 1e-4  # max |ddn - torch| of the forward output
 # Gradients: float32 sums in another order differ by float32 rounding, which
@@ -334,7 +335,7 @@ def ddn_callables(task, setup, params, fwd, data, seed: int):
   repl, bsh = setup.repl, setup.batch_sharding
   clean, noisy = data
   state = jax.device_put(
-      steps.TrainState(step=jnp.zeros((), jnp.int32), params=params,
+      ae_task.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                        opt_state=setup.tx.init(params)), repl)
   ddn_step = task.make_step((repl, bsh, repl))
   clean_d = jax.device_put(clean, bsh)

@@ -37,12 +37,12 @@ import numpy as np
 
 from ddn import checkpoint
 from ddn import models
+from ddn import registry
 
 SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "shipped")
 DEFAULT_MODEL = "gray-map"
 PARAMS_FILE = "params.msgpack"
 MODEL_FILE = "model.json"
-DENOISER_TASKS = ("autoencoder", "adversarial")  # runs whose params are G
 
 
 def shipped_models() -> list[str]:
@@ -148,11 +148,12 @@ class Denoiser:
   @classmethod
   def from_workdir(cls, workdir: str, step: int | None = None, **kw):
     cfg = checkpoint.load_config(workdir)
-    if cfg.get("task", "autoencoder") not in DENOISER_TASKS or (
-        "model" not in cfg):
-      raise ValueError(f"{workdir!r} is a {cfg.get('task')} run, not a "
-                       "denoiser; give the workdir of an autoencoder or "
-                       "adversarial run.")
+    task = cfg.get("task", "autoencoder")
+    if (task not in registry.TASKS or not registry.TASKS[task].denoiser
+        or "model" not in cfg):
+      kinds = " or ".join(n for n, e in registry.TASKS.items() if e.denoiser)
+      raise ValueError(f"{workdir!r} is a {task} run, not a denoiser; give "
+                       f"the workdir of an {kinds} run.")
     params, step = checkpoint.load_params(workdir, step)
     noise = _noise_summary(cfg.get("noise", {}))
     if cfg["model"].get("noise_map"):

@@ -18,6 +18,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+import ml_collections
+
+from ddn import registry
 
 ACTIVATIONS = {
     "relu": nn.relu,
@@ -119,6 +122,23 @@ class Autoencoder(nn.Module):
   unshuffle: int = 1
   res_blocks: Sequence[int] = ()
   dtype: Any = jnp.float32
+
+  # The config.model fields that set the parameters' shapes (init_from and
+  # inference compare them between runs).
+  shape_fields = ("features", "blocks", "kernel_size", "skip", "upsample",
+                  "noise_map", "unshuffle", "res_blocks")
+
+  @staticmethod
+  def default_config() -> ml_collections.ConfigDict:
+    """The `config.model` group of a U-Net, every field at its default."""
+    return ml_collections.ConfigDict(dict(
+        name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
+        skip=True, upsample="transpose", activation="relu", dropout=0.0,
+        output="residual", noise_map=False, unshuffle=1, res_blocks=()))
+
+  @staticmethod
+  def from_config(cfg, channels: int, dtype: str = "float32"):
+    return autoencoder_from_config(cfg, channels, dtype)
 
   @property
   def levels(self) -> int:
@@ -245,12 +265,26 @@ def depth_to_space(x: jax.Array, r: int) -> jax.Array:
   return x.reshape(b, h * r, w * r, c // (r * r))
 
 
-def from_config(cfg, channels: int, dtype: str = "float32") -> Autoencoder:
-  """Builds the model named by `config.model` computing in `dtype`
-  (config.compute_dtype); raises on unknown values."""
-  if cfg.name != "autoencoder":
-    raise ValueError(f"config.model.name={cfg.name!r}: unknown model; valid "
-                     "models are: autoencoder.")
+def from_config(cfg, channels: int, dtype: str = "float32") -> nn.Module:
+  """Builds the denoiser `config.model.name` names (ddn.registry.MODELS),
+  computing in `dtype` (config.compute_dtype); raises ValueError on an
+  unknown name or invalid values."""
+  return registry.lookup("model", cfg.name).from_config(cfg, channels, dtype)
+
+
+def shape_fields(model_name: str) -> tuple[str, ...]:
+  """Config fields that set the shapes of a denoiser's parameters:
+  `model.name`, the model's own (its class's `shape_fields`) and
+  `data.channels`."""
+  model = registry.lookup("model", model_name)
+  return (("model.name",) + tuple(f"model.{f}" for f in model.shape_fields)
+          + ("data.channels",))
+
+
+def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
+                            ) -> Autoencoder:
+  """The Autoencoder of a `config.model` group computing in `dtype`
+  (config.compute_dtype); raises on invalid values."""
   checks = [
       ("activation", cfg.activation, tuple(ACTIVATIONS)),
       ("output", cfg.output, OUTPUTS),

@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 
 from ddn import checkpoint
+from ddn import config_check
 from ddn import configs
 from ddn import data as data_lib
 from ddn import logs
@@ -50,7 +51,7 @@ class Setup:
 
   def __init__(self, config: ml_collections.ConfigDict,
                devices: list[jax.Device] | None = None):
-    configs.validate(config)  # unknown fields, wrong types
+    config_check.validate(config)  # unknown fields, wrong types
     self.config = config
     dtype = config.compute_dtype
     if dtype not in COMPUTE_DTYPES:

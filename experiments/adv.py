@@ -1,5 +1,5 @@
 """Adversarial fine-tuning at σ = 50 on the embedded photographs: README's
-first command (configs.adversarial_finetune).
+first command (recipes.adversarial_finetune).
 
 G starts from the shipped MSE model gray-s50 and trains against a patch
 discriminator (33x33 patches of the image and its detail channel) that warms
@@ -41,10 +41,11 @@ hinge|score, --config.adv.n_d=2, experiments/adv_patch.py and adv_frozen.py.
 """
 
 from ddn import configs
+from ddn import recipes
 
 
 def get_config(arg=None):
-  c = configs.adversarial_finetune()
+  c = recipes.adversarial_finetune()
   c.train.total_images = 3_200  # 2,400 adversarial: README's time budget
   c.adv.d_warmup_images = 800
   c.adv.max_weight = 0.05  # the adaptive λ's ceiling (docstring)

@@ -2,7 +2,7 @@
 observation; docs/adversarial.md): the MSE model of experiments/ae_blocks.py
 (gray-s50 trained to fill one 16-40 px block per 64 px crop at σ = 50)
 fine-tuned on the same data with the recipe of experiments/adv_s50.py
-(configs.adversarial_finetune) for 3,200 crops, 800 of them D's warm-up.
+(recipes.adversarial_finetune) for 3,200 crops, 800 of them D's warm-up.
 The sweep trains it three ways: λ = 0 (D trains, G ignores it: the
 control), the small 33 px patch adversary at λ = 3 and the big whole-image
 one at λ = 1 (each family's most realistic push on the σ = 50 plane).
@@ -15,12 +15,13 @@ Alone, from gray-s50 (which has never seen a block):
 """
 
 from ddn import configs
+from ddn import recipes
 
 DATA = "../shared/data"
 
 
 def get_config(arg=None):
-  c = configs.knocked_out_blocks(configs.adversarial_finetune(50, DATA))
+  c = recipes.knocked_out_blocks(recipes.adversarial_finetune(50, DATA))
   c.train.total_images = 3_200
   c.adv.d_warmup_images = 800
   c.eval.every_images = 1_600
@@ -30,4 +31,4 @@ def get_config(arg=None):
 def get_sweep():
   return [{"_name": "push0", "adv.weight": 0.0},
           {"_name": "small-push3", "adv.weight": 3.0},
-          {"_name": "big-push1", "adv.weight": 1.0, **configs.BIG_DISC}]
+          {"_name": "big-push1", "adv.weight": 1.0, **recipes.BIG_DISC}]

@@ -15,10 +15,11 @@ Overrides as in experiments/adv.py.
 """
 
 from ddn import configs
+from ddn import recipes
 
 
 def get_config(arg=None):
-  c = configs.adversarial_finetune()
+  c = recipes.adversarial_finetune()
   c.train.total_images = 4_800
   c.adv.freeze_disc = True
   c.adv.d_warmup_images = 3_200  # the classifier's training, before freezing

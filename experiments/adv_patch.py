@@ -13,7 +13,7 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.adversarial()
+  c = configs.defaults("adversarial")
   c.disc.kind = "patch"
   c.disc.padding = "VALID"
   c.disc.features = (16, 32, 64)

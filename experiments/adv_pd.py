@@ -22,7 +22,7 @@ WEIGHTS = (3e-3, 3e-2)
 
 
 def get_config(arg=None):
-  c = configs.adversarial()
+  c = configs.defaults("adversarial")
   c.train.init_from = "runs/ae"
   c.optim.lr = 2e-4
   c.optim.warmup_images = 0

@@ -22,7 +22,7 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   return configs.apply_args(c, arg)
 
 

@@ -10,7 +10,7 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   c.loss.ssd_weight = 1.0
   c.loss.l1_weight = 0.0
   return configs.apply_args(c, arg)

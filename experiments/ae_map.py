@@ -29,7 +29,7 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   c.model.noise_map = True
   c.noise.gaussian.blind = True
   c.noise.gaussian.sigma_min = 0.0

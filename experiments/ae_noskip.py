@@ -10,6 +10,6 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   c.model.skip = False
   return configs.apply_args(c, arg)

@@ -10,7 +10,7 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   c.optim.schedule = "step"
   c.optim.decay_factor = 0.1
   c.optim.decay_every_images = 16_000

@@ -32,6 +32,6 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.classifier()
+  c = configs.defaults("classifier")
   c.train.init_from = "runs/ae"
   return configs.apply_args(c, arg)

@@ -24,7 +24,7 @@ from ddn import configs
 
 
 def get_config(arg=None):
-  c = configs.classifier()
+  c = configs.defaults("classifier")
   c.train.init_from = "runs/ae"
   c.disc.kind = "patch"
   c.disc.padding = "VALID"

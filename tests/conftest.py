@@ -40,7 +40,7 @@ def gray_folder(tmp_path):
 @pytest.fixture
 def smoke_config():
   from ddn import configs
-  c = configs.apply_args(configs.autoencoder(), "smoke")
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   c.data.train = "embedded:train"
   c.data.eval = "embedded:eval"
   return c

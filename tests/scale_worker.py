@@ -30,8 +30,7 @@ from ddn import train
 
 
 def tiny(kind: str):
-  c = {"autoencoder": configs.autoencoder, "classifier": configs.classifier,
-       "adversarial": configs.adversarial}[kind]()
+  c = configs.defaults(kind)
   configs.smoke(c)
   # Constant learning rate: a run's total_images then changes nothing but
   # its length, so resumed legs and the steps of every mode share programs.

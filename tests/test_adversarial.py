@@ -13,19 +13,21 @@ from ddn.tasks import adversarial
 from ddn import configs
 from ddn import discriminators
 from ddn import logs
+from ddn import init_from
 from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
 from ddn import optim
 from ddn import steps
 from ddn import train
+from ddn.tasks import autoencoder as ae_task
 
 G_FIELDS = ("step", "g_step", "params", "opt_state", "ema")
 D_FIELDS = ("d_step", "d_params", "d_stats", "d_opt_state")
 
 
 def _config(**adv):
-  c = configs.apply_args(configs.adversarial(), "smoke")
+  c = configs.apply_args(configs.defaults("adversarial"), "smoke")
   c.optim.schedule = "constant"  # cosine would depend on total_images
   c.disc.spectral_norm = True
   for k, v in adv.items():
@@ -41,7 +43,7 @@ def _parts(c):
   g_tx, d_tx = optim.optimizer(c.optim, g_lr), optim.optimizer(c.disc_optim,
                                                                d_lr)
   spec = noise_lib.spec_from_config(c.noise)
-  state = steps.init_adversarial_state(jax.random.PRNGKey(0), g, disc, g_tx,
+  state = adversarial.init_adversarial_state(jax.random.PRNGKey(0), g, disc, g_tx,
                                        d_tx, c.data.crop,
                                        ema=c.adv.ema_decay > 0)
   kw = dict(g=g, noise_spec=spec)
@@ -74,7 +76,7 @@ def _copy(state):
 def test_d_step_changes_only_d_fields_and_advances_spectral_norm():
   state, d_kw, *_ = _parts(_config(ema_decay=0.9))
   before = _copy(state)
-  after, m = jax.jit(lambda s, b, r: steps.d_train_step(s, b, r, **d_kw))(
+  after, m = jax.jit(lambda s, b, r: adversarial.d_train_step(s, b, r, **d_kw))(
       state, _batch(), jax.random.PRNGKey(1))
   for f in D_FIELDS:
     assert _changed(before, after, f), f
@@ -89,7 +91,7 @@ def test_d_step_changes_only_d_fields_and_advances_spectral_norm():
 def test_g_step_changes_only_g_fields_and_reads_spectral_norm():
   state, _, g_kw, *_ = _parts(_config(ema_decay=0.9))
   before = _copy(state)
-  after, m = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r, **g_kw))(
+  after, m = jax.jit(lambda s, b, r: adversarial.g_train_step(s, b, r, **g_kw))(
       state, _batch(), jax.random.PRNGKey(1))
   for f in G_FIELDS:
     assert _changed(before, after, f), f
@@ -110,13 +112,13 @@ def test_g_step_with_zero_weight_is_the_autoencoder_step(sigma_power):
                                sigma_min=0.0, sigma_max=75.0)
     g_kw = dict(g_kw, noise_spec=spec, sigma_power=sigma_power)
   batch, rng = _batch(), jax.random.PRNGKey(7)
-  ae_state = steps.TrainState(step=state.g_step, params=state.params,
+  ae_state = ae_task.TrainState(step=state.g_step, params=state.params,
                               opt_state=state.opt_state)
-  ae_step = lambda power: jax.jit(lambda s, b, r: steps.ae_train_step(
+  ae_step = lambda power: jax.jit(lambda s, b, r: ae_task.ae_train_step(
       s, b, r, model=g, tx=g_tx, lr_fn=g_lr, noise_spec=spec,
       ssd_weight=1.0, l1_weight=0.1, sigma_power=power))(ae_state, batch, rng)
   ae_after, ae_m = ae_step(sigma_power)
-  g_after, g_m = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r, **g_kw))(
+  g_after, g_m = jax.jit(lambda s, b, r: adversarial.g_train_step(s, b, r, **g_kw))(
       state, batch, rng)
   np.testing.assert_allclose(g_m["g/loss"], ae_m["ae/loss"], rtol=1e-6)
   if sigma_power:
@@ -148,7 +150,7 @@ def test_adversarial_gradient_reaches_g_and_not_d():
     return float(jnp.mean(steps.classify(s.d_params, s.d_stats, out,
                                          disc=disc)))
 
-  step = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r, **g_kw))
+  step = jax.jit(lambda s, b, r: adversarial.g_train_step(s, b, r, **g_kw))
   u0, s = mean_u(state), _copy(state)
   before = _copy(state)
   for _ in range(5):
@@ -279,7 +281,7 @@ def test_run_leaves_checkpoints_metrics_plots_and_evaluation(adv_run):
 @pytest.mark.slow
 def test_init_from_an_autoencoder_skips_the_warmup_and_frozen_d_stops(
     tmp_path, caplog):
-  ae = configs.apply_args(configs.autoencoder(), "smoke")
+  ae = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   ae_dir = str(tmp_path / "ae")
   ae_state = train.train_and_evaluate(ae, ae_dir)
   c = _config(freeze_disc=True)
@@ -311,17 +313,17 @@ def test_evaluate_reads_an_adversarial_run(adv_run, gray_folder, tmp_path):
 
 @pytest.mark.slow
 def test_comparison_figure_over_finished_runs(adv_run, tmp_path):
-  from ddn import figures
+  from ddn.figures import denoised
   _, workdir, _ = adv_run
   out = str(tmp_path / "cmp.png")
-  summary = figures.adversarial({"big": workdir, "again": workdir},
-                                "embedded:eval", [0, 2], 25.0, out, crop=32)
+  summary = denoised.adversarial({"big": workdir, "again": workdir},
+                                 "embedded:eval", [0, 2], 25.0, out, crop=32)
   assert os.path.getsize(out) > 0
   assert set(summary) == {"noisy", "big", "again"}
   assert summary["big"]["psnr"] == summary["again"]["psnr"]  # same noise
   assert 0 <= summary["big"]["realism"] <= 1
   with pytest.raises(ValueError, match="has 3 images"):
-    figures.adversarial({"big": workdir}, "embedded:eval", [5], 25.0, out)
+    denoised.adversarial({"big": workdir}, "embedded:eval", [5], 25.0, out)
 
 
 def _record(method, psnr, auc, checkpoint="", **kw):
@@ -331,7 +333,7 @@ def _record(method, psnr, auc, checkpoint="", **kw):
 
 
 def test_plane_groups_runs_into_curves_by_their_sweep_names(tmp_path):
-  from ddn import figures
+  from ddn.figures import perception
   records = [
       _record("ddn gray-s50", 25.8, 0.93, "gray-s50"),
       _record("ddn small-push10", 24.6, 0.70, "runs/pd/small-push10"),
@@ -341,10 +343,10 @@ def test_plane_groups_runs_into_curves_by_their_sweep_names(tmp_path):
       _record("ddn α=0.5", 25.4, 0.80, "gray-s50~runs/pd/small-push10@0.5"),
       _record("calibration: clean vs clean", None, 0.5, calibration=True),
       {"data": "folder:d", "sigma": 50.0, "method": "bm3d", "psnr": 25.6}]
-  points = figures.plane_points(records)
+  points = perception.plane_points(records)
   assert [p["name"] for p in points] == [
       "gray-s50", "small-push10", "small-push1", "push0", "big-push3", "α=0.5"]
-  curves = figures._curves(points)  # pylint: disable=protected-access
+  curves = perception._curves(points)  # pylint: disable=protected-access
   assert set(curves) == {"small", "big", "interpolation"}
   # λ = 0 starts every adversary's curve; λ runs in order.
   assert [p["param"] for p in curves["small"]] == [0.0, 1.0, 10.0]
@@ -353,37 +355,38 @@ def test_plane_groups_runs_into_curves_by_their_sweep_names(tmp_path):
   assert [(p["name"], p["param"]) for p in curves["interpolation"]] == [
       ("gray-s50", 0.0), ("α=0.5", 0.5), ("small-push10", 1.0)]
   out = str(tmp_path / "plane.png")
-  assert len(figures.plane(records, out)) == 6
+  assert len(perception.plane(records, out)) == 6
   assert os.path.getsize(out) > 0
   with open(str(tmp_path / "plane.json")) as f:
     assert len(json.load(f)) == 6
   with pytest.raises(ValueError, match="--realism"):
-    figures.plane(records[-2:], out)
+    perception.plane(records[-2:], out)
 
 
 def test_knocked_out_blocks_and_their_interval():
-  from ddn import figures
+  from ddn.figures import blocks
+  from ddn.figures import stats
   clean = np.full((64, 80, 1), 0.5, np.float32)
-  noisy, mask = figures.knocked_out(clean, 50.0, 3)
-  again, _ = figures.knocked_out(clean, 50.0, 3)
+  noisy, mask = blocks.knocked_out(clean, 50.0, 3)
+  again, _ = blocks.knocked_out(clean, 50.0, 3)
   np.testing.assert_array_equal(noisy, again)  # the same for every run
   np.testing.assert_array_equal(noisy[..., 0] == 0.0, mask)
   assert 24 * 24 <= mask.sum() <= 4 * 40 * 40
-  other, _ = figures.knocked_out(clean, 50.0, 4)
+  other, _ = blocks.knocked_out(clean, 50.0, 4)
   assert not np.array_equal(noisy, other)  # each image its own blocks
   # A pooled ratio: sum(values) / sum(over), its interval around it.
-  ratio, (lo, hi) = figures.mean_ci([1.0, 2.0, 3.0], over=[2.0, 2.0, 2.0])
+  ratio, (lo, hi) = stats.mean_ci([1.0, 2.0, 3.0], over=[2.0, 2.0, 2.0])
   assert ratio == pytest.approx(1.0) and lo < 1.0 < hi
-  mean, (lo, hi) = figures.mean_ci([5.0, 5.0])
+  mean, (lo, hi) = stats.mean_ci([5.0, 5.0])
   assert mean == lo == hi == 5.0
 
 
 @pytest.mark.slow
 def test_blocks_figure_measures_inside_the_blocks(tmp_path):
-  from ddn import figures
+  from ddn.figures import blocks
   out = str(tmp_path / "blocks.png")
-  summary = figures.blocks({"MSE": "gray-s50"}, "embedded:eval", 50.0, out,
-                           indices=[1])
+  summary = blocks.blocks({"MSE": "gray-s50"}, "embedded:eval", 50.0, out,
+                          indices=[1])
   assert os.path.getsize(out) > 0
   with open(str(tmp_path / "blocks.json")) as f:
     assert json.load(f)["summary"]["MSE"]["psnr"] == summary["MSE"]["psnr"]
@@ -399,9 +402,9 @@ def test_blocks_figure_measures_inside_the_blocks(tmp_path):
 
 @pytest.mark.slow
 def test_spectra_of_noise_and_of_a_denoiser(tmp_path):
-  from ddn import figures
+  from ddn.figures import spectra
   out = str(tmp_path / "spectra.png")
-  ratios = figures.spectra({"MSE": "gray-s50"}, "embedded:eval", 50.0, out)
+  ratios = spectra.spectra({"MSE": "gray-s50"}, "embedded:eval", 50.0, out)
   assert os.path.getsize(out) > 0
   # Noise adds high-frequency power; the MSE denoiser removes more than the
   # noise added (it is smoother than clean).
@@ -471,7 +474,7 @@ def test_d_learns_to_catch_a_blurring_g():
   state, d_kw, *_ = _parts(c)
   d_kw = dict(d_kw, g=_Blur())
   state = state.replace(params={}, ema={}, ref={})
-  step = jax.jit(lambda s, b, r: steps.d_train_step(s, b, r, **d_kw))
+  step = jax.jit(lambda s, b, r: adversarial.d_train_step(s, b, r, **d_kw))
   for i in range(60):
     state, m = step(state, _batch(8, seed=i), jax.random.PRNGKey(0))
   held_out = _batch(16, seed=1000)
@@ -494,7 +497,7 @@ def test_gradient_ratio_metric():
   batch, rng = _batch(), jax.random.PRNGKey(2)
 
   def metrics(**kw):
-    fn = jax.jit(lambda s, b, r: steps.g_train_step(s, b, r,
+    fn = jax.jit(lambda s, b, r: adversarial.g_train_step(s, b, r,
                                                     **dict(g_kw, **kw)))
     return fn(state, batch, rng)[1]
 
@@ -544,13 +547,13 @@ def test_init_from_a_shipped_model():
   against config.model before any compute, and a mismatch names the
   fields to change."""
   from ddn.tasks import base
-  c = configs.adversarial()
+  c = configs.defaults("adversarial")
   c.train.init_from = "gray-blind"
   g = models.from_config(c.model, 1)
   expected = jax.eval_shape(lambda: g.init(jax.random.PRNGKey(0), jnp.zeros(
       (1, 48, 48, 1)))["params"])
-  base.check_init_from(c, expected)  # fits
-  params, _ = base.load_params_into("gray-blind", expected, "gray-blind",
+  init_from.check(c, expected)  # fits
+  params, _ = init_from.load_params_into("gray-blind", expected, "gray-blind",
                                     None)
   assert jax.tree_util.tree_structure(params) == (
       jax.tree_util.tree_structure(expected))
@@ -561,4 +564,4 @@ def test_init_from_a_shipped_model():
       (1, 32, 32, 1)))["params"])
   with pytest.raises(ValueError, match=r"That run has config\.model\.features"
                      r"=\(32, 64, 128\) \(here \(8, 16\)\)"):
-    base.check_init_from(small, expected)
+    init_from.check(small, expected)

@@ -16,13 +16,15 @@ import ml_collections
 import numpy as np
 import pytest
 
+from ddn import config_check
 from ddn import configs
+from ddn import registry
 from ddn import train
 
 from conftest import ROOT
 from conftest import write_png
 
-TASKS = tuple(configs.TASKS)
+TASKS = tuple(registry.TASKS)
 DELETE = object()  # a change that removes the field
 
 
@@ -30,7 +32,7 @@ DELETE = object()  # a change that removes the field
 def ae_dir(tmp_path_factory):
   """A 1-channel smoke autoencoder (features (8, 16)), 2 steps of 4."""
   workdir = str(tmp_path_factory.mktemp("ae"))
-  c = configs.apply_args(configs.autoencoder(), "smoke")
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   c.train.total_images = 8
   train.train_and_evaluate(c, workdir)
   return workdir
@@ -49,7 +51,7 @@ def small_folder(tmp_path):
 
 
 def smoke(task: str, ae_dir: str):
-  c = configs.apply_args(configs.TASKS[task](), "smoke")
+  c = configs.apply_args(configs.defaults(task), "smoke")
   if task == "classifier":
     c.train.init_from = ae_dir  # the denoiser it needs
   return c
@@ -225,17 +227,17 @@ def test_crop_larger_than_the_images(task, field, match, ae_dir, small_folder,
 def test_validate_a_config_made_from_a_dict():
   """As a notebook may build one, e.g. from a saved config.json: lists for
   tuples pass, and every problem is named up to three."""
-  d = configs.apply_args(configs.autoencoder(), "smoke").to_dict()
+  d = configs.apply_args(configs.defaults("autoencoder"), "smoke").to_dict()
   d["model"]["features"] = [8, 16]  # a list where the default is a tuple
   d["eval"]["sigma"] = None  # read as "the train σ"
   del d["task"]  # tasks.build: the autoencoder
-  configs.validate(ml_collections.ConfigDict(d))
+  config_check.validate(ml_collections.ConfigDict(d))
   d["optim"]["lrr"] = 0.1
   d["data"]["crop"] = None
   d["log"]["every_images"] = 1.5
   d["seed"] = "0"
   with pytest.raises(ValueError) as e:
-    configs.validate(ml_collections.ConfigDict(d))
+    config_check.validate(ml_collections.ConfigDict(d))
   message = str(e.value)
   assert message.startswith("config.")
   for field in ("data.crop", "log.every_images", "optim.lrr"):

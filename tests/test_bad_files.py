@@ -113,7 +113,7 @@ def make_folder(d) -> dict[str, np.ndarray]:
 
 
 def data_cfg(**over):
-  c = configs.autoencoder().data
+  c = configs.defaults("autoencoder").data
   c.update(over)
   return c
 
@@ -248,7 +248,7 @@ def test_huge_headers_are_refused_before_decoding(folder):
 
 
 def _smoke(train_folder, bad_files):
-  c = configs.apply_args(configs.autoencoder(), "smoke")
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   c.data.train = f"folder:{train_folder}"
   c.data.eval = "embedded:eval"
   c.data.bad_files = bad_files

@@ -21,6 +21,7 @@ from ddn import models
 from ddn import noise as noise_lib
 from ddn import steps
 from ddn import train
+from ddn.tasks import classifier as classifier_task
 
 STATS = discriminators.STATS
 
@@ -171,14 +172,14 @@ def test_spectral_norm_forward_uses_normalized_kernels():
     ("activation", "tanh", "relu, leaky_relu"),
 ])
 def test_bad_disc_config(field, value, match):
-  c = configs.classifier()
+  c = configs.defaults("classifier")
   c.disc[field] = value
   with pytest.raises(ValueError, match=match):
     discriminators.from_config(c.disc, 1, 48)
 
 
 def test_crop_too_small_for_the_patch():
-  c = configs.classifier()
+  c = configs.defaults("classifier")
   c.disc.kind, c.disc.padding, c.disc.blocks = "patch", "VALID", 2
   c.disc.features = (16, 32, 64)
   with pytest.raises(ValueError, match=r"crop=24 is too small.*31x31 patch"):
@@ -234,22 +235,22 @@ def test_unbalanced_error_is_the_mean_of_the_two_rates():
 
 
 def _tiny_step_parts(spectral_norm=True):
-  c = configs.apply_args(configs.classifier(), "smoke")
+  c = configs.apply_args(configs.defaults("classifier"), "smoke")
   c.disc.spectral_norm = spectral_norm
   disc = discriminators.from_config(c.disc, 1, 16)
   den = models.Autoencoder(features=(4,), blocks=1)
   lr = optax.constant_schedule(1e-2)
   tx = optax.adam(lr)
-  state = steps.init_classifier_state(jax.random.PRNGKey(0), disc, den, tx, 16)
+  state = classifier_task.init_classifier_state(jax.random.PRNGKey(0), disc, den, tx, 16)
   spec = noise_lib.spec_from_config(c.noise)
-  fn = steps.make_classifier_train_step(disc, den, tx, lr, spec, c.disc)
+  fn = classifier_task.make_classifier_train_step(disc, den, tx, lr, spec, c.disc)
   return c, disc, den, spec, state, fn
 
 
 def test_real_and_denoised_halves():
   _, _, den, spec, state, _ = _tiny_step_parts()
   clean = jax.random.uniform(jax.random.PRNGKey(3), (5, 16, 16, 1))
-  x, y, psnr = steps.real_and_denoised(state.denoiser, clean,
+  x, y, psnr = classifier_task.real_and_denoised(state.denoiser, clean,
                                        jax.random.PRNGKey(4), denoiser=den,
                                        noise_spec=spec)
   np.testing.assert_array_equal(y, [1, 1, -1, -1, -1])
@@ -295,10 +296,10 @@ def test_classifier_learns_to_separate_blur():
   blur = Blur()
   lr = optax.constant_schedule(3e-3)
   tx = optax.adam(lr)
-  state = steps.init_classifier_state(jax.random.PRNGKey(0), disc, blur, tx,
+  state = classifier_task.init_classifier_state(jax.random.PRNGKey(0), disc, blur, tx,
                                       16)
   spec = noise_lib.NoiseSpec(**{**spec.__dict__, "sigma": 0.0})
-  fn = steps.make_classifier_train_step(disc, blur, tx, lr, spec, c.disc)
+  fn = classifier_task.make_classifier_train_step(disc, blur, tx, lr, spec, c.disc)
   errs = []
   for i in range(60):
     batch = jax.random.uniform(jax.random.PRNGKey(100 + i), (16, 16, 16, 1))
@@ -314,13 +315,13 @@ def test_classifier_learns_to_separate_blur():
 @pytest.fixture(scope="module")
 def denoiser_dir(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("ae"))
-  train.train_and_evaluate(configs.apply_args(configs.autoencoder(), "smoke"),
+  train.train_and_evaluate(configs.apply_args(configs.defaults("autoencoder"), "smoke"),
                            workdir)
   return workdir
 
 
 def _clf_config(denoiser_dir, **disc):
-  c = configs.apply_args(configs.classifier(), "smoke")
+  c = configs.apply_args(configs.defaults("classifier"), "smoke")
   c.train.init_from = denoiser_dir
   c.optim.schedule = "constant"
   for k, v in disc.items():
@@ -457,13 +458,13 @@ def test_bad_setups_fail_before_writing(denoiser_dir, patch_run, tmp_path,
 
 @pytest.mark.slow
 def test_figures_classifiers(patch_run, denoiser_dir, tmp_path):
-  from ddn import figures
-  final = figures.classifiers({"patch": patch_run[1]},
-                              str(tmp_path / "c.png"))
+  from ddn.figures import curves
+  final = curves.classifiers({"patch": patch_run[1]},
+                             str(tmp_path / "c.png"))
   assert os.path.getsize(tmp_path / "c.png") > 10_000
   assert set(final["patch"]) >= {"val/err", "val/err_real"}
   with pytest.raises(ValueError, match="is it a classifier run"):
-    figures.classifiers({"ae": denoiser_dir}, str(tmp_path / "x.png"))
+    curves.classifiers({"ae": denoiser_dir}, str(tmp_path / "x.png"))
 
 
 def test_validation_crops_are_fixed_and_held_out():

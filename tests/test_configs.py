@@ -56,7 +56,8 @@ def test_perception_sweep_applies_and_names_its_families(name):
   """Every run of the plane's sweep is a valid config of the experiment, and
   its name is one ddn.figures plane reads as (family, λ) and ddn.evaluate
   --checkpoint can list (no comma)."""
-  from ddn import figures, sweep
+  from ddn import sweep
+  from ddn.figures import perception
   module = load(os.path.join(ROOT, "experiments", name))
   seen = set()
   for overrides in module.get_sweep():
@@ -64,10 +65,10 @@ def test_perception_sweep_applies_and_names_its_families(name):
     tasks.build(c, train.Setup(c))
     run = sweep.run_name(overrides)
     assert "," not in run
-    [p] = figures.plane_points([{"method": f"ddn {run}", "data": "d",
-                                 "sigma": 50.0, "psnr": 25.0,
-                                 "realism_auc": 0.9,
-                                 "realism_auc_ci95": [0.8, 1.0]}])
+    [p] = perception.plane_points([{"method": f"ddn {run}", "data": "d",
+                                    "sigma": 50.0, "psnr": 25.0,
+                                    "realism_auc": 0.9,
+                                    "realism_auc_ci95": [0.8, 1.0]}])
     assert p["param"] == c.adv.weight
     seen.add((p["family"], c.disc.kind, bool(c.adv.freeze_disc)))
   assert seen == {("", "patch", False), ("small", "patch", False),
@@ -75,12 +76,12 @@ def test_perception_sweep_applies_and_names_its_families(name):
 
 
 def test_modifiers():
-  c = configs.apply_args(configs.autoencoder(), "smoke,severe")
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke,severe")
   assert c.data.crop == 32
   assert c.noise.kinds == "gaussian,salt_pepper,blocks"
   assert c.noise.gaussian.sigma == 50.0
   with pytest.raises(ValueError, match="unknown config modifier 'tiny'.*smoke"):
-    configs.apply_args(configs.autoencoder(), "tiny")
+    configs.apply_args(configs.defaults("autoencoder"), "tiny")
 
 
 @pytest.mark.slow

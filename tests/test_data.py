@@ -14,7 +14,7 @@ from conftest import SHARED_DATA, write_png
 
 
 def data_cfg(**over):
-  c = configs.autoencoder().data
+  c = configs.defaults("autoencoder").data
   c.update(over)
   return c
 

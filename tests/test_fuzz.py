@@ -1,6 +1,6 @@
 """Property-based fuzzing (hypothesis) of config.noise and config.model.
 
-Values of the right type (wrong types: configs.validate,
+Values of the right type (wrong types: config_check.validate,
 tests/test_bad_config.py) either fail where training builds the noise and
 the model (noise.spec_from_config, models.from_config; also the path of
 ddn.inference and ddn.realism) with one clean ValueError naming a config
@@ -22,6 +22,7 @@ from hypothesis import Phase
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from ddn import config_check
 from ddn import configs
 from ddn import models
 from ddn import noise as noise_lib
@@ -47,7 +48,7 @@ FUZZ = dict(deadline=None, derandomize=True, database=None,
 
 
 def _config(group: str, fields: dict):
-  c = configs.apply_args(configs.autoencoder(), "smoke")
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   for path, value in fields.items():
     node = c[group]
     *parents, leaf = path.split(".")
@@ -104,7 +105,7 @@ NOISE = st.fixed_dictionaries({
 def _noise(**over):
   """The default config.noise as fuzzed fields, with `over`
   ('__' for '.')."""
-  c = configs.autoencoder().noise
+  c = configs.defaults("autoencoder").noise
   fields = {f"{g}.{k}": v for g in ("gaussian", "salt_pepper", "blocks")
             for k, v in c[g].items()}
   fields["kinds"] = "gaussian,salt_pepper,blocks"
@@ -157,7 +158,7 @@ MODEL = st.fixed_dictionaries({
 
 def _model(**over):
   """The smoke config.model as fuzzed fields, with `over`."""
-  fields = dict(configs.apply_args(configs.autoencoder(), "smoke").model)
+  fields = dict(configs.apply_args(configs.defaults("autoencoder"), "smoke").model)
   del fields["name"]
   return {**fields, **over}
 

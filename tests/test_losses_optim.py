@@ -48,19 +48,19 @@ def test_sigma_weighted_loss_is_the_weighted_mean_of_each_images_loss():
     ({"sigma_floor": 0.0}, r"config\.loss\.sigma_floor=0\.0"),
 ])
 def test_bad_sigma_weighting(over, match):
-  c = configs.autoencoder().loss
+  c = configs.defaults("autoencoder").loss
   c.update(over)
   with pytest.raises(ValueError, match=match):
     losses.validate(c)
 
 
 def test_default_loss_is_chapter_ratio():
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   assert c.loss.l1_weight / c.loss.ssd_weight == pytest.approx(0.1)
 
 
 def cfg(**over):
-  c = configs.autoencoder().optim
+  c = configs.defaults("autoencoder").optim
   c.update(over)
   return c
 

@@ -118,7 +118,7 @@ def test_encoder_receptive_field_matches_gradient_probe(features, blocks,
 
 
 @pytest.mark.parametrize("field,value,match", [
-    ("name", "vit", "valid models are: autoencoder"),
+    ("name", "vit", "valid models are autoencoder"),
     ("activation", "tanhh", "valid values"),
     ("output", "linear", "valid values"),
     ("upsample", "pixelshuffle", "valid values"),
@@ -126,7 +126,7 @@ def test_encoder_receptive_field_matches_gradient_probe(features, blocks,
     ("features", (), "at least one level"),
 ])
 def test_bad_model_config(field, value, match):
-  c = configs.autoencoder().model
+  c = configs.defaults("autoencoder").model
   c[field] = value
   with pytest.raises(ValueError, match=match):
     models.from_config(c, 1)
@@ -180,7 +180,7 @@ def test_unshuffled_receptive_field_bounds_the_influence_and_tiles_agree():
   """A pixel moves no output farther than Denoiser.receptive_field(), so
   tiled inference (margins from it, cores a multiple of 2 ** (levels - 1)
   * unshuffle) equals one whole pass."""
-  cfg = configs.autoencoder().model.to_dict()
+  cfg = configs.defaults("autoencoder").model.to_dict()
   cfg.update(features=(2, 2), blocks=1, unshuffle=2)
   model = models.from_config(configs.ml_collections.ConfigDict(cfg), 1)
   x = jnp.asarray(np.random.default_rng(0).random((1, 48, 48, 1),
@@ -198,7 +198,7 @@ def test_unshuffled_receptive_field_bounds_the_influence_and_tiles_agree():
 
 
 def test_bad_unshuffle_is_clear():
-  c = configs.autoencoder().model
+  c = configs.defaults("autoencoder").model
   c.unshuffle = 3
   with pytest.raises(ValueError, match="unshuffle=3.*1 \\(off\\), 2 and 4"):
     models.from_config(c, 1)
@@ -236,7 +236,7 @@ def test_residual_block_starts_from_its_input():
 
 
 def test_residual_receptive_field_bounds_the_influence_and_tiles_agree():
-  cfg = configs.autoencoder().model.to_dict()
+  cfg = configs.defaults("autoencoder").model.to_dict()
   cfg.update(features=(2, 2), blocks=1, res_blocks=(1, 2))
   model = models.from_config(configs.ml_collections.ConfigDict(cfg), 1)
   x = jnp.asarray(np.random.default_rng(0).random((1, 64, 64, 1),
@@ -267,7 +267,7 @@ def test_residual_receptive_field_bounds_the_influence_and_tiles_agree():
     ((0, -1), r"res_blocks=\(0, -1\)"),
 ])
 def test_bad_res_blocks_is_clear(value, match):
-  c = configs.autoencoder().model
+  c = configs.defaults("autoencoder").model
   c.res_blocks = value
   with pytest.raises(ValueError, match=match):
     models.from_config(c, 1)

@@ -11,7 +11,7 @@ from ddn import steps
 
 
 def spec(**over):
-  c = configs.autoencoder().noise
+  c = configs.defaults("autoencoder").noise
   for k, v in over.items():
     node = c
     *parents, leaf = k.split(".")
@@ -76,7 +76,7 @@ def test_block_mask_is_where_the_blocks_are_knocked_out():
 @pytest.mark.parametrize("preset,sigma,sp_rate", [
     ("mild", 15.0, 0.0), ("moderate", 25.0, 0.02), ("severe", 50.0, 0.1)])
 def test_presets_measured_statistics(preset, sigma, sp_rate):
-  c = configs.apply_args(configs.autoencoder(), preset)
+  c = configs.apply_args(configs.defaults("autoencoder"), preset)
   s = noise_lib.spec_from_config(c.noise)
   assert s.sigma == sigma
   out = np.asarray(noise_lib.apply(CLEAN, jax.random.PRNGKey(4), s))

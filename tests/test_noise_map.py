@@ -16,12 +16,14 @@ from ddn import configs
 from ddn import denoise
 from ddn import evaluate
 from ddn import inference
+from ddn import init_from
 from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
 from ddn import steps
 from ddn import train
 from ddn.tasks import base
+from ddn.tasks import autoencoder as ae_task
 
 from test_configs import load
 from conftest import ROOT
@@ -90,9 +92,9 @@ def test_a_model_told_the_true_sigma_beats_itself_told_a_wrong_one():
   tx = optax.adam(3e-3)
   spec = noise_lib.NoiseSpec(kinds=("gaussian",), blind=True,
                              sigma_min=0.0, sigma_max=75.0)
-  state = steps.init_state(jax.random.PRNGKey(0), model, tx, 32)
+  state = ae_task.init_state(jax.random.PRNGKey(0), model, tx, 32)
   step = jax.jit(functools.partial(
-      steps.ae_train_step, model=model, tx=tx, lr_fn=lambda s: 3e-3,
+      ae_task.ae_train_step, model=model, tx=tx, lr_fn=lambda s: 3e-3,
       noise_spec=spec, ssd_weight=1.0, l1_weight=0.0))
   train_images = _images(64, 32, seed=1)
   rng = jax.random.PRNGKey(1)
@@ -110,7 +112,7 @@ def test_a_model_told_the_true_sigma_beats_itself_told_a_wrong_one():
 
 
 def _map_denoiser(**kw):
-  cfg = {**configs.autoencoder().model.to_dict(), **TINY, "noise_map": True}
+  cfg = {**configs.defaults("autoencoder").model.to_dict(), **TINY, "noise_map": True}
   model = models.from_config(ml_collections.ConfigDict(cfg), 1)
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 16, 16, 1)),
                       sigma=0.0)["params"]
@@ -188,7 +190,7 @@ def test_a_map_run_trains_evaluates_and_denoises(tmp_path):
 
 
 def test_configs_saved_before_noise_map_read_as_without_it(tmp_path):
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   old = json.loads(c.to_json_best_effort())
   del old["model"]["noise_map"]
   (tmp_path / "config.json").write_text(json.dumps(old))
@@ -200,9 +202,9 @@ def test_configs_saved_before_noise_map_read_as_without_it(tmp_path):
   m = load(os.path.join(ROOT, "experiments", "ae_map.py")).get_config()
   m.train.init_from = "gray-s25"
   assert "config.model.noise_map=False (here True)" in (
-      base._differences("gray-s25", m))  # pylint: disable=protected-access
+      init_from._differences("gray-s25", m))  # pylint: disable=protected-access
   # Interpolation: a config without the field and one with False agree.
-  cfg = {k: v for k, v in configs.autoencoder().model.to_dict().items()
+  cfg = {k: v for k, v in configs.defaults("autoencoder").model.to_dict().items()
          if k != "noise_map"}
   cfg.update(TINY)
   params = models.from_config(ml_collections.ConfigDict(cfg), 1).init(
@@ -214,7 +216,7 @@ def test_configs_saved_before_noise_map_read_as_without_it(tmp_path):
 
 
 def test_a_noise_kind_given_twice_is_refused():
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   c.noise.kinds = "gaussian,gaussian"
   with pytest.raises(ValueError, match="each kind at most once"):
     noise_lib.spec_from_config(c.noise)
@@ -239,12 +241,12 @@ def test_sigma_power_weighs_low_noise_crops_more_and_only_when_sigma_varies():
   plain loss."""
   model = models.Autoencoder(noise_map=True, **TINY)
   tx = optax.adam(1e-3)
-  state = steps.init_state(jax.random.PRNGKey(0), model, tx, 16)
+  state = ae_task.init_state(jax.random.PRNGKey(0), model, tx, 16)
   batch = jnp.asarray(_images(8, 16, seed=3))
   rng = jax.random.PRNGKey(4)
 
   def loss(spec, power):
-    return float(steps.ae_train_step(
+    return float(ae_task.ae_train_step(
         state, batch, rng, model=model, tx=tx, lr_fn=lambda s: 1e-3,
         noise_spec=spec, ssd_weight=1.0, l1_weight=0.0,
         sigma_power=power)[1]["ae/loss"])
@@ -264,7 +266,7 @@ def test_sigma_power_weighs_low_noise_crops_more_and_only_when_sigma_varies():
 
 
 def test_configs_saved_before_sigma_weighting_read_as_unweighted(tmp_path):
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   old = json.loads(c.to_json_best_effort())
   del old["loss"]["sigma_power"], old["loss"]["sigma_floor"]
   (tmp_path / "config.json").write_text(json.dumps(old))

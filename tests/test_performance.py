@@ -101,7 +101,7 @@ def test_steps_make_no_implicit_transfers():
   step (a numpy constant as an argument, a Python scalar pulled from the
   device) raises; the training loop's explicit device_put and device_get are
   the only transfers."""
-  c = configs.apply_args(configs.adversarial(), "smoke")
+  c = configs.apply_args(configs.defaults("adversarial"), "smoke")
   c.adv.g_warmup_images = 0
   setup = train.Setup(c)
   adv = tasks.build(c, setup)
@@ -123,7 +123,7 @@ def test_steps_make_no_implicit_transfers():
   assert np.isfinite(fetched["d/loss"])
   assert int(jax.device_get(state.d_step)) == 2
 
-  ae = tasks.build(configs.apply_args(configs.autoencoder(), "smoke"), setup)
+  ae = tasks.build(configs.apply_args(configs.defaults("autoencoder"), "smoke"), setup)
   ae_state = jax.tree_util.tree_map(
       lambda s: jax.device_put(np.full(s.shape, 0.01, s.dtype), setup.repl),
       jax.eval_shape(lambda: ae.init(jax.random.PRNGKey(0))))

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from ddn import logs
+from ddn.tasks import autoencoder as ae_task
 
 # System tests: subprocesses on several devices and processes, the notebook.
 pytestmark = pytest.mark.slow
@@ -141,7 +142,7 @@ def test_two_processes_train_together_like_one(tmp_path):
   # shows the device count changes nothing.
   from ddn import configs, train
   single = tmp_path / "one_process"
-  c = configs.apply_args(configs.autoencoder(), "smoke")
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   c.train.total_images = 96
   train.train_and_evaluate(c, str(single), jax.devices()[:1])
 
@@ -169,7 +170,7 @@ def test_two_processes_train_together_like_one(tmp_path):
 
 def _tiny_models(dtype):
   from ddn import configs, discriminators, models
-  c = configs.adversarial()
+  c = configs.defaults("adversarial")
   configs.smoke(c)
   return (models.from_config(c.model, 1, dtype),
           discriminators.from_config(c.disc, 1, 32, dtype))
@@ -203,14 +204,14 @@ def test_bfloat16_computes_activations_in_bf16_and_keeps_float32_outside():
 
 def test_bfloat16_training_step_keeps_float32_state_and_learns():
   from ddn import configs, optim, steps, noise as noise_lib
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   configs.smoke(c)
   g16, _ = _tiny_models("bfloat16")
   tx = optim.optimizer(c.optim, optim.schedule(c.optim, 4, 96))
-  step = steps.make_ae_train_step(
+  step = ae_task.make_ae_train_step(
       g16, tx, optim.schedule(c.optim, 4, 96),
       noise_lib.spec_from_config(c.noise), c.loss)
-  state = steps.init_state(jax.random.PRNGKey(0), g16, tx, 32)
+  state = ae_task.init_state(jax.random.PRNGKey(0), g16, tx, 32)
   batch = jax.random.uniform(jax.random.PRNGKey(1), (4, 32, 32, 1))
   rng = jax.random.PRNGKey(2)
   losses = []
@@ -225,7 +226,7 @@ def test_bfloat16_training_step_keeps_float32_state_and_learns():
 
 def test_compute_dtype_is_checked_before_any_compute():
   from ddn import configs, train
-  c = configs.autoencoder()
+  c = configs.defaults("autoencoder")
   c.compute_dtype = "float16"
   with pytest.raises(ValueError, match="config.compute_dtype='float16'"):
     train.Setup(c)

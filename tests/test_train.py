@@ -23,7 +23,7 @@ def trained(tmp_path_factory):
   """One smoke run (96 images, 24 steps of 4), shared by the tests below."""
   from ddn import configs
   workdir = str(tmp_path_factory.mktemp("run"))
-  c = configs.apply_args(configs.autoencoder(), "smoke")
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   state = train.train_and_evaluate(c, workdir)
   return c, workdir, state
 
@@ -172,39 +172,41 @@ def test_evaluate_command_line_errors(tmp_path):
 
 
 def test_figures_over_finished_runs(trained, tmp_path):
-  from ddn import figures
+  from ddn.figures import curves
+  from ddn.figures import denoised
+  from ddn.figures import runs as runs_lib
   _, workdir, _ = trained
-  runs = figures.parse_runs([f"a={workdir}", f"b={workdir}"])
+  runs = runs_lib.parse_runs([f"a={workdir}", f"b={workdir}"])
   out = str(tmp_path / "lr.png")
-  figures.lr_sweep(runs, out)
+  curves.lr_sweep(runs, out)
   assert os.path.getsize(out) > 10_000
-  psnr = figures.detail(runs, "embedded:eval", 0, 25.0,
-                        str(tmp_path / "detail.png"), crop=32)
+  psnr = denoised.detail(runs, "embedded:eval", 0, 25.0,
+                         str(tmp_path / "detail.png"), crop=32)
   assert set(psnr) == {"noisy", "a", "b"}
   assert psnr["a"] == psnr["b"] > psnr["noisy"]
   with pytest.raises(ValueError, match="not a finished ddn run"):
-    figures.parse_runs([str(tmp_path)])
+    runs_lib.parse_runs([str(tmp_path)])
 
 
 def test_parse_runs_sweep_names_globs_and_labels(tmp_path):
-  from ddn import figures
+  from ddn.figures import runs as runs_lib
   for name in ("lr=0.01", "lr=0.001"):
     os.makedirs(tmp_path / name)
     (tmp_path / name / "metrics.jsonl").write_text("")
   (tmp_path / "lr_sweep.png").write_text("")  # a glob skips plain files
   one = str(tmp_path / "lr=0.01")
-  assert figures.parse_runs([one]) == {"lr=0.01": one}  # a path, not LABEL=
-  assert figures.parse_runs([f"fast={one}"]) == {"fast": one}
-  both = figures.parse_runs([str(tmp_path / "*")])
+  assert runs_lib.parse_runs([one]) == {"lr=0.01": one}  # a path, not LABEL=
+  assert runs_lib.parse_runs([f"fast={one}"]) == {"fast": one}
+  both = runs_lib.parse_runs([str(tmp_path / "*")])
   assert sorted(both.values()) == sorted(
       str(tmp_path / n) for n in ("lr=0.001", "lr=0.01"))
   # A run of two overrides, as absl's list flag splits it.
   two = tmp_path / "sweep2" / "lr=0.01,weight=0.003"
   os.makedirs(two)
   (two / "metrics.jsonl").write_text("")
-  assert figures.parse_runs(str(two).split(",")) == {two.name: str(two)}
+  assert runs_lib.parse_runs(str(two).split(",")) == {two.name: str(two)}
   with pytest.raises(ValueError, match="at least one"):
-    figures.parse_runs([])
+    runs_lib.parse_runs([])
 
 
 @pytest.mark.slow

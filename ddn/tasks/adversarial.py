@@ -2,7 +2,7 @@
 
 G is the denoising autoencoder, D a classifier of ddn.discriminators (whole
 image or patches). One iteration runs `adv.n_d` D steps, then `adv.n_g` G
-steps that see the updated D (ddn.steps.make_adversarial_steps); each step
+steps that see the updated D (make_adversarial_steps); each step
 is its own jitted function over one AdversarialState. The run has up to
 three phases, in iterations of one G batch:
 
@@ -27,17 +27,23 @@ import functools
 import json
 import logging
 import os
+from typing import Any
 
+import flax
+import flax.linen as nn
 import jax
 from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 
 from ddn import checkpoint
+from ddn import configs
 from ddn import data as data_lib
 from ddn import discriminators
 from ddn import inference
+from ddn import init_from
 from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
@@ -46,6 +52,7 @@ from ddn import parallel
 from ddn import plots
 from ddn import realism
 from ddn import steps
+from ddn.tasks import autoencoder
 from ddn.tasks import base
 
 EVALUATION = "evaluation.json"
@@ -127,6 +134,11 @@ class Balance:
 class AdversarialTask(base.Task):
   """Trains G (the denoiser) against D (see the module docstring)."""
 
+  @staticmethod
+  def default_config() -> ml_collections.ConfigDict:
+    """Every field of an adversarial config at its default."""
+    return default_config()
+
   def __init__(self, config: ml_collections.ConfigDict, setup):
     super().__init__(config, setup)
     a, d = config.adv, config.data
@@ -200,28 +212,24 @@ class AdversarialTask(base.Task):
   def attach(self, workdir: str, resuming: bool) -> None:
     self.workdir = workdir
     src = self.config.train.init_from
-    if src and not (checkpoint.has_checkpoint(src) or base.is_shipped(src)):
-      raise ValueError(
-          f"config.train.init_from={src!r} has no checkpoint: give the "
-          "workdir of a trained autoencoder (python launch.py "
-          f"--config=experiments/ae.py --workdir={src}) or a shipped model "
-          f"({', '.join(inference.shipped_models())}), or leave it empty "
-          "to start G from scratch with a reconstruction warm-up.")
+    if src:
+      init_from.check_exists(src, scratch="to start G from scratch with a "
+                             "reconstruction warm-up")
     if src and not resuming:  # G's parameters must fit, before any write
       expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
-      base.check_init_from(self.config, expected)
+      init_from.check(self.config, expected)
 
-  def init(self, rng: jax.Array) -> steps.AdversarialState:
-    return steps.init_adversarial_state(
+  def init(self, rng: jax.Array) -> AdversarialState:
+    return init_adversarial_state(
         rng, self.model, self.disc, self.setup.tx, self.d_tx,
         self.config.data.crop, ema=self.config.adv.ema_decay > 0)
 
-  def start(self, state: steps.AdversarialState):
+  def start(self, state: AdversarialState):
     src = self.config.train.init_from
     plan = self.phases.describe(int(self.config.data.batch_size))
     if not src:
       return state, f"G from scratch; {plan}"
-    params, step = base.load_params_into(src, state.params,
+    params, step = init_from.load_params_into(src, state.params,
                                          f"init_from={src!r}", self.setup.repl)
     opt_state = jax.jit(self.setup.tx.init,
                         out_shardings=self.setup.repl)(params)
@@ -246,7 +254,7 @@ class AdversarialTask(base.Task):
     state_sh, batch_sh, repl = shardings
     stack_sh = jax.sharding.NamedSharding(
         batch_sh.mesh, jax.sharding.PartitionSpec(None, *batch_sh.spec))
-    fns = steps.make_adversarial_steps(
+    fns = make_adversarial_steps(
         self.model, self.disc, self.setup.tx, self.setup.lr_fn, self.d_tx,
         self.d_lr_fn, self.noise_spec, self.config,
         shardings=(state_sh, stack_sh, repl))
@@ -461,3 +469,276 @@ def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
                             f"{record['g']['realism_auc']:.3f} "
                             "(0.5 = indistinguishable from clean)"))
   return record
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Defaults for adversarial training of the denoiser, sized for a 2-core
+  CPU (ddn.tasks.adversarial).
+
+  G is the autoencoder (`model`, `loss`, `optim` as in the autoencoder task, so
+  `train.init_from` can name an autoencoder's workdir); D is a classifier
+  (`disc`) with its own optimizer (`disc_optim`). `train.total_images`
+  counts G's batches over the whole run, warm-ups included.
+  """
+  c = autoencoder.default_config()
+  c.task = "adversarial"
+  c.disc = configs.disc(spectral_norm=True)
+  c.disc_optim = configs.optim(lr=1e-3, warmup_images=0)
+  c.disc_optim.b1 = 0.5
+  c.disc_optim.schedule = "constant"
+  c.adv = ml_collections.ConfigDict(dict(
+      weight=3e-3,  # λ: G loss = Pred + λ · adversarial term
+      # True: λ = weight · |∇Pred| / |∇adversarial| at G's last layer
+      # (VQGAN's adaptive weight), so `weight` is the adversary's relative push.
+      adaptive=False,
+      # > 0: the adaptive λ's ceiling (when D falls to chance, its shrinking
+      # gradient would otherwise be scaled up to the push); 0: none.
+      max_weight=0.0,
+      g_loss="score",  # score (the chapter's) | nonsaturating | hinge
+      n_d=1, n_g=1,  # per iteration: n_d D steps, then n_g G steps
+      # Reconstruction-only G steps first, when train.init_from is empty.
+      g_warmup_images=6_400,
+      # Then D steps with G still on reconstruction only.
+      d_warmup_images=1_600,
+      freeze_disc=False,  # True: D stops after its warm-up (the 17.3.1 test)
+      ema_decay=0.0,  # > 0: keep an EMA of G, used for evaluation
+      # Balance warnings: a side has "won" when, over `balance_window`
+      # consecutive log lines, D's loss < d_won_loss (D wins), or D's
+      # accuracy is within `chance_band` of 0.5 (D is at chance).
+      balance_window=4, d_won_loss=0.05, chance_band=0.05))
+  c.train.total_images = 12_800
+  c.train.checkpoint_every_images = 3_200
+  c.log.every_images = 320
+  c.eval.every_images = 4_800
+  c.eval.max_images = 3
+  c.eval.crops = 256  # D's validation error on held-out crops
+  # After training: PSNR on every eval image and realism (ddn.realism: fresh
+  # judges tell clean crops from G's outputs; AUC with its 95% interval,
+  # beside calibration rows), for G and for G entering the adversarial
+  # phase. test_crops: tiles per held-out image (the embedded eval images
+  # hold 24-64 tiles of 64 px).
+  c.eval.realism = configs.realism()
+  c.eval.realism.update(dict(seeds=1, steps=400, batch_size=32,
+                             test_crops=64))  # 5 tests (3 calibrations)
+  # False skips that final evaluation (evaluation.json, comparison.png),
+  # e.g. in a sweep whose runs are judged together afterwards.
+  c.eval.final = True
+  return c
+
+
+# ----------------------------------------------------------------------------
+# The state and the jitted steps: a generator G (the denoiser) and a
+# discriminator D (a classifier of ddn.discriminators), each with its own
+# jitted step over one state. D steps touch only the d_* fields, G steps
+# only the G fields.
+
+
+TAG_D_NOISE, TAG_D_DROPOUT = 4, 5
+
+
+@flax.struct.dataclass
+class AdversarialState:
+  step: jax.Array  # int32: finished iterations (n_d D steps + n_g G steps)
+  g_step: jax.Array  # int32: G updates taken (keys G's noise and dropout)
+  params: Any  # G (named as in TrainState: init_from and evaluation read it)
+  opt_state: Any  # G's optimizer
+  ema: Any  # exponential moving average of G's params; {} when off
+  ref: Any  # G before the adversarial phase (frozen: the "no adversary" G)
+  d_step: jax.Array  # int32: D updates taken (keys D's noise and dropout)
+  d_params: Any
+  d_stats: Any  # D's spectral-norm state; {} without spectral norm
+  d_opt_state: Any
+
+
+def init_adversarial_state(rng: jax.Array, g: nn.Module, disc: nn.Module,
+                           g_tx: optax.GradientTransformation,
+                           d_tx: optax.GradientTransformation, crop: int,
+                           ema: bool) -> AdversarialState:
+  """A fresh state; `jax.eval_shape` of it is the checkpoint restore target."""
+  key = jax.random.fold_in(rng, steps.TAG_INIT)
+  dummy = jnp.zeros((1, crop, crop, g.channels), jnp.float32)
+  params = g.init(key, dummy, **steps.told(g, 0.0))["params"]
+  variables = disc.init(jax.random.fold_in(key, 1), dummy)
+  d_params = variables["params"]
+  zero = jnp.zeros((), jnp.int32)
+  copy = lambda t: jax.tree_util.tree_map(jnp.copy, t)
+  return AdversarialState(
+      step=zero, g_step=zero, params=params, opt_state=g_tx.init(params),
+      ema=copy(params) if ema else {}, ref=copy(params), d_step=zero,
+      d_params=d_params, d_stats=variables.get(steps.STATS, {}),
+      d_opt_state=d_tx.init(d_params))
+
+
+def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
+                 g: nn.Module, disc: nn.Module,
+                 tx: optax.GradientTransformation, lr_fn: optax.Schedule,
+                 noise_spec: noise_lib.NoiseSpec, loss: str, margin: float,
+                 skip_nonfinite: bool = False):
+  """One D update on clean images `batch` (B, H, W, C): the B clean images
+  (real) and G's outputs for their noisy versions (noise from
+  `fold_in(rng, d_step)`; G in evaluation mode, clipped to [0, 1], no
+  gradient to G) go through D in one call of 2B images, each real image
+  next to its denoised version.
+
+  Returns:
+    (new state, metrics 'd/loss', 'd/err*', 'd/acc_real', 'd/acc_fake',
+     'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr', and
+     'd/skipped' with `skip_nonfinite`, as in ae_train_step).
+  """
+  noisy, sigma = noise_lib.apply_with_sigma(
+      batch, steps.step_key(rng, state.d_step, TAG_D_NOISE), noise_spec)
+  fake = g.apply({"params": state.params}, noisy, train=False,
+                 **steps.told(g, sigma))
+  fake = jnp.clip(jax.lax.stop_gradient(fake), 0.0, 1.0)
+  # Interleaved (real 0, fake 0, real 1, ...), not concatenated: each device
+  # then scores its own rows, with no resharding of images between devices.
+  n = batch.shape[0]
+  x = jnp.stack([batch, fake], axis=1).reshape((2 * n,) + batch.shape[1:])
+  y = jnp.tile(jnp.array([losses.REAL, losses.DENOISED], jnp.float32), n)
+  params, stats, opt_state, value, u, extra = steps.disc_update(
+      state.d_params, state.d_stats, state.d_opt_state, x, y,
+      steps.step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx, loss=loss,
+      margin=margin, skip_nonfinite=skip_nonfinite)
+  cm = losses.classification_metrics(u, y)
+  metrics = {"d/loss": value, **{f"d/{k}": v for k, v in extra.items()},
+             "d/lr": lr_fn(state.d_step),
+             "d/err": cm["err"], "d/err_real": cm["err_real"],
+             "d/err_fake": cm["err_denoised"], "d/acc": cm["acc"],
+             "d/acc_real": cm["acc_real"], "d/acc_fake": cm["acc_denoised"],
+             "d/u_real": cm["u_real"], "d/u_fake": cm["u_denoised"]}
+  new_state = state.replace(d_step=state.d_step + 1, d_params=params,
+                            d_stats=stats, d_opt_state=opt_state)
+  return new_state, metrics
+
+
+def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
+                 g: nn.Module, disc: nn.Module | None,
+                 tx: optax.GradientTransformation, lr_fn: optax.Schedule,
+                 noise_spec: noise_lib.NoiseSpec, ssd_weight: float,
+                 l1_weight: float, adv_weight: float, g_loss: str,
+                 margin: float, ema_decay: float, n_g: int,
+                 adaptive: bool = False, max_weight: float = 0.0,
+                 sigma_power: float = 0.0, sigma_floor: float = 5.0,
+                 skip_nonfinite: bool = False):
+  """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
+  vs clean (the "Pred" term) + λ · generator_loss(u(G(noisy))), with
+  λ = adv_weight, or with `adaptive` (VQGAN's rule) λ = adv_weight ·
+  |∇ Pred| / |∇ adversarial| at G's last layer (no gradient through λ),
+  at most `max_weight` when that is > 0. `sigma_power` weighs each crop's
+  Pred term by its noise level, as in ae_train_step.
+
+  Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
+  step's tags, so with adv_weight = 0 this is the autoencoder step. D is
+  applied in evaluation mode (its spectral-norm state is read, not advanced)
+  and only G's parameters get gradients. `disc=None` is the reconstruction
+  warm-up: no D call at all.
+
+  Returns:
+    (new state, metrics 'g/loss', 'g/pred', 'g/ssd', 'g/l1', 'g/adv',
+     'g/u_fake', 'g/adv_weight' (λ), 'g/grad_ratio', 'g/psnr', 'grad_norm',
+     'param_norm', 'lr', and 'skipped' with `skip_nonfinite`, as in
+     ae_train_step).
+  """
+  noisy, sigma = noise_lib.apply_with_sigma(
+      batch, steps.step_key(rng, state.g_step, steps.TAG_NOISE), noise_spec)
+  dropout_rng = steps.step_key(rng, state.g_step, steps.TAG_DROPOUT)
+  weights = (losses.sigma_weights(sigma, sigma_power, sigma_floor)
+             if sigma_power else None)
+
+  def terms(params):
+    out = g.apply({"params": params}, noisy, train=True,
+                  rngs={"dropout": dropout_rng}, **steps.told(g, sigma))
+    pred, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight,
+                                        weights)
+    if disc is None:
+      return (pred, jnp.zeros(())), (parts, out, jnp.zeros(()))
+    u = disc.apply({"params": state.d_params, steps.STATS: state.d_stats},
+                   jnp.clip(out, 0.0, 1.0), train=False)
+    adv = losses.generator_loss(g_loss, u, margin)
+    return (pred, adv), (parts, out, jnp.mean(u))
+
+  (pred, adv), vjp, (parts, out, u_fake) = jax.vjp(terms, state.params,
+                                                   has_aux=True)
+  grads, weight, ratio = steps.weighted_gradient(
+      vjp, disc is not None, adv_weight, adaptive, max_weight)
+  loss = pred + weight * adv
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  ema = state.ema
+  if ema_decay > 0:
+    ema = jax.tree_util.tree_map(
+        lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, params)
+  grad_norm = optax.global_norm(grads)
+  extra = {}
+  if skip_nonfinite:
+    (params, opt_state, ema), extra["skipped"] = steps.keep_if_finite(
+        loss, grad_norm, (params, opt_state, ema),
+        (state.params, state.opt_state, state.ema))
+  metrics = {"g/loss": loss, "g/pred": pred, "g/ssd": parts["ssd"],
+             "g/l1": parts["l1"], **extra,
+             "g/psnr": jnp.mean(losses.psnr(out, batch, axis=(1, 2, 3))),
+             "grad_norm": grad_norm,
+             "param_norm": optax.global_norm(params),
+             "lr": lr_fn(state.g_step)}
+  if disc is not None:
+    # grad_ratio: the adversarial term's push against reconstruction's at
+    # G's last layer (|λ ∇adv| / |∇pred|); ~0: the adversary does nothing.
+    metrics.update({"g/adv": adv, "g/u_fake": u_fake, "g/adv_weight": weight,
+                    "g/grad_ratio": ratio})
+  g_step = state.g_step + 1
+  new_state = state.replace(
+      step=state.step + (g_step % n_g == 0).astype(jnp.int32), g_step=g_step,
+      params=params, opt_state=opt_state, ema=ema)
+  return new_state, metrics
+
+
+def snapshot_ref(state: AdversarialState) -> AdversarialState:
+  """Keeps the current G as the "no adversary" reference."""
+  return state.replace(ref=jax.tree_util.tree_map(jnp.copy, state.params))
+
+
+def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
+                           config, shardings=None):
+  """The jitted steps of one iteration, each with state donation:
+  {'d': D step, 'g': G step with the adversarial term, 'g_rec': G step on
+  reconstruction alone (warm-ups), 'ref': snapshot_ref}.
+
+  The steps take the iteration's stacked batches (n_d + n_g, B, H, W, C):
+  the i-th D step of an iteration uses batch i = d_step mod n_d, the G steps
+  the batches after those.
+  """
+  a, lc = config.adv, config.loss
+  n_d, n_g = int(a.n_d), int(a.n_g)
+  skip = config.train.skip_nonfinite > 0
+  d_fn = functools.partial(
+      d_train_step, g=g, disc=disc, tx=d_tx, lr_fn=d_lr_fn,
+      noise_spec=noise_spec, loss=config.disc.loss,
+      margin=float(config.disc.margin), skip_nonfinite=skip)
+  g_kw = dict(g=g, tx=g_tx, lr_fn=g_lr_fn, noise_spec=noise_spec,
+              ssd_weight=float(lc.ssd_weight), l1_weight=float(lc.l1_weight),
+              adv_weight=float(a.weight), g_loss=a.g_loss,
+              margin=float(config.disc.margin), ema_decay=float(a.ema_decay),
+              n_g=n_g, adaptive=bool(a.adaptive),
+              max_weight=float(a.get("max_weight", 0.0)),
+              sigma_power=float(lc.sigma_power),
+              sigma_floor=float(lc.sigma_floor), skip_nonfinite=skip)
+  g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
+  g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
+
+  def on_stack(fn, pick):
+    return lambda state, stack, rng: fn(state, stack[pick(state)], rng)
+
+  d_pick = lambda s: s.d_step % n_d
+  g_pick = lambda s: n_d + s.g_step % n_g
+  if shardings is None:
+    jit = lambda f: jax.jit(f, donate_argnums=(0,))
+    ref = jax.jit(snapshot_ref, donate_argnums=(0,))
+  else:
+    state_sh, stack_sh, repl = shardings
+    jit = lambda f: jax.jit(f, donate_argnums=(0,),
+                            in_shardings=(state_sh, stack_sh, repl),
+                            out_shardings=(state_sh, repl))
+    ref = jax.jit(snapshot_ref, donate_argnums=(0,), in_shardings=(state_sh,),
+                  out_shardings=state_sh)
+  return {"d": jit(on_stack(d_fn, d_pick)), "g": jit(on_stack(g_fn, g_pick)),
+          "g_rec": jit(on_stack(g_rec_fn, g_pick)), "ref": ref}

@@ -9,7 +9,7 @@ checkpoint cadence) is shared, so every task resumes, logs and checkpoints
 the same way. The tasks are in ddn.tasks.autoencoder, .classifier and
 .adversarial; ddn.tasks.build picks one by `config.task`.
 
-This module imports no task, so ddn.realism and the evaluators can use it.
+This module imports no task.
 """
 
 from __future__ import annotations
@@ -66,113 +66,6 @@ def eval_sigma(config, spec: noise_lib.NoiseSpec, model=None) -> float | None:
   return sigma
 
 
-def is_shipped(src: str) -> bool:
-  """Whether `init_from` names a model shipped in the package (and no
-  folder of that name is here)."""
-  return src in inference.shipped_models() and not os.path.isdir(src)
-
-
-def load_params_into(workdir: str, expected, what: str, repl):
-  """The parameters of a workdir's latest checkpoint or a shipped model,
-  checked against `expected` and placed by `repl`; returns (params, step)."""
-  if is_shipped(workdir):
-    d = inference.Denoiser.from_shipped(workdir)
-    params, step = d.params, d.step
-  else:
-    params, step = checkpoint.load_params(workdir)
-  checkpoint.check_compatible(params, expected, what,
-                              "config.model (of that run)")
-  return jax.device_put(params, repl), step
-
-
-# Config fields that set the shapes of a denoiser's parameters.
-SHAPE_FIELDS = ("model.name", "model.features", "model.blocks",
-                "model.kernel_size", "model.skip", "model.upsample",
-                "model.noise_map", "model.unshuffle", "model.res_blocks",
-                "data.channels")
-
-
-def check_init_from(config, expected,
-                    model_field: str = "config.model") -> None:
-  """Raises a clear ValueError, before any compute or write, when
-  `config.train.init_from` has no checkpoint or its parameters do not fit
-  `expected` (a tree of ShapeDtypeStructs, e.g. from jax.eval_shape); reads
-  array metadata only. `model_field` names the config behind `expected`."""
-  src = config.train.init_from
-  if is_shipped(src):
-    saved = jax.eval_shape(lambda: inference.Denoiser.from_shipped(
-        src).params)
-    _check_fits(saved, expected, config, model_field)
-    return
-  if not checkpoint.has_checkpoint(src):
-    raise ValueError(
-        f"config.train.init_from={src!r} has no checkpoint: give the workdir "
-        "of a trained autoencoder (python launch.py "
-        f"--config=experiments/ae.py --workdir={src}) or a shipped model "
-        f"({', '.join(inference.shipped_models())}).")
-  # Read-only: that run may still be training (its in-flight step is kept).
-  mngr = checkpoint.manager(src, read_only=True)
-  saved = None
-  try:
-    for step in sorted(mngr.all_steps(), reverse=True):
-      try:  # a corrupt step: load_params will warn and take an older one
-        saved = checkpoint.saved_tree(mngr, step)["params"]
-        break
-      except Exception:  # pylint: disable=broad-except
-        continue
-  finally:
-    mngr.close()
-  if saved is None:
-    raise ValueError(f"config.train.init_from={src!r}: no readable "
-                     "checkpoint (all are corrupt); give another run.")
-  _check_fits(saved, expected, config, model_field)
-
-
-def _check_fits(saved, expected, config, model_field: str) -> None:
-  src = config.train.init_from
-  try:
-    checkpoint.check_compatible(saved, expected,
-                                f"config.train.init_from={src!r}",
-                                model_field)
-  except ValueError as e:
-    differs = _differences(src, config)
-    if not differs:
-      raise
-    raise ValueError(f"{e} That run has {differs}; use those values, or "
-                     "leave config.train.init_from empty to start from "
-                     "scratch.") from None
-
-
-def _differences(src: str, config) -> str:
-  """The SHAPE_FIELDS where `config` differs from the run in `src`, as
-  'config.model.features=(8, 16) (here (8, 32)), ...'; '' when unknown."""
-  try:
-    if is_shipped(src):
-      with open(os.path.join(inference.SHIPPED_DIR, src,
-                             inference.MODEL_FILE)) as f:
-        meta = json.load(f)
-      saved = {"model": meta["model"], "data": {"channels": meta["channels"]}}
-    else:
-      saved = checkpoint.load_config(src)
-  except (ValueError, OSError):
-    return ""
-  saved = configs.with_added_fields(saved)
-  out = []
-  for path in SHAPE_FIELDS:
-    group, leaf = path.split(".")
-    there = saved.get(group, {}).get(leaf)
-    here = config[group].get(leaf) if group in config else None
-    if isinstance(there, list):
-      there = tuple(there)
-    if isinstance(here, list):
-      here = tuple(here)
-    if there is not None and here is not None and there != here:
-      out.append(f"config.{path}={there!r} (here {here!r})")
-  return ", ".join(out)
-
-
-
-
 class Task(abc.ABC):
   """What one kind of training adds to the loop of ddn.train.
 
@@ -183,12 +76,21 @@ class Task(abc.ABC):
   """
 
   model_field = "config.model"  # the config group behind state.params
+  # Why a field of another task is not one of this one's: {path: reason}
+  # (ddn.config_check names it beside an unknown field).
+  hints: dict[str, str] = {}
   # The loop's batch per step: 1 gives (B, ...); k > 1 gives (k, B, ...),
   # k batches for one step (e.g. n_d D batches and n_g G batches).
   batches_per_step = 1
 
   def __init__(self, config: ml_collections.ConfigDict, setup):
     self.config, self.setup = config, setup
+
+  @staticmethod
+  @abc.abstractmethod
+  def default_config() -> ml_collections.ConfigDict:
+    """Every field of this task's config at its default (ddn.configs.defaults
+    and the type checker read it)."""
 
   def check_sources(self, train_src: data_lib.Source,
                     eval_src: data_lib.Source) -> None:

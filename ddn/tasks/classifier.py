@@ -1,24 +1,31 @@
 """The real-vs-denoised classifier task: a classifier (ddn.discriminators)
 learns to tell real crops from a frozen denoiser's outputs
-(steps.classifier_train_step). `train.init_from` = the workdir of the
+(classifier_train_step). `train.init_from` = the workdir of the
 trained autoencoder whose outputs are the denoised class; that network is
 frozen and its parameters are saved in the classifier's checkpoints (and its
 config in `workdir/denoiser.json`), so a resumed run needs nothing else."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+from typing import Any
 
+import flax
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 
 from ddn import checkpoint
+from ddn import configs
 from ddn import data as data_lib
 from ddn import discriminators
+from ddn import init_from
 from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
@@ -32,9 +39,19 @@ DENOISER_RECORD = "denoiser.json"
 
 class ClassifierTask(base.Task):
   """Trains a classifier to tell real crops from a frozen denoiser's
-  outputs (see steps.classifier_train_step)."""
+  outputs (see classifier_train_step)."""
 
   model_field = "config.disc"
+  # Why a field of another task is not one of this one's (ddn.config_check).
+  hints = {"model": "the classifier's denoiser is the network of "
+                    "config.train.init_from, built from that run's saved "
+                    "config",
+           "loss": "the classifier's loss is config.disc.loss"}
+
+  @staticmethod
+  def default_config() -> ml_collections.ConfigDict:
+    """Every field of a classifier config at its default."""
+    return default_config()
 
   def __init__(self, config: ml_collections.ConfigDict, setup):
     super().__init__(config, setup)
@@ -108,7 +125,7 @@ class ClassifierTask(base.Task):
     self._record_path = record_path
     if not resuming:
       expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).denoiser
-      base.check_init_from(self.config, expected,
+      init_from.check(self.config, expected,
                       "config.model of that run (its config.json)")
     if record.get("noise") and record["noise"] != self.config.noise.to_dict():
       logging.warning(
@@ -116,14 +133,14 @@ class ClassifierTask(base.Task):
           "(%s); the classifier sees its outputs at this config's noise.",
           record["workdir"])
 
-  def init(self, rng: jax.Array) -> steps.ClassifierState:
-    return steps.init_classifier_state(rng, self.disc, self.denoiser,
+  def init(self, rng: jax.Array) -> ClassifierState:
+    return init_classifier_state(rng, self.disc, self.denoiser,
                                        self.setup.tx, self.config.data.crop)
 
-  def start(self, state: steps.ClassifierState):
+  def start(self, state: ClassifierState):
     """A fresh classifier with the trained denoiser's parameters loaded."""
     src = self.config.train.init_from
-    params, step = base.load_params_into(
+    params, step = init_from.load_params_into(
         src, state.denoiser, f"the denoiser at init_from={src!r}",
         self.setup.repl)
     record = dict(self.denoiser_record, step=step)
@@ -142,7 +159,7 @@ class ClassifierTask(base.Task):
             f"({models.count_params(state.denoiser)} parameters, frozen)")
 
   def make_step(self, shardings):
-    return steps.make_classifier_train_step(
+    return make_classifier_train_step(
         self.disc, self.denoiser, self.setup.tx, self.setup.lr_fn,
         self.noise_spec, self.config.disc, shardings=shardings,
         skip_nonfinite=self.config.train.skip_nonfinite > 0)
@@ -213,3 +230,126 @@ class ClassifierEvaluator:
           jnp.mean(u_j, axis=tuple(range(1, u.ndim))), y_j)
       metrics["val/err_image"] = float(per_image["err"])
     return metrics, None
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Defaults for the real-vs-denoised classifier, sized for a 2-core CPU.
+
+  `train.init_from` must name the workdir of a trained autoencoder: its
+  outputs are the "denoised" class. Each step's batch is half real crops and
+  half crops noised with `config.noise` and denoised by that frozen network.
+  """
+  c = ml_collections.ConfigDict()
+  c.task = "classifier"
+  c.seed = 0
+  c.compute_dtype = "float32"  # or bfloat16, as in autoencoder()
+  c.data = configs.data(batch_size=128)  # the chapter's worked example
+  c.noise = configs.noise()
+  c.disc = configs.disc()
+  c.optim = configs.optim(lr=1e-3, warmup_images=2_000)
+  c.train = ml_collections.ConfigDict(dict(
+      total_images=102_400, init_from="", checkpoint_every_images=25_600,
+      max_to_keep=3, skip_nonfinite=0))  # as in autoencoder()
+  c.log = ml_collections.ConfigDict(dict(every_images=2_560))
+  # Validation: `crops` fixed crops of the eval images, each scored as real
+  # and, noised (σ = eval.sigma, -1: the train σ) and denoised, as denoised.
+  c.eval = ml_collections.ConfigDict(dict(
+      every_images=12_800, crops=1_024, sigma=-1.0))
+  return c
+
+
+# ----------------------------------------------------------------------------
+# The state and the jitted step.
+
+
+@flax.struct.dataclass
+class ClassifierState:
+  step: jax.Array  # int32 scalar: optimizer steps taken
+  params: Any  # classifier parameters
+  stats: Any  # spectral-norm state (u, sigma); {} without spectral norm
+  opt_state: Any
+  denoiser: Any  # the frozen autoencoder's parameters (never updated)
+
+
+def init_classifier_state(rng: jax.Array, disc: nn.Module, denoiser: nn.Module,
+                          tx: optax.GradientTransformation, crop: int
+                          ) -> ClassifierState:
+  """A fresh state whose denoiser parameters are placeholders of the right
+  shapes (the caller loads the trained ones); `jax.eval_shape` of it is the
+  checkpoint restore target."""
+  key = jax.random.fold_in(rng, steps.TAG_INIT)
+  variables = disc.init(key, jnp.zeros((1, crop, crop, disc.channels)))
+  params = variables["params"]
+  stats = variables.get(steps.STATS, {})
+  dummy = jnp.zeros((1, crop, crop, denoiser.channels), jnp.float32)
+  den = denoiser.init(jax.random.fold_in(key, 1), dummy,
+                      **steps.told(denoiser, 0.0))["params"]
+  return ClassifierState(step=jnp.zeros((), jnp.int32), params=params,
+                         stats=stats, opt_state=tx.init(params), denoiser=den)
+
+
+def real_and_denoised(denoiser_params, clean: jax.Array, key: jax.Array, *,
+                      denoiser: nn.Module, noise_spec: noise_lib.NoiseSpec):
+  """Splits clean images (B, H, W, C) into B // 2 real ones and B - B // 2
+  denoised ones (made from the other half, freshly noised with `key`).
+
+  The denoised images are clipped to [0, 1], as they would be saved: values
+  outside the range would give them away.
+
+  Returns:
+    (x (B, H, W, C): real then denoised, y (B,): +1 real, -1 denoised,
+     PSNR (dB) of the denoised half against its clean images).
+  """
+  half = clean.shape[0] // 2
+  src = clean[half:]
+  noisy, sigma = noise_lib.apply_with_sigma(src, key, noise_spec)
+  fake = denoiser.apply({"params": denoiser_params}, noisy, train=False,
+                        **steps.told(denoiser, sigma))
+  fake = jnp.clip(jax.lax.stop_gradient(fake), 0.0, 1.0)
+  x = jnp.concatenate([clean[:half], fake], axis=0)
+  y = jnp.concatenate([jnp.full((half,), losses.REAL),
+                       jnp.full((src.shape[0],), losses.DENOISED)])
+  return x, y, jnp.mean(losses.psnr(fake, src, axis=(1, 2, 3)))
+
+
+def classifier_train_step(state: ClassifierState, batch: jax.Array,
+                          rng: jax.Array, *, disc: nn.Module,
+                          denoiser: nn.Module, tx: optax.GradientTransformation,
+                          lr_fn: optax.Schedule,
+                          noise_spec: noise_lib.NoiseSpec, loss: str,
+                          margin: float, skip_nonfinite: bool = False):
+  """One classifier update on clean images `batch` (B, H, W, C) in [0, 1]:
+  the first half is shown as real, the second is noised (from
+  `fold_in(rng, step)`), denoised by the frozen autoencoder and shown as
+  denoised, all in one classifier call.
+
+  Returns:
+    (new state, metrics): 'd/loss', 'd/err_real', 'd/err_denoised', 'd/err',
+    'd/acc_real', 'd/acc_denoised', 'd/acc', 'd/u_real', 'd/u_denoised',
+    'd/psnr_denoised', 'grad_norm', 'param_norm', 'lr' (and 'skipped' with
+    `skip_nonfinite`, as in ae_train_step).
+  """
+  x, y, psnr = real_and_denoised(
+      state.denoiser, batch, steps.step_key(rng, state.step, steps.TAG_NOISE),
+      denoiser=denoiser, noise_spec=noise_spec)
+  params, stats, opt_state, value, u, extra = steps.disc_update(
+      state.params, state.stats, state.opt_state, x, y,
+      steps.step_key(rng, state.step, steps.TAG_DROPOUT), disc=disc, tx=tx, loss=loss,
+      margin=margin, skip_nonfinite=skip_nonfinite)
+  metrics = {"d/loss": value, "d/psnr_denoised": psnr, **extra,
+             "param_norm": optax.global_norm(params), "lr": lr_fn(state.step)}
+  metrics.update({f"d/{k}": v for k, v in
+                  losses.classification_metrics(u, y).items()})
+  new_state = state.replace(step=state.step + 1, params=params, stats=stats,
+                            opt_state=opt_state)
+  return new_state, metrics
+
+
+def make_classifier_train_step(disc, denoiser, tx, lr_fn, noise_spec, disc_cfg,
+                               shardings=None, skip_nonfinite: bool = False):
+  """Jitted classifier step with state donation (see make_ae_train_step)."""
+  fn = functools.partial(classifier_train_step, disc=disc, denoiser=denoiser,
+                         tx=tx, lr_fn=lr_fn, noise_spec=noise_spec,
+                         loss=disc_cfg.loss, margin=float(disc_cfg.margin),
+                         skip_nonfinite=skip_nonfinite)
+  return steps.jit_step(fn, shardings)

@@ -1,0 +1,124 @@
+"""Where a run's starting parameters come from: `config.train.init_from`
+names a workdir (its latest intact checkpoint) or a model shipped in the
+package (ddn/shipped, ddn.inference). The tasks check it before any compute
+or write (`check_exists`, `check`) and load it (`load_params_into`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+
+from ddn import checkpoint
+from ddn import configs
+from ddn import inference
+from ddn import models
+
+
+def is_shipped(src: str) -> bool:
+  """Whether `init_from` names a model shipped in the package (and no
+  folder of that name is here)."""
+  return src in inference.shipped_models() and not os.path.isdir(src)
+
+
+def check_exists(src: str, scratch: str = "") -> None:
+  """Raises the one clear ValueError when `src` (config.train.init_from) is
+  neither a workdir with a checkpoint nor a shipped model; `scratch` says
+  what an empty init_from would do instead, when it is allowed."""
+  if is_shipped(src) or checkpoint.has_checkpoint(src):
+    return
+  raise ValueError(
+      f"config.train.init_from={src!r} has no checkpoint: give the workdir "
+      "of a trained autoencoder (python launch.py "
+      f"--config=experiments/ae.py --workdir={src}) or a shipped model "
+      f"({', '.join(inference.shipped_models())})"
+      + (f", or leave it empty {scratch}." if scratch else "."))
+
+
+def load_params_into(workdir: str, expected, what: str, repl):
+  """The parameters of a workdir's latest checkpoint or a shipped model,
+  checked against `expected` and placed by `repl`; returns (params, step)."""
+  if is_shipped(workdir):
+    d = inference.Denoiser.from_shipped(workdir)
+    params, step = d.params, d.step
+  else:
+    params, step = checkpoint.load_params(workdir)
+  checkpoint.check_compatible(params, expected, what,
+                              "config.model (of that run)")
+  return jax.device_put(params, repl), step
+
+
+def check(config, expected, model_field: str = "config.model") -> None:
+  """Raises a clear ValueError, before any compute or write, when
+  `config.train.init_from` has no checkpoint or its parameters do not fit
+  `expected` (a tree of ShapeDtypeStructs, e.g. from jax.eval_shape); reads
+  array metadata only. `model_field` names the config behind `expected`."""
+  src = config.train.init_from
+  if is_shipped(src):
+    saved = jax.eval_shape(lambda: inference.Denoiser.from_shipped(
+        src).params)
+    _check_fits(saved, expected, config, model_field)
+    return
+  check_exists(src)
+  # Read-only: that run may still be training (its in-flight step is kept).
+  mngr = checkpoint.manager(src, read_only=True)
+  saved = None
+  try:
+    for step in sorted(mngr.all_steps(), reverse=True):
+      try:  # a corrupt step: load_params will warn and take an older one
+        saved = checkpoint.saved_tree(mngr, step)["params"]
+        break
+      except Exception:  # pylint: disable=broad-except
+        continue
+  finally:
+    mngr.close()
+  if saved is None:
+    raise ValueError(f"config.train.init_from={src!r}: no readable "
+                     "checkpoint (all are corrupt); give another run.")
+  _check_fits(saved, expected, config, model_field)
+
+
+def _check_fits(saved, expected, config, model_field: str) -> None:
+  src = config.train.init_from
+  try:
+    checkpoint.check_compatible(saved, expected,
+                                f"config.train.init_from={src!r}",
+                                model_field)
+  except ValueError as e:
+    differs = _differences(src, config)
+    if not differs:
+      raise
+    raise ValueError(f"{e} That run has {differs}; use those values, or "
+                     "leave config.train.init_from empty to start from "
+                     "scratch.") from None
+
+
+def _differences(src: str, config) -> str:
+  """The shape fields (models.shape_fields) where `config` differs from the
+  run in `src`, as
+  'config.model.features=(8, 16) (here (8, 32)), ...'; '' when unknown."""
+  try:
+    if is_shipped(src):
+      with open(os.path.join(inference.SHIPPED_DIR, src,
+                             inference.MODEL_FILE)) as f:
+        meta = json.load(f)
+      saved = {"model": meta["model"], "data": {"channels": meta["channels"]}}
+    else:
+      saved = checkpoint.load_config(src)
+  except (ValueError, OSError):
+    return ""
+  saved = configs.with_added_fields(saved)
+  out = []
+  for path in models.shape_fields(config.model.name):
+    group, leaf = path.split(".")
+    there = saved.get(group, {}).get(leaf)
+    here = config[group].get(leaf) if group in config else None
+    if isinstance(there, list):
+      there = tuple(there)
+    if isinstance(here, list):
+      here = tuple(here)
+    if there is not None and here is not None and there != here:
+      out.append(f"config.{path}={there!r} (here {here!r})")
+  return ", ".join(out)
