@@ -8,7 +8,11 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   convolutional CNN whose 18 px patch scores are averaged over the crop),
   `seeds` of each, are trained from scratch. They
   are never the adversarial run's own D, so a G that merely fooled that one
-  gains nothing here.
+  gains nothing here. Beside them, a family that shares nothing with an
+  adversarial run's D (which is a CNN on patches, as these are): `seeds`
+  logistic regressions on natural-scene statistics of the crops (ddn.nss:
+  BRISQUE's fits of locally normalised luminances), reported apart
+  ('nss'), so a G that learnt the CNN family's blind spots shows there.
   Training data. Crops of tuning images (by default the model's training
   images): clean crops of the even-numbered images are "real", crops of the
   method's outputs for the noisy versions of the odd-numbered images are
@@ -26,7 +30,8 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   real, the method's output on the other colour (for the image's noisy
   version) is denoised, the colours swapping from image to image. So no
   tile is seen both ways, neither side gets more tiles of one position,
-  and clean vs clean is a true null.
+  and clean vs clean is a true null. An image under two tiles wide and
+  high gets tiles flush with its corners instead (tile_grid).
   Everything but the method is a function of the seed and the image: every
   method is judged on the same crops with the same noise.
 
@@ -41,9 +46,13 @@ The numbers (`Meter.judge`):
              per crop): P(score of an output > score of a clean crop).
              0.5 = indistinguishable, 1 = always caught.
   auc_ci95   [lo, hi], the 2.5 and 97.5 percentiles of a bootstrap over
-             held-out images (each image's crops move together); with
-             fewer than 10 images, over crops ('ci_unit').
+             held-out images (each image's crops move together) and over
+             the ensemble's judges (seeds drawn with replacement); with
+             fewer than 10 images, over tiles.
+  ci_unit    what the interval resamples: 'images' or 'tiles', '+seeds'
+             with several judges; ci_images: how many images carry it.
   error      that ensemble's balanced error at its own threshold (u = 0).
+  seed_aucs  each of its judges' AUC (the spread the seeds add).
   judges     every single judge's AUC, {architecture: [per seed]}.
   selection_auc  {architecture: its ensemble's AUC on the held-out tuning
              images}, which chose `judge`.
@@ -52,6 +61,8 @@ The numbers (`Meter.judge`):
              (an MSE denoiser's blur), > 1 noisier.
   grad_hist_distance  earth mover's distance between the histograms of
              gradient magnitude of outputs and clean images (0: the same).
+  nss        the NSS family's auc, auc_ci95, ci_unit, ci_images, crops,
+             error and seed_aucs, as above.
 
 Calibration (`Meter.calibrate`): the same test of clean vs clean (AUC near
 0.5), clean vs the noisy inputs and clean vs Gaussian smoothing of them
@@ -76,13 +87,19 @@ from scipy import stats as sp_stats
 from ddn import configs
 from ddn import discriminators
 from ddn import losses
+from ddn import nss
 from ddn import protocol
+from ddn import report
 from ddn import steps
 
 REALISM_SEED = 30_000  # crop positions and the judges' init: seed + this
 # Fewer held-out images than this: the interval resamples crops (tiles that
 # do not overlap), not images; the record says which ('ci_unit').
 MIN_IMAGES_FOR_IMAGE_CI = 10
+# The natural-scene-statistics judges (ddn.nss): random training crops of
+# each side, and their tag in the seeds of those crops.
+NSS_CROPS = 1024
+NSS_TAG = 77
 
 # The judges' architectures (config.disc groups, ddn.discriminators).
 JUDGES = {
@@ -146,24 +163,42 @@ def auc_ci(u_real: Sequence[np.ndarray], u_fake: Sequence[np.ndarray],
   """Bootstrap percentile interval of the AUC of (u_real, u_fake), given
   per held-out image (u_real[i], u_fake[i]: the scores of image i's real
   and denoised tiles). unit 'image' resamples images with replacement (an
-  image's tiles move together); 'crop' resamples the tiles of each side."""
+  image's tiles move together); 'crop' resamples the tiles of each side.
+
+  Scores of shape (k, n_i) are k judges' (seeds), whose mean is the
+  ensemble's score: every resample then also draws k of the judges with
+  replacement, so the interval holds the judges' seed-to-seed variation
+  beside the images' (or tiles')."""
   rng = np.random.default_rng(seed)
+  u_real = [np.atleast_2d(u) for u in u_real]
+  u_fake = [np.atleast_2d(u) for u in u_fake]
+  k = u_real[0].shape[0]
   if unit == "crop":
-    u_real, u_fake = [np.concatenate(u_real)], [np.concatenate(u_fake)]
+    u_real = [np.concatenate(u_real, axis=1)]
+    u_fake = [np.concatenate(u_fake, axis=1)]
   n = len(u_real)
   values = []
   for _ in range(reps):
+    w = (np.bincount(rng.integers(0, k, k), minlength=k) / k if k > 1
+         else np.ones(1))
     if unit == "crop":
-      r, f = u_real[0], u_fake[0]
+      r, f = w @ u_real[0], w @ u_fake[0]
       values.append(auc(r[rng.integers(0, len(r), len(r))],
                         f[rng.integers(0, len(f), len(f))]))
     else:
       rows = rng.integers(0, n, n)
-      values.append(auc(np.concatenate([u_real[i] for i in rows]),
-                        np.concatenate([u_fake[i] for i in rows])))
+      values.append(auc(np.concatenate([w @ u_real[i] for i in rows]),
+                        np.concatenate([w @ u_fake[i] for i in rows])))
   tail = (1 - level) / 2 * 100
   lo, hi = np.percentile(values, [tail, 100 - tail])
   return float(lo), float(hi)
+
+
+def ci_unit(unit: str, judges: int) -> str:
+  """What an auc_ci interval resamples, as records say it: 'images' or
+  'tiles' (auc_ci's unit 'image' or 'crop'), '+seeds' with several judges."""
+  return {"image": "images", "crop": "tiles"}[unit] + (
+      "+seeds" if judges > 1 else "")
 
 
 def balanced_error(u_real: np.ndarray, u_fake: np.ndarray) -> float:
@@ -249,11 +284,36 @@ def tile_grid(size: tuple[int, int], tile: int, parity: int | None = None
   """Top-left corners (y, x), row by row, of the non-overlapping tile x tile
   tiles of an image of `size` (a grid from its top left corner); with
   `parity`, only those whose row + column has that parity (the white or the
-  black squares of a checkerboard)."""
+  black squares of a checkerboard).
+
+  An image that holds one such tile only (both sides under 2 x tile) would
+  leave one colour empty: along each side at least 1.5 tiles long, its grid
+  is then two tiles flush with the ends, which overlap by at most half a
+  tile (a 180 x 180 image, tiles of 96: a 2 x 2 grid, overlaps of 12 px).
+  Both colours get tiles and no tile is on both; check_test_size says
+  which images cannot have two."""
   h, w = size
-  return [(y, x) for y in range(0, h - tile + 1, tile)
-          for x in range(0, w - tile + 1, tile)
-          if parity is None or (y // tile + x // tile) % 2 == parity]
+  ys, xs = range(0, h - tile + 1, tile), range(0, w - tile + 1, tile)
+  if len(ys) * len(xs) == 1:
+    ys, xs = (sorted({0, n - tile}) if 2 * n >= 3 * tile else [0]
+              for n in (h, w))
+  return [(y, x) for r, y in enumerate(ys) for c, x in enumerate(xs)
+          if parity is None or (r + c) % 2 == parity]
+
+
+def check_test_size(size: tuple[int, int], tile: int, field: str) -> None:
+  """Raises a ValueError naming `field` (the setting of `tile`) when an
+  image of `size` cannot give a tile of each colour of tile_grid's
+  checkerboard."""
+  h, w = size
+  if min(h, w) >= tile and len(tile_grid(size, tile)) >= 2:
+    return
+  most = min(min(h, w), 2 * max(h, w) // 3)  # 1.5 tiles along one side
+  raise ValueError(
+      f"realism: a held-out image of {h}x{w} holds "
+      f"{'no' if min(h, w) < tile else 'one'} {tile} px tile; the test "
+      f"needs one real and one denoised: lower {field} to at most {most}, "
+      "or use larger held-out images.")
 
 
 def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
@@ -373,21 +433,23 @@ class Meter:
     cfg = cfg or configs.realism()
     validate(cfg)
     self.cfg, self.seed, self.data = cfg, int(seed), data
-    for images, crop, field in ((data.tune_clean, int(cfg.crop), "crop"),
-                                (data.test_clean, int(cfg.test_crop),
-                                 "test_crop")):
-      small = [im.shape[:2] for im in images if min(im.shape[:2]) < crop]
-      if small:
-        raise ValueError(
-            f"realism: an image of {small[0][0]}x{small[0][1]} is smaller "
-            f"than the judges' {field.replace('_', ' ')} {crop}; lower "
-            f"config.eval.realism.{field}.")
+    small = [im.shape[:2] for im in data.tune_clean
+             if min(im.shape[:2]) < int(cfg.crop)]
+    if small:
+      raise ValueError(
+          f"realism: an image of {small[0][0]}x{small[0][1]} is smaller "
+          f"than the judges' crop {cfg.crop}; lower "
+          "config.eval.realism.crop.")
+    for im in data.test_clean:  # before any judge trains
+      check_test_size(im.shape[:2], int(cfg.test_crop),
+                      "config.eval.realism.test_crop")
     if len(data.tune_clean) < 2 or not data.test_clean:
       raise ValueError("realism: need >= 2 tuning images and >= 1 held-out "
                        f"image, got {len(data.tune_clean)} and "
                        f"{len(data.test_clean)}.")
     self.channels = data.tune_clean[0].shape[-1]
     self.tune_tile = int(cfg.get("tune_tile", 0))
+    self._nss = None  # the NSS judges' real features (_nss_family)
     real = [_as_image(im) for im in
             tune_parts(data.tune_clean, self.tune_tile)[0]]
     self.real, self.select_real = self._split(real)
@@ -451,44 +513,92 @@ class Meter:
                                int(cfg.crop), self.seed + REALISM_SEED + 1)
                    if select_fake else [])
     test_out = [_as_image(o) for o in test_out]
-    test_fake = fixed_crops(test_out, int(cfg.test_crops), int(cfg.test_crop),
-                            self.seed + REALISM_SEED,
-                            parity=[1 - p for p in self.real_parity])
-    splits_r = np.cumsum([len(c) for c in self.test_real])[:-1]
-    splits_f = np.cumsum([len(c) for c in test_fake])[:-1]
-    per_judge, ensembles, selection = {}, {}, {}
+    test_fake = self.test_fake_tiles(test_out)
+    scores, selection = self._cnn_family(fake, select_fake, test_fake)
+    best = (max(selection, key=selection.get) if selection
+            else next(iter(scores)))
+    nss_scores = self._nss_family(fake, test_fake)
+    return {**self._verdict(*scores[best], test_fake), "judge": best,
+            "judges": {name: [auc(r, f) for r, f in zip(*s)]
+                       for name, s in scores.items()},
+            "selection_auc": selection,
+            "nss": self._verdict(*nss_scores, test_fake),
+            "spectrum_hf_ratio": spectrum_hf_ratio(test_out,
+                                                   self.test_clean),
+            "grad_hist_distance": grad_hist_distance(test_out,
+                                                     self.test_clean)}
+
+  def test_fake_tiles(self, test_out: Sequence[np.ndarray]
+                      ) -> list[np.ndarray]:
+    """Per held-out image, the tiles of the method's output judged as
+    denoised: the other colour of its checkerboard than test_real's."""
+    return fixed_crops(test_out, int(self.cfg.test_crops),
+                       int(self.cfg.test_crop), self.seed + REALISM_SEED,
+                       parity=[1 - p for p in self.real_parity])
+
+  def _cnn_family(self, fake: list, select_fake: list,
+                  test_fake: list) -> tuple[dict, dict]:
+    """Every CNN architecture's judges, trained on self.real vs `fake`:
+    ({name: (scores of the real, of the denoised test tiles), each (seeds,
+    tiles)}, {name: its ensemble's AUC on the selection crops})."""
+    cfg = self.cfg
+    real_tiles, fake_tiles = (np.concatenate(self.test_real),
+                              np.concatenate(test_fake))
+    scores, selection = {}, {}
     for name in cfg.judges:
       *_, score = self._fns(name)
       us, sel = [], []
       for k in range(int(cfg.seeds)):
         p = self._train_judge(name, k, fake)
-        us.append((_scores(score, p, np.concatenate(self.test_real)),
-                   _scores(score, p, np.concatenate(test_fake))))
+        us.append((_scores(score, p, real_tiles),
+                   _scores(score, p, fake_tiles)))
         if select_fake:
           sel.append((_scores(score, p, np.concatenate(self.select_real)),
                       _scores(score, p, np.concatenate(select_fake))))
-      per_judge[name] = [auc(r, f) for r, f in us]
-      ensembles[name] = (np.mean([r for r, _ in us], axis=0),
-                         np.mean([f for _, f in us], axis=0))
+      scores[name] = tuple(np.stack(side) for side in zip(*us))
       if sel:
-        selection[name] = auc(np.mean([r for r, _ in sel], axis=0),
-                              np.mean([f for _, f in sel], axis=0))
-    best = (max(selection, key=selection.get) if selection
-            else next(iter(ensembles)))
-    u_real, u_fake = ensembles[best]
-    unit = "image" if len(self.test_real) >= MIN_IMAGES_FOR_IMAGE_CI else "crop"
-    return {"auc": auc(u_real, u_fake),
-            "auc_ci95": list(auc_ci(np.split(u_real, splits_r),
-                                    np.split(u_fake, splits_f),
-                                    int(cfg.bootstrap), self.seed,
-                                    unit=unit)),
-            "ci_unit": unit, "crops": int(len(u_real) + len(u_fake)),
-            "error": balanced_error(u_real, u_fake),
-            "judge": best, "judges": per_judge, "selection_auc": selection,
-            "spectrum_hf_ratio": spectrum_hf_ratio(test_out,
-                                                   self.test_clean),
-            "grad_hist_distance": grad_hist_distance(test_out,
-                                                     self.test_clean)}
+        selection[name] = auc(*(np.mean(side, axis=0) for side in zip(*sel)))
+    return scores, selection
+
+  def _nss_family(self, fake: list, test_fake: list
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The natural-scene-statistics judges (ddn.nss), `seeds` of them, each
+    fitted on NSS_CROPS random crops a side of self.real and `fake`: the
+    scores (seeds, tiles) of the real and of the denoised test tiles."""
+    crop, seeds = int(self.cfg.crop), int(self.cfg.seeds)
+    base = [self.seed + REALISM_SEED, NSS_TAG]
+    if self._nss is None:  # what every method shares: computed once
+      self._nss = ([nss.features(random_crops(
+          self.real, NSS_CROPS, crop, np.random.default_rng(base + [k, 0])))
+                    for k in range(seeds)],
+                   nss.tile_features(np.concatenate(self.test_real), crop))
+    real_feats, test_real = self._nss
+    test_fake = nss.tile_features(np.concatenate(test_fake), crop)
+    u_real, u_fake = [], []
+    for k in range(seeds):
+      rng = np.random.default_rng(base + [k, 1])
+      clf = nss.fit(real_feats[k],
+                    nss.features(random_crops(fake, NSS_CROPS, crop, rng)))
+      u_real.append(nss.tile_scores(clf, test_real))
+      u_fake.append(nss.tile_scores(clf, test_fake))
+    return np.stack(u_real), np.stack(u_fake)
+
+  def _verdict(self, u_real: np.ndarray, u_fake: np.ndarray,
+               test_fake: list) -> dict:
+    """The numbers of one family's ensemble from its judges' scores
+    (judges, tiles) of the real test tiles and of `test_fake`'s."""
+    cuts = lambda tiles: np.cumsum([len(t) for t in tiles])[:-1]
+    n_images = len(self.test_real)
+    unit = "image" if n_images >= MIN_IMAGES_FOR_IMAGE_CI else "crop"
+    r, f = u_real.mean(axis=0), u_fake.mean(axis=0)
+    lo, hi = auc_ci(np.split(u_real, cuts(self.test_real), axis=1),
+                    np.split(u_fake, cuts(test_fake), axis=1),
+                    int(self.cfg.bootstrap), self.seed, unit=unit)
+    each = [auc(a, b) for a, b in zip(u_real, u_fake)]
+    return {"auc": auc(r, f), "auc_ci95": [lo, hi],
+            "ci_unit": ci_unit(unit, len(u_real)), "ci_images": n_images,
+            "crops": int(r.size + f.size), "error": balanced_error(r, f),
+            "seed_aucs": each}
 
   def judge_fn(self, denoise: Callable[[np.ndarray], np.ndarray],
                test_out: Sequence[np.ndarray] | None = None) -> dict:
@@ -516,17 +626,25 @@ class Meter:
 
 def record_fields(r: dict, prefix: str = "realism_") -> dict:
   """A judge() record as the flat fields of an evaluation record."""
-  return {f"{prefix}auc": r["auc"], f"{prefix}auc_ci95": r["auc_ci95"],
-          f"{prefix}ci_unit": r["ci_unit"], f"{prefix}crops": r["crops"],
-          f"{prefix}error": r["error"], f"{prefix}judge": r["judge"],
-          f"{prefix}judges": r["judges"],
-          f"{prefix}selection_auc": r["selection_auc"],
+  keys = ("auc", "auc_ci95", "ci_unit", "ci_images", "crops", "error",
+          "seed_aucs", "judge", "judges", "selection_auc", "nss")
+  return {**{f"{prefix}{k}": r[k] for k in keys},
           "spectrum_hf_ratio": r["spectrum_hf_ratio"],
           "grad_hist_distance": r["grad_hist_distance"]}
 
 
 def describe(r: dict) -> str:
+  """One line of a judge() record (or of its record_fields without the
+  prefix): both families' AUCs with what their intervals are over."""
   lo, hi = r["auc_ci95"]
-  return (f"AUC {r['auc']:.3f} [{lo:.3f}, {hi:.3f}] ({r['judge']} judges), "
-          f"error {r['error']:.3f}, HF power ×{r['spectrum_hf_ratio']:.2f}, "
-          f"gradient EMD {r['grad_hist_distance']:.4f}")
+  seeds = ", ".join(f"{a:.3f}" for a in r.get("seed_aucs", ()))
+  line = (f"AUC {r['auc']:.3f} [{lo:.3f}, {hi:.3f}] ({r['judge']} judges"
+          + (f", by seed {seeds}" if seeds else "") + "), error "
+          f"{r['error']:.3f}")
+  if r.get("nss"):
+    n = r["nss"]
+    line += (f"; NSS judges AUC {n['auc']:.3f} [{n['auc_ci95'][0]:.3f}, "
+             f"{n['auc_ci95'][1]:.3f}]")
+  return (f"{line}; HF power ×{r['spectrum_hf_ratio']:.2f}, gradient EMD "
+          f"{r['grad_hist_distance']:.4f}; 95% intervals over "
+          + report.interval_note(r.get("ci_unit"), r.get("ci_images")))

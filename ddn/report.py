@@ -54,28 +54,56 @@ def table(records: list[dict]) -> str:
   return "\n".join(lines) + ("\n\n" + realism if realism else "")
 
 
+def interval_note(unit: str | None, images: int | None) -> str:
+  """What a realism interval resamples (a record's ci_unit: 'images' or
+  'tiles', '+seeds'; 'image' / 'crop' in older records), with a warning
+  when it is over tiles: ddn.realism does so under 10 held-out images."""
+  text = {"image": "images", "crop": "tiles"}.get(unit, unit or "?")
+  if text.startswith("tiles"):
+    of = f" of {images} images" if images else ""
+    text += (f"{of} (WARNING: fewer than 10 images; tiles of one image are "
+             "not independent, so the interval is too narrow)")
+  return text
+
+
 def realism_table(records: list[dict]) -> str:
   """One row per (set, σ, method) with the realism test of ddn.realism:
-  AUC [95% interval], balanced error, high-frequency power ratio, gradient
-  histogram distance; calibration rows last. '' when there is none."""
+  the CNN judges' AUC [95% interval] and what the interval is over, the
+  natural-scene-statistics judges' AUC [interval], balanced error,
+  high-frequency power ratio, gradient histogram distance; calibration rows
+  last; a warning under the table when an interval is over tiles. '' when
+  there is none."""
   rows = [r for r in records if "realism_auc" in r]
   if not rows:
     return ""
   lines = ["Realism (ddn.realism): judges' AUC [95% interval] (0.5 = "
-           "indistinguishable from clean, 1 = always caught), balanced "
-           "error, high-frequency power / clean, gradient-histogram "
-           "distance to clean.", "",
-           "| set | σ | method | PSNR | AUC [95% CI] | error | HF power | "
-           "grad. dist. |", "|---|---|---|---|---|---|---|---|"]
+           "indistinguishable from clean, 1 = always caught) of the CNN "
+           "judges and of the natural-scene-statistics (NSS) judges, what "
+           "the intervals resample, balanced error, high-frequency power / "
+           "clean, gradient-histogram distance to clean.", "",
+           "| set | σ | method | PSNR | AUC [95% CI] | NSS AUC [95% CI] | "
+           "CI over | error | HF power | grad. dist. |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
   rows.sort(key=lambda r: (r["data"], r["sigma"], bool(r.get("calibration"))))
+  warn = set()
+  ci = lambda a, lo_hi: f"{a:.3f} [{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
   for r in rows:
-    lo, hi = r["realism_auc_ci95"]
     psnr = f"{r['psnr']:.2f}" if "psnr" in r else "–"
+    n = r.get("realism_nss")
+    unit = {"image": "images", "crop": "tiles"}.get(
+        r.get("realism_ci_unit"), r.get("realism_ci_unit", "?"))
+    if unit.startswith("tiles"):
+      warn.add((_set_name(r["data"]), r.get("realism_ci_images",
+                                              r.get("images"))))
     lines.append(
         f"| {_set_name(r['data'])} | {r['sigma']:g} | {r['method']} | {psnr} "
-        f"| {r['realism_auc']:.3f} [{lo:.3f}, {hi:.3f}] | "
+        f"| {ci(r['realism_auc'], r['realism_auc_ci95'])} | "
+        f"{ci(n['auc'], n['auc_ci95']) if n else '–'} | {unit} | "
         f"{r['realism_error']:.3f} | {r['spectrum_hf_ratio']:.2f} | "
         f"{r['grad_hist_distance']:.4f} |")
+  for name, images in sorted(warn, key=str):
+    lines += ["", f"{name}: intervals over "
+              + interval_note("tiles", images)]
   return "\n".join(lines)
 
 

@@ -39,14 +39,16 @@ def test_balanced_error():
 
 
 def _photo(seed, size=64):
-  """A piecewise-smooth test image with sharp edges and fine texture."""
+  """A piecewise-smooth test image with sharp edges and fine texture, of
+  size x size or size = (h, w)."""
   rng = np.random.default_rng(seed)
-  im = np.full((size, size), rng.uniform(0.3, 0.7))
+  h_im, w_im = (size, size) if np.isscalar(size) else size
+  im = np.full((h_im, w_im), rng.uniform(0.3, 0.7))
   for _ in range(12):
-    y, x = rng.integers(0, size, 2)
-    h, w = rng.integers(4, size // 2, 2)
+    y, x = rng.integers(0, min(h_im, w_im), 2)
+    h, w = rng.integers(4, min(h_im, w_im) // 2, 2)
     im[y:y + h, x:x + w] = rng.uniform(0, 1)
-  im += 0.03 * rng.standard_normal((size, size))
+  im += 0.03 * rng.standard_normal((h_im, w_im))
   return np.clip(im, 0, 1).astype(np.float32)[:, :, None]
 
 
@@ -86,7 +88,10 @@ def test_test_tiles_are_a_checkerboard():
   np.testing.assert_array_equal(a, -b)
 
 
-def _meter(steps=150, **kw):
+def _meter(steps=150, test_images=12, small=None, **kw):
+  """A meter over 16 tuning and `test_images` held-out 64 px photographs
+  (held-out of size `small`, (h, w), when given)."""
+  size = small or 64
   cfg = configs.realism()
   cfg.update(dict(judges=("patch",), seeds=1, crop=32, test_crop=32,
                   steps=steps,
@@ -97,7 +102,7 @@ def _meter(steps=150, **kw):
   noise = lambda c: c + (50 / 255) * rng.standard_normal(c.shape).astype(
       np.float32)
   tune = [_photo(i) for i in range(16)]
-  test = [_photo(100 + i) for i in range(12)]
+  test = [_photo(100 + i, size) for i in range(test_images)]
   data = realism.Data(tune, [noise(c) for c in tune], test,
                       [noise(c) for c in test])
   return realism.Meter(data, cfg, seed=0)
@@ -112,16 +117,20 @@ def calibration():
 def test_calibration_clean_vs_clean_is_chance(calibration):
   r = calibration["clean"]
   lo, hi = r["auc_ci95"]
-  assert lo <= 0.5 <= hi and r["ci_unit"] == "image"
+  assert lo <= 0.5 <= hi and r["ci_unit"] == "images"
   assert abs(r["auc"] - 0.5) < 0.2
+  nss = r["nss"]  # the natural-scene-statistics family, calibrated alike
+  assert nss["auc_ci95"][0] <= 0.5 <= nss["auc_ci95"][1]
+  assert abs(nss["auc"] - 0.5) < 0.2
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fake", ["noisy", "gaussian"])
 def test_calibration_catches_noisy_and_smoothed(calibration, fake):
   r = calibration[fake]
-  assert r["auc"] > 0.9 and r["auc_ci95"][0] > 0.75, r
-  assert r["error"] < 0.25
+  for family in (r, r["nss"]):
+    assert family["auc"] > 0.9 and family["auc_ci95"][0] > 0.75, family
+    assert family["error"] < 0.25
 
 
 def test_judges_train_on_disjoint_images_and_the_same_test_crops():
@@ -202,3 +211,92 @@ def test_bad_settings_are_one_clear_error():
     realism.validate(cfg)
   with pytest.raises(ValueError, match="smaller than the judges' crop 128"):
     _meter(crop=128, test_crop=128)
+
+
+def test_small_held_out_images_give_tiles_of_both_colours():
+  """Held-out images under two test tiles on each side (180 x 180, tiles of
+  96) used to leave the denoised colour empty and crash after training;
+  they get two tiles a colour flush with their corners, no tile on both
+  sides. Images that cannot hold two tiles are refused before any judge
+  trains, with the setting to lower."""
+  im = np.arange(180 * 180, dtype=np.float32).reshape(180, 180, 1)
+  white = realism.fixed_crops([im], 16, 96, seed=0, parity=0)[0]
+  black = realism.fixed_crops([im], 16, 96, seed=0, parity=1)[0]
+  corners = lambda tiles: sorted(float(t[0, 0, 0]) for t in tiles)
+  assert corners(white) == [im[0, 0, 0], im[84, 84, 0]]
+  assert corners(black) == [im[0, 84, 0], im[84, 0, 0]]
+  assert realism.tile_grid((100, 180), 96, 0) == [(0, 0)]
+  assert realism.tile_grid((100, 180), 96, 1) == [(0, 84)]
+  meter = _meter(steps=2, test_crop=96, test_crops=16, small=(180, 180))
+  r = meter.judge_fn(lambda x: x)
+  assert r["crops"] == 4 * 12 and 0 <= r["auc"] <= 1
+  with pytest.raises(ValueError, match=r"held-out image of 120x120 holds one "
+                     r"96 px tile.*lower config.eval.realism.test_crop to at "
+                     "most 80"):
+    _meter(steps=2, test_crop=96, small=(120, 120))
+
+
+def test_the_interval_resamples_the_judges_too():
+  """Two judges, one image with one real and one denoised tile: judge A
+  ranks them right, judge B wrong. Their mean ties (AUC 0.5); resampling
+  the judges gives {A, A} (AUC 1) and {B, B} (AUC 0) a quarter of the time
+  each, so the 95% interval is [0, 1]. The ensemble's scores alone, with
+  the judges fixed, give [0.5, 0.5]."""
+  real, fake = [np.array([[0.], [1.]])], [np.array([[1.], [0.]])]
+  assert realism.auc_ci(real, fake, reps=2000) == (0.0, 1.0)
+  assert realism.auc_ci([r.mean(0) for r in real], [f.mean(0) for f in fake],
+                        reps=2000) == (0.5, 0.5)
+  assert realism.auc_ci(real, fake, reps=2000, unit="crop") == (0.0, 1.0)
+
+
+def test_records_and_tables_say_what_the_interval_is_over():
+  from ddn import report
+  meter = _meter(steps=2, seeds=2)
+  r = meter.judge_fn(lambda x: x)
+  assert r["ci_unit"] == "images+seeds" and r["ci_images"] == 12
+  assert r["seed_aucs"] == r["judges"]["patch"] and len(r["seed_aucs"]) == 2
+  assert r["nss"]["ci_unit"] == "images+seeds"
+  assert len(r["nss"]["seed_aucs"]) == 2
+  assert "95% intervals over images+seeds" in realism.describe(r)
+  assert "WARNING" not in realism.describe(r)
+  few = _meter(steps=2, test_images=3).judge_fn(lambda x: x)
+  assert few["ci_unit"] == "tiles" and few["ci_images"] == 3
+  assert "over tiles of 3 images (WARNING: fewer than 10" in (
+      realism.describe(few))
+  fields = realism.record_fields(few)
+  assert fields["realism_nss"] == few["nss"]
+  rec = {"data": "folder:x/Set3", "sigma": 50.0, "method": "ddn",
+         "psnr": 25.0, "ssim": 0.7, "seconds_per_image": 0.1, "images": 3,
+         **fields}
+  table = report.realism_table([rec])
+  nss = few["nss"]
+  assert (f"| {nss['auc']:.3f} [{nss['auc_ci95'][0]:.3f}, "
+          f"{nss['auc_ci95'][1]:.3f}] | tiles |") in table
+  assert "Set3: intervals over tiles of 3 images (WARNING" in table
+  old = {k: v for k, v in rec.items()
+         if k not in ("realism_nss", "realism_ci_images")}
+  old["realism_ci_unit"] = "image"  # a record from before: still drawn
+  assert "| – | images |" in report.realism_table([old])
+
+
+def test_nss_features_fit_known_distributions_and_tell_blur():
+  from ddn import nss
+  rng = np.random.default_rng(0)
+  shape, var = nss.ggd_fit(np.stack([rng.standard_normal(20_000),
+                                     rng.laplace(size=20_000)])).T
+  np.testing.assert_allclose(shape, [2.0, 1.0], atol=0.1)
+  np.testing.assert_allclose(var, [1.0, 2.0], rtol=0.05)
+  # Symmetric samples: equal left and right variances, mean near 0.
+  a = nss.aggd_fit(rng.standard_normal((1, 20_000)))[0]
+  assert abs(a[0] - 2) < 0.15 and abs(a[1]) < 0.05
+  assert a[2] == pytest.approx(a[3], rel=0.05)
+  clean = np.stack([_photo(i) for i in range(40)])
+  assert nss.features(clean).shape == (40, nss.FEATURES)
+  blur = ndimage.gaussian_filter(clean, (0, 1.5, 1.5, 0))
+  clf = nss.fit(nss.features(clean[:20]), nss.features(blur[:20]))
+  held_out = clf.score(nss.features(clean[20:])), clf.score(
+      nss.features(blur[20:]))
+  assert realism.auc(*held_out) > 0.95
+  tiles = nss.tile_features(clean[:3, :64, :64], 32)  # 2 x 2 sub-tiles
+  assert tiles.shape == (4, 3, nss.FEATURES)
+  np.testing.assert_allclose(tiles[0], nss.features(clean[:3, :32, :32]))
