@@ -16,6 +16,7 @@ import numpy as np
 
 from ddn import evaluate
 from ddn import inference
+from ddn import methods
 from ddn import runtime
 
 BIG = """
@@ -46,10 +47,10 @@ def main():
   runtime.setup()
   whole = inference.load("gray-s25", tile="none")
   tiled = inference.load("gray-s25", tile=a.tile)
-  source = evaluate.load_eval_source(a.data, 1)
+  source = methods.load_eval_source(a.data, 1)
   recs = evaluate.evaluate_methods(
-      [evaluate.Method("whole", whole, compiled=True),
-       evaluate.Method(f"tile={a.tile}", tiled, compiled=True)],
+      [methods.Method("whole", whole, compiled=True),
+       methods.Method(f"tile={a.tile}", tiled, compiled=True)],
       source, a.sigma)
   w, t = recs["whole"], recs[f"tile={a.tile}"]
   diffs = [abs(x["psnr"] - y["psnr"]) for x, y in zip(w["per_image"],
