@@ -40,8 +40,11 @@ import numpy as np
 from ddn import baselines as baselines_lib
 from ddn import checkpoint
 from ddn import configs
-from ddn import data as data_lib
 from ddn import inference
+from ddn.methods import Method
+from ddn.methods import load_eval_source
+from ddn.methods import rejoin_paths
+from ddn.methods import tune_images
 from ddn import protocol
 from ddn import realism
 from ddn import report
@@ -53,18 +56,6 @@ def Denoiser(workdir: str, step: int | None = None,  # pylint: disable=invalid-n
   """A workdir's trained denoiser (see ddn.inference.load for shipped
   models)."""
   return inference.Denoiser.from_workdir(workdir, step, **kw)
-
-
-class Method:
-  """One denoiser under evaluation: `fn(noisy (H, W, C)) -> (H, W, C)`.
-
-  `compiled` methods get one untimed call per image size first.
-  """
-
-  def __init__(self, name: str, fn: Callable[[np.ndarray], np.ndarray],
-               compiled: bool = False, extra: dict | None = None):
-    self.name, self.fn, self.compiled = name, fn, compiled
-    self.extra = extra or {}
 
 
 def evaluate_methods(methods: list[Method], source, sigma: float,
@@ -120,13 +111,6 @@ def evaluate(denoise: Callable[[np.ndarray], np.ndarray], source, sigma: float,
                           sigma, seed)["ddn"]
 
 
-def load_eval_source(spec: str, channels: int):
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  cfg = ml_collections.ConfigDict(dict(channels=channels, convert_channels=False,
-                                       tfds_data_dir=""))
-  return data_lib.load_source(spec, cfg)
-
-
 def parse_sigmas(text: str) -> list[float]:
   try:
     sigmas = [float(s) for s in text.split(",") if s.strip()]
@@ -144,24 +128,6 @@ def write_json(records: list[dict], path: str):
   with open(tmp, "w") as f:
     json.dump(records, f, indent=1)
   os.replace(tmp, path)
-
-
-def tune_images(spec: str, channels: int, count: int,
-                eval_sources: list) -> tuple[str, list[np.ndarray]]:
-  """Up to `count` images of `spec` for tuning baseline widths; refuses a
-  source that shares an image with an evaluation set."""
-  src = load_eval_source(spec, channels)
-  for held_out in eval_sources:
-    try:
-      data_lib.check_disjoint(src, held_out)
-    except ValueError:
-      raise ValueError(
-          f"--tune_data={spec} shares images with the evaluation set "
-          f"{held_out.name}; baseline widths must be chosen on training "
-          "images (e.g. folder:../shared/data/Train400).") from None
-  idx = np.linspace(0, len(src) - 1, min(count, len(src))).round().astype(int)
-  return src.name, [np.asarray(src[int(i)], np.float32)
-                    for i in sorted(set(idx))]
 
 
 def default_tune_data(denoiser) -> str:
@@ -277,26 +243,6 @@ def denoisers_per_sigma(checkpoints, method: str, sigmas: list[float],
           a, b, float(alpha), **kw)
   return ({s: denoisers for s in sigmas},
           next(iter(denoisers.values()), None))
-
-
-def rejoin_paths(parts: list) -> list:
-  """A list flag's comma-split pieces (--checkpoint here, figures' --runs),
-  with the pieces of one directory name that holds commas joined back
-  (ddn.sweep names a run of several overrides 'lr=0.001,weight=0.003'): the
-  longest run of pieces whose comma-join is a directory wins, other pieces
-  stay as they are."""
-  out, i = [], 0
-  while i < len(parts):
-    for j in range(len(parts), i + 1, -1):
-      if all(isinstance(p, str) for p in parts[i:j]) and os.path.isdir(
-          ",".join(parts[i:j])):
-        out.append(",".join(parts[i:j]))
-        i = j
-        break
-    else:
-      out.append(parts[i])
-      i += 1
-  return out
 
 
 def load_denoisers(checkpoints, method: str, need: bool, **kw) -> dict:
