@@ -3,8 +3,8 @@
 For every (data, σ) cell the two files share (rows of the chosen methods:
 single-pass ddn by default, or e.g. "ddn, self-ensemble" or bm3d), prints
 A's and B's mean PSNR, the mean of A − B over the images with a 95%
-bootstrap interval over images (figures.mean_ci), and how many images A
-wins.
+bootstrap interval over images (ddn.figures.stats.mean_ci), and how many
+images A wins.
 Both files must come from the same noisy images (ddn.evaluate's fixed noise).
   python benchmarks/paired_psnr.py A.json B.json
 e.g. docs/quality.md's wider U-Net against the first gray-map:
@@ -20,7 +20,7 @@ import json
 
 import numpy as np
 
-from ddn import figures
+from ddn.figures import stats
 
 
 def _cells(path, method):
@@ -50,7 +50,7 @@ def main():
     ib = {x["name"]: x["psnr"] for x in b[key]["per_image"]}
     names = sorted(set(ia) & set(ib))
     d = np.array([ia[n] - ib[n] for n in names])
-    mean, (lo, hi) = figures.mean_ci(d)  # bootstrap over the images
+    mean, (lo, hi) = stats.mean_ci(d)  # bootstrap over the images
     print(f"{key[0]} | {key[1]:g} | {np.mean([ia[n] for n in names]):.2f} | "
           f"{np.mean([ib[n] for n in names]):.2f} | {mean:+.3f} "
           f"[{lo:+.3f}, {hi:+.3f}] | {(d > 0).sum()}/{len(d)}")

@@ -75,7 +75,8 @@ def apply_overrides(config, overrides: dict):
 def main(argv):
   del argv
   runtime.setup()
-  from ddn import figures  # pylint: disable=g-import-not-at-top
+  from ddn.figures import curves  # pylint: disable=g-import-not-at-top
+  from ddn.figures import perception  # pylint: disable=g-import-not-at-top
   from ddn import train  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
   sweep = load_sweep(config_flags.get_config_filename(f["config"]))
@@ -102,8 +103,8 @@ def main(argv):
               if n not in diverged}
   if all(set(o) - {"_name"} == {"optim.lr"} for o in sweep):
     out = os.path.join(f.workdir, "lr_sweep.png")
-    figures.lr_sweep({n: os.path.join(f.workdir, n) for n, _ in configs},
-                     out)
+    curves.lr_sweep({n: os.path.join(f.workdir, n) for n, _ in configs},
+                    out)
     logging.info("wrote %s", out)
   plane = all("adv.weight" in o for o in sweep) and finished
   judged = all(os.path.exists(os.path.join(w, "evaluation.json"))
@@ -115,7 +116,7 @@ def main(argv):
           "(benchmarks/perception_distortion.sh).")
   elif plane:
     out = os.path.join(f.workdir, "perception_distortion.png")
-    for p in figures.perception(finished, out):
+    for p in perception.perception(finished, out):
       lo, hi = p["realism_ci95"]
       print(f"{p['run']}: PSNR {p['psnr']:.2f} dB, realism AUC "
             f"{p['realism']:.3f} [{lo:.3f}, {hi:.3f}]")

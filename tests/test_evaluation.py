@@ -15,9 +15,13 @@ from ddn import baselines
 from ddn import configs
 from ddn import denoise
 from ddn import evaluate
-from ddn import figures
 from ddn import inference
+from ddn import methods
 from ddn import protocol
+from ddn.figures import curves
+from ddn.figures import denoised
+from ddn.figures import perception
+from ddn.figures import runs as runs_lib
 
 
 def write_png(path, array):
@@ -80,9 +84,9 @@ def test_baseline_records_have_keys_and_finite_values(tmp_path):
   assert [r["method"] for r in records] == list(baselines.BASELINES)
   noisy_psnr = protocol.psnr_uint8(
       protocol.quantise(protocol.noisy_version(
-          evaluate.load_eval_source(f"folder:{test_dir}", 1)[0], 25, 0)),
-      protocol.quantise(evaluate.load_eval_source(f"folder:{test_dir}",
-                                                  1)[0]))
+          methods.load_eval_source(f"folder:{test_dir}", 1)[0], 25, 0)),
+      protocol.quantise(methods.load_eval_source(f"folder:{test_dir}",
+                                                 1)[0]))
   for r in records:
     for key in ("data", "sigma", "method", "images", "psnr", "ssim",
                 "seconds_per_image", "megapixels_per_second", "per_image",
@@ -120,10 +124,10 @@ def test_ddn_and_baselines_see_the_same_noisy_images(tmp_path, gray_folder):
       seen.setdefault(name, []).append(noisy.copy())
       return noisy
     return fn
-  source = evaluate.load_eval_source(f"folder:{gray_folder}", 1)
+  source = methods.load_eval_source(f"folder:{gray_folder}", 1)
   recs = evaluate.evaluate_methods(
-      [evaluate.Method("a", recorder("a"), compiled=True),
-       evaluate.Method("b", recorder("b"))], source, 15.0)
+      [methods.Method("a", recorder("a"), compiled=True),
+       methods.Method("b", recorder("b"))], source, 15.0)
   # a: one untimed call for the (one) image size, then one per image.
   assert len(seen["b"]) == 3 and len(seen["a"]) == 4
   for x, y in zip(seen["a"][1:], seen["b"]):
@@ -200,10 +204,10 @@ def test_checkpoint_names_with_commas_are_joined_back(tmp_path):
   sweep_run.mkdir()
   (tmp_path / "b").mkdir()
   parts = str(sweep_run).split(",") + [str(tmp_path / "b")]
-  assert evaluate.rejoin_paths(parts) == [str(sweep_run), str(tmp_path / "b")]
-  assert evaluate.rejoin_paths(["gray-map", "gray-s25", "none"]) == [
+  assert methods.rejoin_paths(parts) == [str(sweep_run), str(tmp_path / "b")]
+  assert methods.rejoin_paths(["gray-map", "gray-s25", "none"]) == [
       "gray-map", "gray-s25", "none"]
-  assert evaluate.rejoin_paths([None]) == [None]
+  assert methods.rejoin_paths([None]) == [None]
   # A piece that is not a directory stays its own (and fails by its name).
   with pytest.raises(ValueError, match="'lr=0.001': neither a workdir"):
     evaluate.load_denoisers(["lr=0.001", "weight=0.003"], "", need=False)
@@ -345,7 +349,7 @@ def test_perception_figure_from_finished_runs(tmp_path):
               "realism_auc_ci95": [realism - 0.05, realism + 0.03]}}))
     runs[name] = str(w)
   out = str(tmp_path / "pd.png")
-  points = figures.perception(runs, out)
+  points = perception.perception(runs, out)
   assert os.path.exists(out)
   by_run = {p["run"]: p for p in points}
   assert by_run["small"]["adversary"].startswith("small")
@@ -367,7 +371,7 @@ def test_generalization_figure_reports_the_gap(tmp_path):
         lines.append({"step": i, "images": 32 * i, "val/loss": gap * 0.01 / i})
     (w / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
     runs[name] = str(w)
-  final = figures.generalization(runs, str(tmp_path / "g.png"))
+  final = curves.generalization(runs, str(tmp_path / "g.png"))
   assert os.path.exists(tmp_path / "g.png")
   assert final["plain"]["val"] == pytest.approx(0.001)
   assert final["plain"]["val"] / final["plain"]["train"] > (
@@ -375,13 +379,13 @@ def test_generalization_figure_reports_the_gap(tmp_path):
 
 
 def test_detail_figure_with_baselines_and_a_shipped_model(tmp_path):
-  psnr = figures.detail({"ddn": "gray-s25"}, "embedded:eval", 2, 25.0,
-                        str(tmp_path / "d.png"), crop=32,
-                        baselines=["gaussian"], tune_data="embedded:train")
+  psnr = denoised.detail({"ddn": "gray-s25"}, "embedded:eval", 2, 25.0,
+                         str(tmp_path / "d.png"), crop=32,
+                         baselines=["gaussian"], tune_data="embedded:train")
   assert set(psnr) == {"noisy", "ddn"} | {k for k in psnr
                                           if k.startswith("gaussian (")}
   assert psnr["ddn"] > max(v for k, v in psnr.items() if k != "ddn")
-  assert figures.parse_runs(["gray-blind"]) == {"gray-blind": "gray-blind"}
+  assert runs_lib.parse_runs(["gray-blind"]) == {"gray-blind": "gray-blind"}
 
 
 @pytest.mark.slow
@@ -492,7 +496,7 @@ def test_adversarial_figure_takes_shipped_model_names(tmp_path):
   write_png(str(d / "a.png"), (_smooth_image(32, 32)[:, :, 0] * 255)
             .round().astype(np.uint8))
   out = str(tmp_path / "cmp.png")
-  summary = figures.adversarial({"MSE": "gray-s50", "adv": "gray-s50-adv"},
-                                f"folder:{d}", [0], 50.0, out, crop=16)
+  summary = denoised.adversarial({"MSE": "gray-s50", "adv": "gray-s50-adv"},
+                                 f"folder:{d}", [0], 50.0, out, crop=16)
   assert set(summary) == {"noisy", "MSE", "adv"} and os.path.exists(out)
   assert summary["MSE"]["psnr"] > summary["noisy"]["psnr"] + 3
