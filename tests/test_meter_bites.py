@@ -210,3 +210,24 @@ def test_the_adversarial_task_evaluates_the_ema_of_g():
   for got, want in zip(jax.tree_util.tree_leaves(task0.g_params(state0)),
                        jax.tree_util.tree_leaves(state0.params)):
     np.testing.assert_array_equal(got, want)
+
+
+def test_an_adversarial_run_checks_its_held_out_images_before_training():
+  """The final realism test needs a real and a denoised tile of every
+  held-out image: 180 x 180 images (under two 96 px tiles a side) pass,
+  120 x 120 ones (one tile) are refused before any training, naming the
+  setting and the largest tile that works."""
+  c = _adv_config(0.0)
+  c.eval.realism.update(dict(crop=48, test_crop=96))
+  task = tasks.build(c, train.Setup(c))
+  train_src = data_lib.Source("train", images=[_photo(i, 64)
+                                               for i in range(4)])
+  for size in (180, 120):
+    images = [_photo(10 + i, size) for i in range(2)]
+    eval_src = data_lib.Source("eval", images=images)
+    if size == 180:
+      task.check_sources(train_src, eval_src)
+      continue
+    with pytest.raises(ValueError, match=r"120x120 holds one 96 px tile.*"
+                       r"config.eval.realism.test_crop to at most 80"):
+      task.check_sources(train_src, eval_src)

@@ -202,6 +202,9 @@ class AdversarialTask(base.Task):
           f"validation image {small[0]} is smaller than the realism judges' "
           f"tiles config.eval.realism.test_crop={tile}; lower it or use "
           "other data.eval images.")
+    for j in range(len(eval_src)):  # one real and one denoised tile each
+      realism.check_test_size(np.shape(eval_src[j])[:2], tile,
+                              "config.eval.realism.test_crop")
     crop = int(cfg.realism.crop)
     if sum(min(np.shape(train_src[i])[:2]) >= crop
            for i in range(len(train_src))) < 2:
