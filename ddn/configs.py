@@ -125,8 +125,10 @@ def smoke(c: ml_collections.ConfigDict) -> None:
   c.log.every_images = 16
   c.eval.every_images = 48
   if "model" in c and not _names_a_shipped_model(c):
-    c.model.features = (8, 16)  # (a shipped model to start from keeps its)
-    c.model.blocks = 1
+    # (a shipped model to start from keeps its size)
+    model = registry.lookup("model", c.model.name)
+    if hasattr(model, "smoke"):
+      model.smoke(c.model)
   if "disc" in c:
     c.disc.features = (8, 16)
     c.disc.blocks = 1
@@ -170,7 +172,8 @@ def apply_args(c: ml_collections.ConfigDict, arg: str | None):
 ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "model.res_blocks": (),
                 "adv.max_weight": 0.0, "loss.sigma_power": 0.0,
-                "loss.sigma_floor": 5.0}
+                "loss.sigma_floor": 5.0, "model.noise_input": 0,
+                "adv.samples": 1}
 
 
 def with_added_fields(saved: dict) -> dict:
@@ -180,4 +183,9 @@ def with_added_fields(saved: dict) -> dict:
     group, leaf = path.split(".")
     if isinstance(saved.get(group), dict):
       saved[group].setdefault(leaf, value)
+  task = saved.get("task", "autoencoder")
+  if ("evals" not in saved and "eval" in saved and task in registry.TASKS
+      and "evals" in registry.lookup("task", task).default_config()):
+    # config.evals: what the task's evaluation measured before it was a field
+    saved["evals"] = list(defaults(task).evals)
   return saved

@@ -6,6 +6,14 @@ applied to whole images of any size, tiled when memory asks for it.
   denoiser = inference.load("runs/ae")     # a workdir's latest checkpoint
   clean = denoiser(noisy)                  # (H, W, C) float, tiled if large
   clean = denoiser.at(25)(noisy)           # told the noise level (σ = 25)
+  mean = inference.load("runs/adv_sample", samples=8)(noisy)  # G samples
+
+A G that samples (model.noise_input > 0) is given z ~ N(0, 1) drawn from
+the Denoiser's `seed` (one field for the whole image, so tiles agree); with
+`samples` = N it returns the mean of N samples (independent z): N = 1 is one
+realistic sample, larger N walks towards the MSE estimate. The same seed
+gives the same sample on every call; give another seed for another. Other
+models ignore `samples` and `seed`.
 
 Tiling. The image is cut into cores of `tile` x `tile` pixels; each core is
 denoised inside a window that adds `margin` pixels of the image's own
@@ -38,6 +46,7 @@ import numpy as np
 from ddn import checkpoint
 from ddn import models
 from ddn import registry
+from ddn import steps
 
 SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "shipped")
 DEFAULT_MODEL = "gray-map"
@@ -115,19 +124,22 @@ class Denoiser:
     noise: what it was trained on: {'blind': False, 'sigma': 25.0} or
       {'blind': True, 'sigma_min', 'sigma_max'}.
     info: the shipped model's provenance (empty for a workdir).
+    samples: for a G that samples, outputs averaged per call (see above).
+    seed: z's seed for a G that samples.
   """
 
   def __init__(self, model_cfg: dict, channels: int, params: Any, step: int,
                name: str, noise: dict, info: dict | None = None,
                tile: int | str = "auto", memory_mb: float = 1024.0,
                margin: int | None = None, blend: int | None = None,
-               ensemble: bool = False):
+               ensemble: bool = False, progress: bool = False,
+               samples: int = 1, seed: int = 0):
     self.model = models.from_config(ml_collections.ConfigDict(model_cfg),
                                     channels)
     self.model_cfg, self.channels, self.params = model_cfg, channels, params
     self.step, self.name, self.noise = step, name, noise
     self.info = info or {}
-    self.multiple = 2 ** (self.model.levels - 1) * self.model.unshuffle
+    self.multiple = int(getattr(self.model, "multiple", 1))
     rf = self.receptive_field()
     self.margin = _round_up(margin if margin is not None else max(32, rf),
                             self.multiple)
@@ -137,7 +149,13 @@ class Denoiser:
                        f"{self.margin}].")
     self.tile, self.memory_mb = tile, float(memory_mb)
     self.ensemble = bool(ensemble)
-    self.noise_map = bool(self.model.noise_map)
+    self.progress = bool(progress)  # a bar over the tiles of a large image
+    self.noise_map = bool(getattr(self.model, "noise_map", False))
+    self.noise_input = int(getattr(self.model, "noise_input", 0))
+    if int(samples) < 1:
+      raise ValueError(f"samples={samples}: give how many samples of a G "
+                       "that samples to average, >= 1.")
+    self.samples, self.seed = int(samples), int(seed)
     self.sigma = None  # the inputs' σ, when known (`at`)
     _check_tile(tile, self.multiple, self.blend)
     self._apply = _jitted_apply(self.model)
@@ -176,21 +194,10 @@ class Denoiser:
   # -- inference -----------------------------------------------------------
 
   def receptive_field(self) -> int:
-    """Radius, in pixels, of the whole network's receptive field (encoder
-    down and decoder back up)."""
-    m = self.model
-    k = m.kernel_size // 2
-    radius, scale = m.unshuffle - 1, m.unshuffle  # the pixel-phase blocks
-    def convs(level):  # plain convs, then two per residual block
-      return m.blocks + 2 * m.n_res(level)
-    for level in range(m.levels):  # encoder
-      if level > 0:
-        scale *= 2
-      radius += convs(level) * k * scale
-    for level in range(m.levels - 2, -1, -1):  # decoder
-      scale //= 2
-      radius += scale + convs(level) * k * scale  # upsample, then convs
-    return radius
+    """Radius, in pixels, of the whole network's receptive field (the
+    model's `receptive_radius()`; 32 for a model that does not say)."""
+    radius = getattr(self.model, "receptive_radius", None)
+    return int(radius()) if radius else 32
 
   def at(self, sigma: float | None) -> "Denoiser":
     """This denoiser told that its inputs carry Gaussian noise of σ (0-255):
@@ -200,30 +207,45 @@ class Denoiser:
     view.sigma = None if sigma is None else float(sigma)
     return view
 
-  def apply_batch(self, x: np.ndarray, sigma: float | None = None
-                  ) -> np.ndarray:
+  def apply_batch(self, x: np.ndarray, sigma: float | None = None,
+                  z: np.ndarray | None = None) -> np.ndarray:
     """(N, H, W, C) -> (N, H, W, C): the network on whole inputs; `sigma`
-    the noise level (0-255), needed by a noise_map model."""
+    the noise level (0-255), needed by a noise_map model; `z` (N, H, W,
+    noise_input) the random input of a G that samples (default: drawn
+    from the seed)."""
     if x.shape[-1] != self.channels:
       raise ValueError(
           f"{self.name} is a {self.channels}-channel model, the image has "
           f"{x.shape[-1]} channels.")
     if sigma is None and self.noise_map:
       raise ValueError(f"{self.name} is told the noise level: give sigma.")
+    if self.noise_input and z is None:
+      z = self.draw_z(x.shape[:3])
     return np.asarray(self._apply(self.params, np.asarray(x, np.float32),
-                                  np.float32(sigma or 0.0)))
+                                  np.float32(sigma or 0.0), z))
+
+  def draw_z(self, shape: tuple, index: int = 0) -> np.ndarray | None:
+    """Sample `index`'s random input, shape + (noise_input,), from the
+    seed; None for a model that does not sample."""
+    if not self.noise_input:
+      return None
+    key = jax.random.fold_in(jax.random.PRNGKey(self.seed), index)
+    return np.asarray(jax.random.normal(
+        key, tuple(shape) + (self.noise_input,), np.float32))
 
   def bytes_per_pixel(self) -> float:
     """XLA's working memory per input pixel for this network (measured once
     on a 128 x 128 input)."""
     if "bytes_per_pixel" not in self._cache:
       x = jax.ShapeDtypeStruct((1, 128, 128, self.channels), np.float32)
-      mem = self._apply.lower(self.params, x, np.float32(0)).compile(
+      z = (jax.ShapeDtypeStruct((1, 128, 128, self.noise_input), np.float32)
+           if self.noise_input else None)
+      mem = self._apply.lower(self.params, x, np.float32(0), z).compile(
       ).memory_analysis()
       temp = getattr(mem, "temp_size_in_bytes", 0) if mem else 0
       # Without XLA's figure: 4 bytes x all feature maps x 2 (conservative).
       self._cache["bytes_per_pixel"] = (
-          temp / 128 ** 2 if temp else 8.0 * sum(self.model.features) * 2)
+          temp / 128 ** 2 if temp else 8.0 * sum(getattr(self.model, "features", (64,))) * 2)
     return self._cache["bytes_per_pixel"]
 
   def plan(self, h: int, w: int, tile: int | str | None = None) -> int | None:
@@ -247,11 +269,17 @@ class Denoiser:
                ensemble: bool | None = None,
                sigma: float | None = None) -> np.ndarray:
     """The denoised image; with `ensemble` (default: the Denoiser's), the
-    mean over the 8 flips and rotations (self_ensemble), 8x the cost.
+    mean over the 8 flips and rotations (self_ensemble), 8x the cost; for
+    a G that samples, the mean of `samples` samples (N x the cost).
     `sigma` (0-255; default the one given by `at`) is read by a noise_map
     model only, which estimates it from the image (colour.estimate_sigma)
     when it is given none."""
-    noisy = np.asarray(noisy, np.float32)
+    noisy = np.asarray(noisy)
+    if not np.issubdtype(noisy.dtype, np.floating):
+      raise ValueError(
+          f"{self.name} takes float images in [0, 1], got a {noisy.dtype} "
+          "array; pass image / 255.0 for 8-bit pixels (65535.0 for 16-bit).")
+    noisy = noisy.astype(np.float32, copy=False)
     if noisy.ndim != 3:
       raise ValueError(f"expected one (H, W, C) image, got shape "
                        f"{noisy.shape}.")
@@ -263,10 +291,24 @@ class Denoiser:
       return self_ensemble(
           lambda x: self(x, tile, ensemble=False, sigma=sigma), noisy)
     core = self.plan(noisy.shape[0], noisy.shape[1], tile)
-    apply = functools.partial(self.apply_batch, sigma=sigma)
+    if not self.noise_input:
+      return self._whole_or_tiled(noisy, core, sigma)
+    out = np.zeros(noisy.shape, np.float64)
+    for i in range(self.samples):
+      z = self.draw_z(noisy.shape[:2], i)
+      out += self._whole_or_tiled(np.concatenate([noisy, z], -1), core, sigma)
+    return (out / self.samples).astype(np.float32)
+
+  def _whole_or_tiled(self, x: np.ndarray, core: int | None, sigma):
+    """The network on one (H, W, C) image, whole (core None) or tiled; a G
+    that samples gets its z as x's channels after the image's."""
+    c = self.channels
+    apply = lambda b: self.apply_batch(b[..., :c], sigma,
+                                       b[..., c:] if self.noise_input else None)
     if core is None:
-      return apply(noisy[None])[0]
-    return denoise_tiled(apply, noisy, core, self.margin, self.blend)
+      return apply(x[None])[0]
+    return denoise_tiled(apply, x, core, self.margin, self.blend,
+                         progress=self.progress, channels=c)
 
 
 def dihedral(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
@@ -292,9 +334,10 @@ def self_ensemble(denoise, noisy: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=16)
 def _jitted_apply(model):
   """One jitted apply per architecture, so Denoisers of the same network
-  share compiled shapes."""
-  return jax.jit(lambda p, x, s: model.apply({"params": p}, x, train=False,
-                                             sigma=s))
+  share compiled shapes: (params, x, sigma, z) -> output; z, the random
+  input of a G that samples, None for any other."""
+  return jax.jit(lambda p, x, s, z=None: steps.denoise(p, x, s, model=model,
+                                                        z=z))
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -347,16 +390,21 @@ def tiles(h: int, w: int, core: int, margin: int, blend: int):
 
 
 def denoise_tiled(apply_batch, noisy: np.ndarray, core: int, margin: int,
-                  blend: int, batch: int = 4) -> np.ndarray:
-  """`apply_batch` ((N, h, w, C) -> same) over the windows of `tiles`,
-  batched by window shape, blended into one (H, W, C) image."""
+                  blend: int, batch: int = 4, progress: bool = False,
+                  channels: int | None = None) -> np.ndarray:
+  """`apply_batch` ((N, h, w, C) -> (N, h, w, channels), channels C by
+  default) over the windows of `tiles`, batched by window shape, blended
+  into one (H, W, channels) image; `progress` shows a bar over the tiles."""
+  import tqdm  # pylint: disable=g-import-not-at-top
   h, w, c = noisy.shape
-  out = np.zeros((h, w, c), np.float32)
+  out = np.zeros((h, w, channels or c), np.float32)
   total = np.zeros((h, w, 1), np.float32)
   by_shape: dict[tuple[int, int], list] = {}
   for t in tiles(h, w, core, margin, blend):
     ys, xs, _ = t
     by_shape.setdefault((ys.stop - ys.start, xs.stop - xs.start), []).append(t)
+  bar = tqdm.tqdm(total=sum(map(len, by_shape.values())), desc="tiles",
+                  unit="tile", leave=False, disable=not progress)
   for group in by_shape.values():
     for i in range(0, len(group), batch):
       part = group[i:i + batch]
@@ -364,6 +412,8 @@ def denoise_tiled(apply_batch, noisy: np.ndarray, core: int, margin: int,
       for (ys, xs, wgt), p in zip(part, pred):
         out[ys, xs] += p * wgt
         total[ys, xs] += wgt
+      bar.update(len(part))
+  bar.close()
   return out / total
 
 

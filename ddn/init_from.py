@@ -37,14 +37,19 @@ def check_exists(src: str, scratch: str = "") -> None:
       + (f", or leave it empty {scratch}." if scratch else "."))
 
 
-def load_params_into(workdir: str, expected, what: str, repl):
+def load_params_into(workdir: str, expected, what: str, repl,
+                     grow_z: bool = False):
   """The parameters of a workdir's latest checkpoint or a shipped model,
-  checked against `expected` and placed by `repl`; returns (params, step)."""
+  checked against `expected` and placed by `repl`; returns (params, step).
+  `grow_z` (a G that samples, config.model.noise_input > 0): a start
+  without z inputs gets zero weights for them (models.grow_z_inputs)."""
   if is_shipped(workdir):
     d = inference.Denoiser.from_shipped(workdir)
     params, step = d.params, d.step
   else:
     params, step = checkpoint.load_params(workdir)
+  if grow_z:
+    params = models.grow_z_inputs(params, expected)
   checkpoint.check_compatible(params, expected, what,
                               "config.model (of that run)")
   return jax.device_put(params, repl), step
@@ -82,6 +87,8 @@ def check(config, expected, model_field: str = "config.model") -> None:
 
 def _check_fits(saved, expected, config, model_field: str) -> None:
   src = config.train.init_from
+  if config.get("model", {}).get("noise_input", 0):
+    saved = models.grow_z_inputs(saved, expected)
   try:
     checkpoint.check_compatible(saved, expected,
                                 f"config.train.init_from={src!r}",

@@ -6,6 +6,15 @@ a stride-2 conv. The decoder mirrors it, upsampling x2 (transposed conv, or
 resize then conv) and, with `skip=True`, concatenating the encoder features
 of the same level (a U-Net). Inputs of any size work: the model reflect-pads
 to a multiple of 2**(levels-1) and crops the output back.
+
+Denoisers are looked up by `config.model.name` in ddn.registry.MODELS. A
+registered model is a flax module called as `model.apply(variables, noisy,
+train=..., [sigma=...])` on (B, H, W, C) images, with a `channels` field,
+and on its class `default_config()` (its `config.model` group),
+`from_config(cfg, channels, dtype)` and `shape_fields` (the fields that set
+its parameters' shapes). Optional: `noise_map` (told σ), `multiple` (input
+sides padded to a multiple of it), `encoder_layers()` and
+`receptive_radius()` (receptive field, for tiling).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 import ml_collections
+import numpy as np
 
 from ddn import registry
 
@@ -99,6 +109,13 @@ class Autoencoder(nn.Module):
       unshuffle x unshuffle pixel phases (space-to-depth) so every
       convolution runs at 1/unshuffle the resolution, and the head's
       channels are put back (depth-to-space). 1 turns it off.
+    noise_input: channels of random input z ~ N(0, 1), one value per pixel
+      and channel, concatenated to the input (after the noise map), so G
+      can sample: each z gives another plausible output for one noisy
+      image (PSCGAN). z comes from the 'z' rng stream (`rngs={'z': key}`,
+      see ddn.steps.z_rngs) or is given as `z`; without either `__call__`
+      raises, except in `init`, which uses zeros. 0 turns it off (the
+      network is then exactly the one without the field).
     res_blocks: residual blocks per level, () for none: after a level's
       `blocks` convs (in the encoder, and in the decoder for every level
       but the deepest), res_blocks[level] blocks of x + conv(act(conv(x)))
@@ -121,12 +138,13 @@ class Autoencoder(nn.Module):
   noise_map: bool = False
   unshuffle: int = 1
   res_blocks: Sequence[int] = ()
+  noise_input: int = 0
   dtype: Any = jnp.float32
 
   # The config.model fields that set the parameters' shapes (init_from and
   # inference compare them between runs).
   shape_fields = ("features", "blocks", "kernel_size", "skip", "upsample",
-                  "noise_map", "unshuffle", "res_blocks")
+                  "noise_map", "unshuffle", "res_blocks", "noise_input")
 
   @staticmethod
   def default_config() -> ml_collections.ConfigDict:
@@ -134,15 +152,44 @@ class Autoencoder(nn.Module):
     return ml_collections.ConfigDict(dict(
         name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
         skip=True, upsample="transpose", activation="relu", dropout=0.0,
-        output="residual", noise_map=False, unshuffle=1, res_blocks=()))
+        output="residual", noise_map=False, unshuffle=1, res_blocks=(),
+        noise_input=0))
 
   @staticmethod
   def from_config(cfg, channels: int, dtype: str = "float32"):
     return autoencoder_from_config(cfg, channels, dtype)
 
+  @staticmethod
+  def smoke(cfg) -> None:
+    """Shrinks a `config.model` group for configs.smoke (tiny widths)."""
+    cfg.features = (8, 16)
+    cfg.blocks = 1
+
   @property
   def levels(self) -> int:
     return len(self.features)
+
+  def receptive_radius(self) -> int:
+    """Radius, in pixels, of the whole network's receptive field (encoder
+    down and decoder back up)."""
+    m = self
+    k = m.kernel_size // 2
+    radius, scale = m.unshuffle - 1, m.unshuffle  # the pixel-phase blocks
+    def convs(level):  # plain convs, then two per residual block
+      return m.blocks + 2 * m.n_res(level)
+    for level in range(m.levels):  # encoder
+      if level > 0:
+        scale *= 2
+      radius += convs(level) * k * scale
+    for level in range(m.levels - 2, -1, -1):  # decoder
+      scale //= 2
+      radius += scale + convs(level) * k * scale  # upsample, then convs
+    return radius
+
+  @property
+  def multiple(self) -> int:
+    """Input sides are padded to a multiple of this (and cropped back)."""
+    return 2 ** (self.levels - 1) * self.unshuffle
 
   def n_res(self, level: int) -> int:
     """Residual blocks at `level` (0 where res_blocks does not say)."""
@@ -166,7 +213,8 @@ class Autoencoder(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False,
-               sigma: jax.Array | float | None = None) -> jax.Array:
+               sigma: jax.Array | float | None = None,
+               z: jax.Array | None = None) -> jax.Array:
     """Denoises a batch.
 
     Args:
@@ -176,6 +224,9 @@ class Autoencoder(nn.Module):
         the values are the same either way.
       sigma: the Gaussian noise level on the 0-255 scale, a scalar or one
         per image (B,); read only by a `noise_map` model, which needs it.
+      z: (B, H, W, noise_input) random input of a model that samples;
+        when None it is drawn from the 'z' rng stream. Read only when
+        noise_input > 0.
 
     Returns:
       (B, H, W, channels) denoised images (not clipped unless output='clip').
@@ -185,18 +236,7 @@ class Autoencoder(nn.Module):
                        f"shape {x.shape}; set config.data.channels to match.")
     h, w = x.shape[1:3]
     r = self.unshuffle
-    m = 2 ** (self.levels - 1) * r
-    ph, pw = (-h) % m, (-w) % m
-    mode = "reflect" if (ph < h and pw < w) else "edge"
-    y = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
-    y = space_to_depth(y, r)
-    if self.noise_map:
-      if sigma is None:
-        raise ValueError("this model is told the noise level (noise_map): "
-                         "pass sigma, the noise σ on the 0-255 scale.")
-      level = jnp.asarray(sigma, jnp.float32).reshape(-1, 1, 1, 1) / 255.0
-      y = jnp.concatenate(
-          [y, jnp.broadcast_to(level, y.shape[:3] + (1,)).astype(y.dtype)], -1)
+    y = self._inputs(x, sigma, z)
 
     skips = []
     for level, feat in enumerate(self.features):
@@ -230,6 +270,47 @@ class Autoencoder(nn.Module):
     if self.output == "clip":
       return jnp.clip(y, 0.0, 1.0)
     return y
+
+  def _inputs(self, x, sigma, z):
+    """The first conv's input: x padded to a multiple of the downsampling
+    (reflected; repeated at the edge when too small), its pixel phases
+    (unshuffle), then the noise-map channel, then z's pixel phases."""
+    h, w = x.shape[1:3]
+    r = self.unshuffle
+    m = 2 ** (self.levels - 1) * r
+    ph, pw = (-h) % m, (-w) % m
+    mode = "reflect" if (ph < h and pw < w) else "edge"
+    pad = lambda t: space_to_depth(
+        jnp.pad(t, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode), r)
+    y = pad(x)
+    if self.noise_map:
+      if sigma is None:
+        raise ValueError("this model is told the noise level (noise_map): "
+                         "pass sigma, the noise σ on the 0-255 scale.")
+      level = jnp.asarray(sigma, jnp.float32).reshape(-1, 1, 1, 1) / 255.0
+      y = jnp.concatenate(
+          [y, jnp.broadcast_to(level, y.shape[:3] + (1,)).astype(y.dtype)], -1)
+    if self.noise_input:
+      y = jnp.concatenate([y, pad(self._z(x, z)).astype(y.dtype)], -1)
+    return y
+
+  def _z(self, x, z):
+    """The random input: `z` when given, else N(0, 1) from the 'z' rng
+    stream; zeros while initialising without one."""
+    shape = x.shape[:3] + (self.noise_input,)
+    if z is not None:
+      if tuple(z.shape) != shape:
+        raise ValueError(f"z has shape {tuple(z.shape)}; this model "
+                         f"(noise_input={self.noise_input}) needs {shape}.")
+      return z
+    if self.has_rng("z"):
+      return jax.random.normal(self.make_rng("z"), shape, jnp.float32)
+    if self.is_initializing():
+      return jnp.zeros(shape, jnp.float32)
+    raise ValueError(
+        f"this model samples (model.noise_input={self.noise_input}): give "
+        "apply rngs={'z': key} (ddn.steps.z_rngs) or z; ddn.inference's "
+        "Denoiser draws z from its seed.")
 
   def encoder_layers(self) -> list["Layer"]:
     """The encoder as a layer stack, for `receptive_field`."""
@@ -317,13 +398,42 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
                      "one count >= 0 per level (at most "
                      f"{len(features)} for features={features}), e.g. "
                      "(0, 0, 2), or one count for every level.")
+  noise_input = cfg.get("noise_input", 0)
+  if not isinstance(noise_input, int) or noise_input < 0:
+    raise ValueError(f"config.model.noise_input={noise_input!r}: give the "
+                     "number of random input channels, >= 0 (0: off).")
   return Autoencoder(
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
       upsample=cfg.upsample, activation=cfg.activation,
       dropout=float(cfg.dropout), output=cfg.output,
       noise_map=bool(cfg.get("noise_map", False)), unshuffle=int(unshuffle),
-      res_blocks=res_blocks, dtype=jnp.dtype(dtype))
+      res_blocks=res_blocks, noise_input=noise_input,
+      dtype=jnp.dtype(dtype))
+
+
+def grow_z_inputs(params, expected):
+  """`params` of a U-Net that does not sample, fitted to `expected` (a tree
+  of arrays or shapes of the same U-Net with noise_input > 0): the first
+  conv's kernel gets zero weights for z's input channels (the last on its
+  input axis), so the grown network computes the same function whatever
+  z is, and training can then learn to use z. Returns `params` unchanged
+  when the first kernels differ otherwise (check_compatible then says how).
+  """
+  try:
+    have, want = params["enc0_0"]["kernel"], expected["enc0_0"]["kernel"]
+  except (KeyError, TypeError):
+    return params
+  hs, ws = tuple(have.shape), tuple(want.shape)
+  if len(hs) != 4 or hs[:2] + hs[3:] != ws[:2] + ws[3:] or hs[2] >= ws[2]:
+    return params
+  if isinstance(have, (np.ndarray, jax.Array)):
+    have = np.asarray(have)
+    grown = np.concatenate(
+        [have, np.zeros(hs[:2] + (ws[2] - hs[2], hs[3]), have.dtype)], axis=2)
+  else:  # shapes only (a checkpoint's metadata)
+    grown = jax.ShapeDtypeStruct(ws, have.dtype)
+  return {**params, "enc0_0": {**params["enc0_0"], "kernel": grown}}
 
 
 # ----------------------------------------------------------------------------

@@ -20,6 +20,10 @@ from ddn import discriminators
 from ddn import losses
 
 TAG_NOISE, TAG_DROPOUT, TAG_INIT = 1, 2, 3
+TAG_Z = 6  # the random input of a denoiser that samples (noise_input)
+# The z of evaluation during training: one fixed draw, so validation PSNR
+# and pictures show one sample, the same at every evaluation.
+EVAL_Z_SEED = 7
 STATS = discriminators.STATS  # flax collection of the spectral-norm state
 
 
@@ -27,6 +31,17 @@ def told(model: nn.Module, sigma) -> dict:
   """Keyword arguments that give a denoiser the noise level σ (0-255) when
   it is told it (models.Autoencoder.noise_map); none for any other."""
   return {"sigma": sigma} if getattr(model, "noise_map", False) else {}
+
+
+def samples(model: nn.Module) -> bool:
+  """Whether a denoiser takes a random input z (Autoencoder.noise_input)."""
+  return getattr(model, "noise_input", 0) > 0
+
+
+def z_rngs(model: nn.Module, key: jax.Array) -> dict:
+  """The rng streams that give a denoiser that samples its random input z
+  (`{'z': key}`); none for any other. Merge with 'dropout' when training."""
+  return {"z": key} if samples(model) else {}
 
 
 def step_key(rng: jax.Array, step: jax.Array, tag: int) -> jax.Array:
@@ -43,12 +58,21 @@ def keep_if_finite(loss: jax.Array, grad_norm: jax.Array, new, old):
   return kept, 1.0 - ok.astype(jnp.float32)
 
 
-def denoise(params, noisy: jax.Array, sigma=None, *,
-            model: nn.Module) -> jax.Array:
-  """Model output for a noisy batch (deterministic: no dropout); `sigma`
-  (0-255, scalar or (B,)) for a model told the noise level."""
-  return model.apply({"params": params}, noisy, train=False,
-                     **told(model, sigma))
+def denoise(params, noisy: jax.Array, sigma=None, *, model: nn.Module,
+            z_key: jax.Array | None = None,
+            z: jax.Array | None = None) -> jax.Array:
+  """Model output for a noisy batch (no dropout); `sigma` (0-255, scalar
+  or (B,)) for a model told the noise level. A model that samples is
+  given `z` (B, H, W, noise_input), or draws it from `z_key`, by default
+  the fixed PRNGKey(EVAL_Z_SEED): one sample, the same for the same batch
+  shape. Other models ignore both."""
+  kw, rngs = told(model, sigma), {}
+  if samples(model) and z is not None:
+    kw["z"] = z
+  elif samples(model):
+    rngs = z_rngs(model, jax.random.PRNGKey(EVAL_Z_SEED) if z_key is None
+                  else z_key)
+  return model.apply({"params": params}, noisy, train=False, rngs=rngs, **kw)
 
 
 def eval_images(params, clean: jax.Array, noisy: jax.Array, *,

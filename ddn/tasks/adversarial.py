@@ -42,6 +42,7 @@ from ddn import checkpoint
 from ddn import configs
 from ddn import data as data_lib
 from ddn import discriminators
+from ddn import evaluators
 from ddn import inference
 from ddn import init_from
 from ddn import losses
@@ -150,6 +151,7 @@ class AdversarialTask(base.Task):
               ("g_warmup_images", a.g_warmup_images >= 0, "must be >= 0"),
               ("d_warmup_images", a.d_warmup_images >= 0, "must be >= 0"),
               ("ema_decay", 0 <= a.ema_decay < 1, "must be in [0, 1)"),
+              ("samples", a.get("samples", 1) >= 1, "must be >= 1"),
               ("balance_window", a.balance_window >= 1, "must be >= 1")]
     for field, ok, why in checks:
       if not ok:
@@ -160,6 +162,10 @@ class AdversarialTask(base.Task):
     if config.eval.max_images <= 0 or config.eval.crops < 1:
       raise ValueError("config.eval: max_images and crops must be >= 1, got "
                        f"{config.eval.max_images} and {config.eval.crops}.")
+    if a.get("samples", 1) > 1 and not config.model.get("noise_input", 0):
+      raise ValueError(
+          f"config.adv.samples={a.samples} needs a G that samples: set "
+          "config.model.noise_input > 0 (e.g. 2), or samples=1.")
     realism.validate(config.eval.realism)
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate(config.loss)
@@ -232,8 +238,9 @@ class AdversarialTask(base.Task):
     plan = self.phases.describe(int(self.config.data.batch_size))
     if not src:
       return state, f"G from scratch; {plan}"
-    params, step = init_from.load_params_into(src, state.params,
-                                         f"init_from={src!r}", self.setup.repl)
+    params, step = init_from.load_params_into(
+        src, state.params, f"init_from={src!r}", self.setup.repl,
+        grow_z=bool(self.config.model.get("noise_input", 0)))
     opt_state = jax.jit(self.setup.tx.init,
                         out_shardings=self.setup.repl)(params)
     copy = jax.jit(lambda p: jax.tree_util.tree_map(jnp.copy, p),
@@ -379,11 +386,11 @@ class AdversarialEvaluator:
                                      task.setup.mesh, 256)
 
   def _real_and_fake_scores(self, params, clean, noisy):
-    """D's scores of each clean crop and of G's output for its noisy one."""
+    """D's scores of each clean crop and of G's output for its noisy one
+    (one sample, fixed z, for a G that samples: steps.denoise)."""
     g_params, d_params, d_stats = params
-    fake = jnp.clip(self.task.model.apply(
-        {"params": g_params}, noisy, train=False,
-        **steps.told(self.task.model, self.sigma)), 0.0, 1.0)
+    fake = jnp.clip(steps.denoise(g_params, noisy, self.sigma,
+                                  model=self.task.model), 0.0, 1.0)
     score = lambda x: steps.classify(d_params, d_stats, x, disc=self.task.disc)
     return score(clean), score(fake)
 
@@ -404,13 +411,10 @@ class AdversarialEvaluator:
     return metrics, grid
 
 
-def realism_data(task: AdversarialTask, train_src, eval_src,
-                 images: base.ImageEvaluator | None = None) -> realism.Data:
-  """The realism test's images: up to `eval.realism.tune_images` training
-  images (evenly spaced, those at least the judges' crop) and every eval
-  image, noised as in evaluation (fixed noise)."""
-  cfg = task.config
-  r = cfg.eval.realism
+def tuning_images(task: AdversarialTask, train_src) -> list[np.ndarray]:
+  """The realism judges' tuning images: up to `eval.realism.tune_images`
+  training images (evenly spaced, those at least the judges' crop)."""
+  r = task.config.eval.realism
   crop = int(r.crop)
   big = [i for i in range(len(train_src))
          if min(np.shape(train_src[i])[:2]) >= crop]
@@ -419,59 +423,66 @@ def realism_data(task: AdversarialTask, train_src, eval_src,
         f"config.eval.realism.crop={crop}: fewer than 2 training images "
         f"({train_src.name}) are that large; lower the crop.")
   pick = np.linspace(0, len(big) - 1, min(int(r.tune_images), len(big)))
-  tune = [np.asarray(train_src[big[int(i)]], np.float32)
+  return [np.asarray(train_src[big[int(i)]], np.float32)
           for i in sorted(set(pick.round().astype(int)))]
-  spec = base.eval_noise_spec(cfg, task.noise_spec)
-  key = jax.random.PRNGKey(cfg.seed + realism.REALISM_SEED)
-  tune_noisy = [np.asarray(noise_lib.apply(
-      jnp.asarray(c)[None], jax.random.fold_in(key, i), spec))[0]
-                for i, c in enumerate(tune)]
-  images = images or base.ImageEvaluator(
-      task.model, cfg, task.noise_spec, task.setup.mesh, eval_src,
-      len(eval_src))
-  return realism.Data(tune, tune_noisy, [c[0] for c in images.images],
-                      [x[0] for x in images.noisy])
 
 
 def final_evaluation(task: AdversarialTask, state, train_src, eval_src,
                      workdir: str) -> dict:
-  """PSNR on the eval images and realism (ddn.realism, with its calibration
-  rows) of G and of `ref` (G before the adversarial phase); writes
-  comparison.png."""
+  """The evaluators of `config.evals` (PSNR and realism, with its
+  calibration rows, by default) on every eval image, for G and for `ref`
+  (G before the adversarial phase); writes comparison.png."""
   cfg = task.config
   images = base.ImageEvaluator(task.model, cfg, task.noise_spec,
                                task.setup.mesh, eval_src, len(eval_src))
-  data = realism_data(task, train_src, eval_src, images)
-  meter = realism.Meter(data, cfg.eval.realism, int(cfg.seed))
+  spec = base.eval_noise_spec(cfg, task.noise_spec)
+  evals = evaluators.build(cfg.evals, cfg)
+  tune = tuning_images(task, train_src)
+  for e in evals:
+    if hasattr(e, "tune"):
+      e.tune(tune, spec)
   denoise = jax.jit(functools.partial(steps.denoise, sigma=images.sigma,
                                       model=task.model))
   labels = {"ref": "G entering the adversarial phase", "g": "final G"}
   record = {"images": len(images.images), "data": eval_src.name,
-            "tune_images": len(data.tune_clean), "tune_data": train_src.name,
+            "tune_images": len(tune), "tune_data": train_src.name,
+            "evals": list(cfg.evals),
             "realism_settings": cfg.eval.realism.to_dict(),
-            "psnr_noisy": float(np.mean(images.psnr_noisy)),
-            "calibration": meter.calibrate()}
+            "psnr_noisy": float(np.mean(images.psnr_noisy))}
+  realism_ev = [e for e in evals if hasattr(e, "calibrate")]
+  if realism_ev:
+    record["calibration"] = realism_ev[0].calibrate(images.data)
   outputs = {}
   for name, params in (("ref", state.ref), ("g", task.g_params(state))):
-    _, psnr, outs = images.run(params)
+    _, outs = images.run(params)
     outputs[name] = [np.clip(o[0], 0, 1) for o in outs]
-    judged = meter.judge_fn(
-        lambda x, p=params: np.asarray(denoise(p, jnp.asarray(x)[None]))[0],
-        test_out=outputs[name])
-    record[name] = {"label": labels[name], "psnr": float(np.mean(psnr)),
-                    **realism.record_fields(judged, "realism_")}
+    fn = lambda x, p=params: np.asarray(denoise(p, jnp.asarray(x)[None]))[0]
+    record[name] = {"label": labels[name]}
+    for e in evals:
+      fields = e.run({name: fn}, images.data, outputs)[name]
+      record[name].update({k: v for k, v in fields.items()
+                           if k != "per_image"})
   columns = [("noisy", [np.clip(x[0], 0, 1) for x in images.noisy]),
              ("entering the adversarial phase", outputs["ref"]),
              ("final", outputs["g"]),
              ("clean", [c[0] for c in images.images])]
   if parallel.is_primary():
     plots.comparison(columns, os.path.join(workdir, "comparison.png"),
-                     title=(f"PSNR {record['ref']['psnr']:.2f} -> "
-                            f"{record['g']['psnr']:.2f} dB; realism AUC "
-                            f"{record['ref']['realism_auc']:.3f} -> "
-                            f"{record['g']['realism_auc']:.3f} "
-                            "(0.5 = indistinguishable from clean)"))
+                     title=comparison_title(record))
   return record
+
+
+def comparison_title(record: dict) -> str:
+  """comparison.png's title: PSNR and realism AUC before -> after."""
+  ref, g = record["ref"], record["g"]
+  parts = []
+  if "psnr" in ref:
+    parts.append(f"PSNR {ref['psnr']:.2f} -> {g['psnr']:.2f} dB")
+  if "realism_auc" in ref:
+    parts.append(f"realism AUC {ref['realism_auc']:.3f} -> "
+                 f"{g['realism_auc']:.3f} (0.5 = indistinguishable from "
+                 "clean)")
+  return "; ".join(parts)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -505,6 +516,10 @@ def default_config() -> ml_collections.ConfigDict:
       d_warmup_images=1_600,
       freeze_disc=False,  # True: D stops after its warm-up (the 17.3.1 test)
       ema_decay=0.0,  # > 0: keep an EMA of G, used for evaluation
+      # K > 1 (needs model.noise_input > 0): G draws K samples (independent
+      # z) per noisy crop; Pred is on their mean, the adversarial term on
+      # each sample (PSCGAN), so G need not collapse its samples to the mean.
+      samples=1,
       # Balance warnings: a side has "won" when, over `balance_window`
       # consecutive log lines, D's loss < d_won_loss (D wins), or D's
       # accuracy is within `chance_band` of 0.5 (D is at chance).
@@ -526,6 +541,9 @@ def default_config() -> ml_collections.ConfigDict:
   # False skips that final evaluation (evaluation.json, comparison.png),
   # e.g. in a sweep whose runs are judged together afterwards.
   c.eval.final = True
+  # What the final evaluation measures (ddn.evaluators); during training
+  # only those cheap enough for every evaluation run (psnr).
+  c.evals = ("psnr", "realism")
   return c
 
 
@@ -537,6 +555,7 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 TAG_D_NOISE, TAG_D_DROPOUT = 4, 5
+TAG_D_Z = 8  # z of G's outputs in the D step (a G that samples)
 
 
 @flax.struct.dataclass
@@ -578,10 +597,10 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  noise_spec: noise_lib.NoiseSpec, loss: str, margin: float,
                  skip_nonfinite: bool = False):
   """One D update on clean images `batch` (B, H, W, C): the B clean images
-  (real) and G's outputs for their noisy versions (noise from
-  `fold_in(rng, d_step)`; G in evaluation mode, clipped to [0, 1], no
-  gradient to G) go through D in one call of 2B images, each real image
-  next to its denoised version.
+  (real) and G's outputs for their noisy versions (noise, and z of a G
+  that samples, from `fold_in(rng, d_step)`: one sample each; G in
+  evaluation mode, clipped to [0, 1], no gradient to G) go through D in one
+  call of 2B images, each real image next to its denoised version.
 
   Returns:
     (new state, metrics 'd/loss', 'd/err*', 'd/acc_real', 'd/acc_fake',
@@ -591,6 +610,8 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   noisy, sigma = noise_lib.apply_with_sigma(
       batch, steps.step_key(rng, state.d_step, TAG_D_NOISE), noise_spec)
   fake = g.apply({"params": state.params}, noisy, train=False,
+                 rngs=steps.z_rngs(g, steps.step_key(rng, state.d_step,
+                                                     TAG_D_Z)),
                  **steps.told(g, sigma))
   fake = jnp.clip(jax.lax.stop_gradient(fake), 0.0, 1.0)
   # Interleaved (real 0, fake 0, real 1, ...), not concatenated: each device
@@ -614,6 +635,47 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   return new_state, metrics
 
 
+def g_terms(params, d_vars, batch: jax.Array, noisy: jax.Array, sigma,
+            rngs: dict, weights, *, g: nn.Module, disc: nn.Module | None,
+            samples: int, ssd_weight: float, l1_weight: float, g_loss: str,
+            margin: float):
+  """G's loss terms (Pred, adversarial) for one batch, and (Pred's parts,
+  the mean output (B, ...), the samples (B·K, ...), mean u). With
+  `samples` = K > 1 every noisy image goes through G K times (rows
+  b·K .. b·K + K - 1, independent z from rngs['z']): Pred is on the mean of
+  its K samples, the adversarial term on each sample. `disc` None: no
+  adversarial term (0)."""
+  if samples > 1:
+    noisy = jnp.repeat(noisy, samples, axis=0)
+    sigma = jnp.repeat(sigma, samples, axis=0)
+  outs = g.apply({"params": params}, noisy, train=True, rngs=rngs,
+                 **steps.told(g, sigma))
+  mean = outs
+  if samples > 1:
+    mean = jnp.mean(outs.reshape((-1, samples) + outs.shape[1:]), axis=1)
+  pred, parts = losses.reconstruction(mean, batch, ssd_weight, l1_weight,
+                                      weights)
+  if disc is None:
+    return (pred, jnp.zeros(())), (parts, mean, outs, jnp.zeros(()))
+  d_params, d_stats = d_vars
+  u = disc.apply({"params": d_params, steps.STATS: d_stats},
+                 jnp.clip(outs, 0.0, 1.0), train=False)
+  adv = losses.generator_loss(g_loss, u, margin)
+  return (pred, adv), (parts, mean, outs, jnp.mean(u))
+
+
+def sample_metrics(batch: jax.Array, outs: jax.Array, samples: int) -> dict:
+  """How much G's K samples per image differ ('g/sample_std': the per-pixel
+  standard deviation over the samples, averaged over pixels) and a single
+  sample's PSNR ('g/psnr_sample'); none for K = 1."""
+  if samples == 1:
+    return {}
+  per = outs.reshape((-1, samples) + outs.shape[1:])
+  return {"g/sample_std": jnp.mean(jnp.std(per, axis=1)),
+          "g/psnr_sample": jnp.mean(losses.psnr(
+              outs, jnp.repeat(batch, samples, axis=0), axis=(1, 2, 3)))}
+
+
 def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  g: nn.Module, disc: nn.Module | None,
                  tx: optax.GradientTransformation, lr_fn: optax.Schedule,
@@ -622,46 +684,43 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  margin: float, ema_decay: float, n_g: int,
                  adaptive: bool = False, max_weight: float = 0.0,
                  sigma_power: float = 0.0, sigma_floor: float = 5.0,
-                 skip_nonfinite: bool = False):
+                 samples: int = 1, skip_nonfinite: bool = False):
   """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
   vs clean (the "Pred" term) + λ · generator_loss(u(G(noisy))), with
   λ = adv_weight, or with `adaptive` (VQGAN's rule) λ = adv_weight ·
   |∇ Pred| / |∇ adversarial| at G's last layer (no gradient through λ),
   at most `max_weight` when that is > 0. `sigma_power` weighs each crop's
-  Pred term by its noise level, as in ae_train_step.
+  Pred term by its noise level, as in ae_train_step. With `samples` = K > 1
+  (a G that samples) Pred is on the mean of K samples per crop, the
+  adversarial term on each (g_terms).
 
   Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
-  step's tags, so with adv_weight = 0 this is the autoencoder step. D is
-  applied in evaluation mode (its spectral-norm state is read, not advanced)
-  and only G's parameters get gradients. `disc=None` is the reconstruction
-  warm-up: no D call at all.
+  step's tags (z with TAG_Z), so with adv_weight = 0 and K = 1 this is the
+  autoencoder step. D is applied in evaluation mode (its spectral-norm
+  state is read, not advanced) and only G's parameters get gradients.
+  `disc=None` is the reconstruction warm-up: no D call at all.
 
   Returns:
     (new state, metrics 'g/loss', 'g/pred', 'g/ssd', 'g/l1', 'g/adv',
-     'g/u_fake', 'g/adv_weight' (λ), 'g/grad_ratio', 'g/psnr', 'grad_norm',
-     'param_norm', 'lr', and 'skipped' with `skip_nonfinite`, as in
-     ae_train_step).
+     'g/u_fake', 'g/adv_weight' (λ), 'g/grad_ratio', 'g/psnr' (of the
+     mean), 'grad_norm', 'param_norm', 'lr', 'g/sample_std' and
+     'g/psnr_sample' with K > 1, and 'skipped' with `skip_nonfinite`, as
+     in ae_train_step).
   """
-  noisy, sigma = noise_lib.apply_with_sigma(
-      batch, steps.step_key(rng, state.g_step, steps.TAG_NOISE), noise_spec)
-  dropout_rng = steps.step_key(rng, state.g_step, steps.TAG_DROPOUT)
+  key = lambda tag: steps.step_key(rng, state.g_step, tag)
+  noisy, sigma = noise_lib.apply_with_sigma(batch, key(steps.TAG_NOISE),
+                                            noise_spec)
+  rngs = {"dropout": key(steps.TAG_DROPOUT),
+          **steps.z_rngs(g, key(steps.TAG_Z))}
   weights = (losses.sigma_weights(sigma, sigma_power, sigma_floor)
              if sigma_power else None)
-
-  def terms(params):
-    out = g.apply({"params": params}, noisy, train=True,
-                  rngs={"dropout": dropout_rng}, **steps.told(g, sigma))
-    pred, parts = losses.reconstruction(out, batch, ssd_weight, l1_weight,
-                                        weights)
-    if disc is None:
-      return (pred, jnp.zeros(())), (parts, out, jnp.zeros(()))
-    u = disc.apply({"params": state.d_params, steps.STATS: state.d_stats},
-                   jnp.clip(out, 0.0, 1.0), train=False)
-    adv = losses.generator_loss(g_loss, u, margin)
-    return (pred, adv), (parts, out, jnp.mean(u))
-
-  (pred, adv), vjp, (parts, out, u_fake) = jax.vjp(terms, state.params,
-                                                   has_aux=True)
+  terms = functools.partial(
+      g_terms, d_vars=(state.d_params, state.d_stats), batch=batch,
+      noisy=noisy, sigma=sigma, rngs=rngs, weights=weights, g=g, disc=disc,
+      samples=samples, ssd_weight=ssd_weight, l1_weight=l1_weight,
+      g_loss=g_loss, margin=margin)
+  (pred, adv), vjp, (parts, out, outs, u_fake) = jax.vjp(
+      terms, state.params, has_aux=True)
   grads, weight, ratio = steps.weighted_gradient(
       vjp, disc is not None, adv_weight, adaptive, max_weight)
   loss = pred + weight * adv
@@ -672,7 +731,7 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
     ema = jax.tree_util.tree_map(
         lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, params)
   grad_norm = optax.global_norm(grads)
-  extra = {}
+  extra = sample_metrics(batch, outs, samples)
   if skip_nonfinite:
     (params, opt_state, ema), extra["skipped"] = steps.keep_if_finite(
         loss, grad_norm, (params, opt_state, ema),
@@ -724,7 +783,8 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
               n_g=n_g, adaptive=bool(a.adaptive),
               max_weight=float(a.get("max_weight", 0.0)),
               sigma_power=float(lc.sigma_power),
-              sigma_floor=float(lc.sigma_floor), skip_nonfinite=skip)
+              sigma_floor=float(lc.sigma_floor),
+              samples=int(a.get("samples", 1)), skip_nonfinite=skip)
   g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
   g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
 

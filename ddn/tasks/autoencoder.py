@@ -76,9 +76,11 @@ class AutoencoderTask(base.Task):
             f"initialised from {src} step {step}")
 
   def describe(self, state) -> str:
-    return (f"{models.count_params(state.params)} parameters; encoder "
-            "receptive field "
-            f"{models.receptive_field(self.model.encoder_layers()).size} px")
+    line = f"{models.count_params(state.params)} parameters"
+    if hasattr(self.model, "encoder_layers"):
+      rf = models.receptive_field(self.model.encoder_layers()).size
+      line += f"; encoder receptive field {rf} px"
+    return line
 
   def make_step(self, shardings):
     return make_ae_train_step(
@@ -126,6 +128,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.log = ml_collections.ConfigDict(dict(every_images=640, grid_images=4))
   c.eval = ml_collections.ConfigDict(dict(
       every_images=6_400, max_images=8, sigma=-1.0))  # -1: the train σ
+  # What each evaluation measures on the eval images (ddn.evaluators,
+  # ddn.registry.EVALUATORS), beside the validation loss.
+  c.evals = ("psnr",)
   return c
 
 

@@ -16,25 +16,22 @@ from __future__ import annotations
 
 import abc
 import functools
-import json
 import os
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from ddn import checkpoint
-from ddn import configs
 from ddn import data as data_lib
-from ddn import inference
-from ddn import losses
+from ddn import evaluators
 from ddn import noise as noise_lib
 from ddn import parallel
 from ddn import plots
 from ddn import steps
+from ddn.evaluators import base as ev_base
+from ddn.evaluators import psnr as ev_psnr
 
-EVAL_NOISE_SEED = 10_000  # eval noise: fold_in(PRNGKey(seed + this), index)
+EVAL_NOISE_SEED = ev_base.EVAL_NOISE_SEED  # evaluators.base.noisy_version
 EVAL_CROP_SEED = 20_000  # classifier validation crops: default_rng([seed + this, i])
 
 
@@ -172,13 +169,14 @@ def noisy_validation_crops(config, noise_spec: noise_lib.NoiseSpec,
                            source: data_lib.Source
                            ) -> tuple[np.ndarray, np.ndarray]:
   """(clean, noisy): `config.eval.crops` fixed crops of `source`
-  (validation_crops) and one fixed draw of the evaluation noise on them."""
+  (validation_crops) and their evaluation inputs
+  (evaluators.base.noisy_version, crop i as image i)."""
   clean = validation_crops(source, int(config.eval.crops),
                            int(config.data.crop), int(config.seed))
-  key = jax.random.PRNGKey(config.seed + EVAL_NOISE_SEED)
-  noisy = noise_lib.apply(jnp.asarray(clean), key,
-                          eval_noise_spec(config, noise_spec))
-  return clean, np.asarray(noisy)
+  spec = eval_noise_spec(config, noise_spec)
+  noisy = [ev_base.noisy_version(c, i, spec, int(config.seed))
+           for i, c in enumerate(clean)]
+  return clean, np.stack(noisy).astype(np.float32)
 
 
 def validation_crops(source: data_lib.Source, n: int, crop: int,
@@ -201,7 +199,10 @@ def validation_crops(source: data_lib.Source, n: int, crop: int,
 
 
 class ImageEvaluator:
-  """Validation loss and full-image PSNR on held-out images, fixed noise.
+  """The in-training evaluation on held-out images: validation loss, and
+  the evaluators of `config.evals` (ddn.evaluators; default psnr) run on
+  the outputs, every image noised once by evaluators.base.noisy_images
+  (the evaluation protocol's noise).
 
   Images of one shape are denoised together, split over the mesh
   (ddn.parallel.BatchMap, one image per device per call); the metrics are
@@ -212,20 +213,21 @@ class ImageEvaluator:
                noise_spec: noise_lib.NoiseSpec, mesh,
                source: data_lib.Source, max_images: int | None = None):
     """`model`: a denoiser (ddn.models); `config`: the run's config (eval,
-    loss, log, seed); `noise_spec`: the training noise (eval_noise_spec
-    applies config.eval.sigma); the first `max_images` images of `source`
-    (default config.eval.max_images)."""
+    loss, log, seed, evals); `noise_spec`: the training noise
+    (eval_noise_spec applies config.eval.sigma); the first `max_images`
+    images of `source` (default config.eval.max_images)."""
     cfg = config
-    n = min(len(source), int(max_images or cfg.eval.max_images))
-    self.images = [np.asarray(source[i])[None] for i in range(n)]
-    spec = eval_noise_spec(cfg, noise_spec)
-    base = jax.random.PRNGKey(cfg.seed + EVAL_NOISE_SEED)
-    self.noisy = [np.asarray(noise_lib.apply(jnp.asarray(im),
-                                             jax.random.fold_in(base, i), spec))
-                  for i, im in enumerate(self.images)]
+    self.evals = [e for e in evaluators.build(cfg.get("evals", ("psnr",)),
+                                              cfg) if e.every_eval]
+    self.data = ev_base.noisy_images(
+        source, eval_noise_spec(cfg, noise_spec), int(cfg.seed),
+        int(max_images or cfg.eval.max_images))
+    self.images = [c[None] for c in self.data.clean]
+    self.noisy = [x[None] for x in self.data.noisy]
+    n = len(self.images)
     self.grid_n = min(int(cfg.log.grid_images), n)
-    self.psnr_noisy = [float(losses.psnr(x, c))
-                       for x, c in zip(self.noisy, self.images)]
+    self.psnr_noisy = [ev_psnr.score(x, c)["psnr"]
+                       for x, c in zip(self.data.noisy, self.data.clean)]
     self.groups: dict[tuple[int, ...], list[int]] = {}  # shape -> indices
     for i, im in enumerate(self.images):
       self.groups.setdefault(im.shape, []).append(i)
@@ -235,25 +237,34 @@ class ImageEvaluator:
         ssd_weight=float(cfg.loss.ssd_weight),
         l1_weight=float(cfg.loss.l1_weight), sigma=self.sigma), mesh)
 
-  def run(self, params) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Per-image (loss, PSNR, outputs (1, H, W, C)), in the source's order."""
+  def run(self, params) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per-image (loss, outputs (1, H, W, C)), in the source's order."""
     n = len(self.images)
-    loss, psnr, outs = np.zeros(n), np.zeros(n), [None] * n
+    loss, outs = np.zeros(n), [None] * n
     for idx in self.groups.values():
       out, m = self._map(params, np.concatenate([self.images[i] for i in idx]),
                          np.concatenate([self.noisy[i] for i in idx]))
-      loss[idx], psnr[idx] = m["loss"], m["psnr"]
+      loss[idx] = m["loss"]
       for j, i in enumerate(idx):
         outs[i] = out[j:j + 1]
-    return loss, psnr, outs
+    return loss, outs
+
+  def score(self, outs: list[np.ndarray], evals=None) -> dict:
+    """{metric: value} of `evals` (default this run's) on outputs `outs`
+    (as `run` gives them)."""
+    metrics = {}
+    for e in self.evals if evals is None else evals:
+      r = e.run({"model": None}, self.data, {"model": [o[0] for o in outs]})
+      metrics.update(e.summary(r["model"]))
+    return metrics
 
   def __call__(self, params) -> tuple[dict[str, float], np.ndarray | None]:
     """Returns (metrics, grid image noisy | output | clean)."""
-    loss, psnr, outs = self.run(params)
+    loss, outs = self.run(params)
     crop = lambda a: plots.center_crop(np.clip(a[0], 0, 1), 128)
     rows = [[crop(self.noisy[i]), crop(outs[i]), crop(self.images[i])]
             for i in range(self.grid_n)]
     metrics = {"val/loss": float(np.mean(loss)),
-               "val/psnr": float(np.mean(psnr)),
-               "val/psnr_noisy": float(np.mean(self.psnr_noisy))}
+               "val/psnr_noisy": float(np.mean(self.psnr_noisy)),
+               **{f"val/{k}": v for k, v in self.score(outs).items()}}
     return metrics, plots.grid(rows) if rows else None
