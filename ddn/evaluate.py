@@ -47,6 +47,9 @@ from ddn.methods import rejoin_paths
 from ddn.methods import tune_images
 from ddn import protocol
 from ddn import realism
+from ddn.evaluators import base as ev_base
+from ddn.evaluators import psnr as ev_psnr
+from ddn.evaluators import realism as ev_realism
 from ddn import report
 from ddn import runtime
 
@@ -69,7 +72,6 @@ def evaluate_methods(methods: list[Method], source, sigma: float,
   for i in range(len(source)):
     clean = np.asarray(source[i], np.float32)
     noisy = protocol.noisy_version(clean, sigma, i, seed)
-    ref = protocol.quantise(clean)
     name = (os.path.basename(source.names[i]) if source.names
             else f"{source.name}[{i}]")
     for m in methods:
@@ -80,11 +82,11 @@ def evaluate_methods(methods: list[Method], source, sigma: float,
       out = np.asarray(m.fn(noisy))
       seconds = time.perf_counter() - t0
       est = protocol.quantise(out)
+      scores = ev_psnr.score(out, clean)
       if outputs is not None:
         outputs.setdefault(m.name, []).append(est.astype(np.float32) / 255)
       per_image[m.name].append({
-          "name": name, "psnr": protocol.psnr_uint8(est, ref),
-          "ssim": protocol.ssim_uint8(est, ref), "seconds": seconds,
+          "name": name, **scores, "seconds": seconds,
           "megapixels": clean.shape[0] * clean.shape[1] / 1e6})
   records = {}
   for m in methods:
@@ -153,12 +155,23 @@ def warn(text: str) -> None:
   print(f"ddn.evaluate: WARNING: {text}", file=sys.stderr, flush=True)
 
 
+def warn_not_sampling(per_sigma: dict, samples: int) -> None:
+  """Warns, once per model, that --samples > 1 does nothing to a model that
+  does not sample."""
+  if samples > 1:
+    for d in {d.name: d for ds in per_sigma.values() for d in ds.values()
+              }.values():
+      if not d.noise_input:
+        warn(f"--samples={samples} ignored for {d.name}: it does not sample "
+             "(model.noise_input = 0), so every sample is the same.")
+
+
 def run(checkpoints: str | list[str] | None, data_specs: list[str],
         sigmas: list[float], out: str, method: str = "", seed: int = 0,
         baselines: list[str] = (), tune_data: str = "", tune_count: int = 16,
         tile="auto", memory_mb: float = 1024.0, channels: int = 1,
         realism_cfg=None, interpolate: list[float] = (),
-        ensemble: bool = False) -> list[dict]:
+        ensemble: bool = False, samples: int = 1) -> list[dict]:
   """Evaluates denoisers (`checkpoints`: workdirs or shipped models; None:
   at each σ the shipped model inference.best_shipped picks, named in its
   records; "none" for baselines only) and `baselines` on
@@ -170,10 +183,13 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
   `interpolate` (alphas in [0, 1]) adds the network interpolations between
   the first two checkpoints (inference.interpolate), 'ddn α=A'. With
   `ensemble`, every denoiser averages its 8 flipped and rotated passes
-  (inference.self_ensemble)."""
+  (inference.self_ensemble). `samples` = N: a G that samples
+  (model.noise_input > 0) is the mean of N samples (N = 1: one sample);
+  other models ignore it, with a warning."""
   per_sigma, denoiser = denoisers_per_sigma(
       checkpoints, method, sigmas, bool(baselines), interpolate,
-      tile=tile, memory_mb=memory_mb, ensemble=ensemble)
+      tile=tile, memory_mb=memory_mb, ensemble=ensemble, samples=samples)
+  warn_not_sampling(per_sigma, samples)
   if denoiser is not None:
     channels = denoiser.channels
   sources = [(spec, load_eval_source(spec, channels)) for spec in data_specs]
@@ -194,7 +210,8 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
     for sigma in sigmas:
       methods = [Method(name, d.at(sigma), compiled=True, extra={
           "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile),
-          "ensemble": bool(ensemble)})
+          "ensemble": bool(ensemble),
+          **({"samples": d.samples} if d.noise_input else {})})
                  for name, d in per_sigma[sigma].items()]
       for b in baselines:
         if b in baselines_lib.GRIDS and (b, sigma) not in widths:
@@ -328,13 +345,10 @@ def judge_methods(methods: list[Method], records: list[dict], outputs: dict,
                   seed: int) -> list[dict]:
   """Adds the realism test (ddn.realism) to each method's record (in
   place) and returns the calibration records of this (data, σ)."""
-  clean = [np.asarray(source[i], np.float32) for i in range(len(source))]
   tune = tuning[1]
-  meter = realism.Meter(realism.Data(
-      tune, [protocol.noisy_version(c, sigma, i, realism.REALISM_SEED)
-             for i, c in enumerate(tune)],
-      clean, [protocol.noisy_version(c, sigma, i, seed)
-              for i, c in enumerate(clean)]), cfg, seed)
+  spec = ev_realism.gaussian(sigma)
+  meter = realism.Meter(ev_realism.realism_data(
+      tune, ev_base.noisy_images(source, spec, seed), spec, seed), cfg, seed)
   for m, rec in zip(methods, records):
     r = meter.judge_fn(m.fn, test_out=outputs[m.name])
     rec.update(realism.record_fields(r), realism_tuned_on=tuning[0])
@@ -397,6 +411,11 @@ def define_flags():
   flags.DEFINE_bool("ensemble", False, "Geometric self-ensemble: average "
                     "each model's passes over the 8 flips and rotations "
                     "(8x the time).")
+  flags.DEFINE_integer("samples", 1, "A G that samples (model.noise_input "
+                       "> 0): the mean of this many samples, independent z "
+                       "(1: one realistic sample; more walk towards the MSE "
+                       "estimate; N x the time). Other models ignore it, "
+                       "with a warning.")
   flags.mark_flags_as_required(["data", "out"])
 
 
@@ -422,7 +441,7 @@ def main(argv):
     run(f.checkpoint, f.data, parse_sigmas(f.sigmas), f.out, f.method,
         f.seed, baselines_lib.parse(f.baselines), f.tune_data,
         f.tune_images, f.tile, f.memory_mb, f.channels, realism_flags(f),
-        [float(a) for a in f.interpolate], f.ensemble)
+        [float(a) for a in f.interpolate], f.ensemble, f.samples)
   except ValueError as e:  # bad input: one clear line, no usage dump
     sys.exit(f"ddn.evaluate: {e}")
   print(f"wrote {f.out} and {os.path.splitext(f.out)[0]}.md")
