@@ -316,6 +316,9 @@ class AdversarialTask(base.Task):
       line += (f"  adv {m['g/adv']:+.3f} (λ {m['g/adv_weight']:.2g}, push "
                f"{m['g/grad_ratio']:.2f} of pred's at the last layer)")
     line += f"  psnr {m['g/psnr']:.2f} dB"
+    if "g/sample_std" in m:  # a G that samples: Pred and psnr on the mean
+      line += (f" (mean of samples; one sample {m['g/psnr_sample']:.2f} dB, "
+               f"spread {m['g/sample_std']:.4f})")
     if "d/loss" in m:
       line += (f" | D loss {m['d/loss']:.4f}  acc real {m['d/acc_real']:.2f} "
                f"fake {m['d/acc_fake']:.2f}  u real {m['d/u_real']:+.2f} "
