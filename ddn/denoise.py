@@ -313,7 +313,13 @@ def define_flags():
   flags.DEFINE_bool("compare", False, "Also write <name>_compare.png.")
   flags.DEFINE_float("add_noise", 0.0, "Add Gaussian noise of this σ first "
                      "(a demo on clean images; PSNRs are printed).")
-  flags.DEFINE_integer("seed", 0, "--add_noise: noise seed base.")
+  flags.DEFINE_integer("seed", 0, "--add_noise: noise seed base; also z's "
+                       "seed for a G that samples.")
+  flags.DEFINE_integer("samples", 1, "A G that samples (model.noise_input "
+                       "> 0): the mean of this many samples, independent z "
+                       "(1: one realistic sample; more walk towards the MSE "
+                       "estimate; N x the time). Other models ignore it, "
+                       "with a warning.")
   flags.DEFINE_string("tile", "auto", "Tile core size, 'auto' or 'none'.")
   flags.DEFINE_float("memory_mb", 1024.0, "tile=auto: memory budget.")
   flags.DEFINE_bool("ensemble", False, "Geometric self-ensemble: the mean "
@@ -330,9 +336,13 @@ def main(argv):
                        "0-255 scale: give a number >= 0.")
     pairs = collect(argv[1:], f.out)
     models = Models(f.checkpoint, tile=f.tile, memory_mb=f.memory_mb,
-                    ensemble=f.ensemble)
+                    ensemble=f.ensemble, samples=f.samples, seed=f.seed)
     if models.fixed is not None:
       logging.info("model %s (%s)", models.fixed.name, models.fixed.noise)
+    if f.samples > 1 and not (models.fixed and models.fixed.noise_input):
+      logging.warning("--samples=%d ignored: %s does not sample "
+                      "(model.noise_input = 0).", f.samples,
+                      models.fixed.name if models.fixed else "a shipped model")
       warn = sigma_warning(models.fixed, f.sigma or f.add_noise or None)
       if warn:
         logging.warning("%s", warn)
