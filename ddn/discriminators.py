@@ -205,15 +205,6 @@ def highpass(x: jax.Array) -> jax.Array:
   return jnp.concatenate([x, 8.0 * (x - blur)], axis=-1)
 
 
-def init_variables(model: Classifier, rng: jax.Array, size: int) -> dict:
-  """{'params', and 'batch_stats' when spectrally normalized} for inputs of
-  side `size`."""
-  dummy = jnp.zeros((1, size, size, model.channels), jnp.float32)
-  variables = model.init(rng, dummy)
-  return {"params": variables["params"],
-          STATS: variables.get(STATS, {})}
-
-
 def from_config(cfg, channels: int, crop: int | None = None,
                 dtype: str = "float32") -> Classifier:
   """Builds the classifier of `config.disc` computing in `dtype`

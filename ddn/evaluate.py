@@ -54,13 +54,6 @@ from ddn import report
 from ddn import runtime
 
 
-def Denoiser(workdir: str, step: int | None = None,  # pylint: disable=invalid-name
-             **kw) -> inference.Denoiser:
-  """A workdir's trained denoiser (see ddn.inference.load for shipped
-  models)."""
-  return inference.Denoiser.from_workdir(workdir, step, **kw)
-
-
 def evaluate_methods(methods: list[Method], source, sigma: float,
                      seed: int = 0, outputs: dict | None = None
                      ) -> dict[str, dict]:

@@ -87,6 +87,7 @@ from scipy import stats as sp_stats
 from ddn import configs
 from ddn import discriminators
 from ddn import losses
+from ddn import models
 from ddn import nss
 from ddn import protocol
 from ddn import report
@@ -378,10 +379,8 @@ def space_to_depth(x: jax.Array) -> jax.Array:
   """(N, H, W, C) -> (N, H/2, W/2, 4C), every 2x2 block of pixels as
   channels: lossless, and XLA:CPU's convolutions run several times faster
   on fewer, deeper pixels (FFDNet's pixel-unshuffle front end)."""
-  n, h, w, c = x.shape
-  x = x[:, :h - h % 2, :w - w % 2]
-  x = x.reshape(n, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(n, h // 2, w // 2, 4 * c)
+  _, h, w, _ = x.shape
+  return models.space_to_depth(x[:, :h - h % 2, :w - w % 2], 2)
 
 
 @functools.lru_cache(maxsize=None)

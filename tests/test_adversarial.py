@@ -304,9 +304,10 @@ def test_init_from_an_autoencoder_skips_the_warmup_and_frozen_d_stops(
 
 @pytest.mark.slow
 def test_evaluate_reads_an_adversarial_run(adv_run, gray_folder, tmp_path):
-  from ddn import evaluate
+  from ddn import evaluate  # pylint: disable=import-outside-toplevel
+  from ddn import inference  # pylint: disable=import-outside-toplevel
   _, workdir, _ = adv_run
-  d = evaluate.Denoiser(workdir)
+  d = inference.Denoiser.from_workdir(workdir)
   x = np.full((40, 48, 1), 0.5, np.float32)
   assert d(x).shape == x.shape
 

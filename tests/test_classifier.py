@@ -27,7 +27,10 @@ STATS = discriminators.STATS
 
 
 def _variables(model, size=48, seed=0):
-  return discriminators.init_variables(model, jax.random.PRNGKey(seed), size)
+  """{'params', STATS ({} without spectral norm)} for inputs of side size."""
+  dummy = jnp.zeros((1, size, size, model.channels), jnp.float32)
+  variables = model.init(jax.random.PRNGKey(seed), dummy)
+  return {"params": variables["params"], STATS: variables.get(STATS, {})}
 
 
 # ----------------------------------------------------------------------------
@@ -482,9 +485,9 @@ def test_validation_crops_are_fixed_and_held_out():
 
 @pytest.mark.slow
 def test_evaluate_refuses_a_classifier_run(patch_run):
-  from ddn import evaluate
+  from ddn import inference  # pylint: disable=import-outside-toplevel
   with pytest.raises(ValueError, match="is a classifier run, not a denoiser"):
-    evaluate.Denoiser(patch_run[1])
+    inference.Denoiser.from_workdir(patch_run[1])
 
 
 @pytest.mark.slow

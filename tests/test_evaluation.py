@@ -44,7 +44,7 @@ _TINY = dict(features=(4, 8, 16), blocks=1)
 @functools.lru_cache(maxsize=1)
 def _tiny_params():
   from ddn import models
-  cfg = configs.autoencoder().model
+  cfg = configs.defaults("autoencoder").model
   cfg.update(_TINY)
   model = models.from_config(cfg, 1)
   # Random weights from the shapes alone (compiling flax's init costs more
@@ -61,7 +61,7 @@ def _tiny_denoiser(**kw) -> inference.Denoiser:
   """A random 3-level network (receptive-field radius 13 px) with a 16 px
   margin, so tiles stay small in tests."""
   kw = {"margin": 16, "blend": 8, **kw}
-  cfg = configs.autoencoder().model.to_dict()
+  cfg = configs.defaults("autoencoder").model.to_dict()
   cfg.update(_TINY)
   return inference.Denoiser(cfg, 1, _tiny_params(), 0, "tiny",
                             {"sigma": 25.0}, **kw)
@@ -285,10 +285,9 @@ def test_denoise_rejects_bad_inputs_clearly(tmp_path):
 def test_model_choice_and_sigma_warning():
   # The model told σ serves its whole range [0, 75] (the ranking rules:
   # test_noise_map.py).
-  assert denoise.pick_model(None, None) == "gray-map"
+  assert inference.best_shipped(None) == "gray-map"
   for sigma in (0, 15, 25, 50, 75):
-    assert denoise.pick_model(None, sigma) == "gray-map"
-  assert denoise.pick_model("runs/x", 15) == "runs/x"
+    assert inference.best_shipped(sigma) == "gray-map"
   # Adversarial fine-tunes are never the default.
   assert inference.shipped_meta("gray-s50-adv")["objective"] == "adversarial"
   assert inference.best_shipped(100) == "gray-map"  # the nearest range
