@@ -24,7 +24,7 @@
   python -m ddn.figures perception --runs=runs/pd/* --out=pd.png
 
   # The perception-distortion plane of ddn.evaluate --realism records (runs
-  # named as configs.perception_sweep names them; the network interpolation
+  # named as recipes.perception_sweep names them; the network interpolation
   # as a curve), and the radial power spectra of outputs over clean's
   # (benchmarks/perception_distortion.sh draws both):
   python -m ddn.figures plane --records=runs/pd50/records.json --out=plane.png

@@ -105,7 +105,7 @@ def plane_points(records: list[dict]) -> list[dict]:
   """The realism-judged records of ddn.evaluate --realism as points of the
   perception-distortion plane: {'name', 'data', 'sigma', 'family',
   'param', 'psnr', 'realism', 'realism_ci95', 'hf'}. Families come from the
-  names configs.perception_sweep gives its runs: 'FAMILY-pushW' (an
+  names recipes.perception_sweep gives its runs: 'FAMILY-pushW' (an
   adversary FAMILY at relative push λ = W), 'pushW' (λ = W for every
   family, e.g. the λ = 0 control), 'α=A' (inference.interpolate between the
   first two checkpoints, A = 0 and 1 being those two); any other model is

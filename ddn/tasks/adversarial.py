@@ -258,7 +258,7 @@ class AdversarialTask(base.Task):
             f"{a.n_d} D step(s) then {a.n_g} G step(s) per iteration")
 
   def step_fns(self, shardings):
-    """The jitted steps of ddn.steps.make_adversarial_steps for this config
+    """The jitted steps of make_adversarial_steps for this config
     and the sharding of their stacked batches: ({'d', 'g', 'g_rec',
     'ref'}, stack sharding), with `shardings` = (state, batch, replicated)."""
     state_sh, batch_sh, repl = shardings
