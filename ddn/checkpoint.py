@@ -51,13 +51,29 @@ def manager(workdir: str, max_to_keep: int = 3,
   """The workdir's checkpoint manager; a training run's (not `read_only`)
   removes temporary directories that killed runs left behind."""
   path = os.path.abspath(os.path.join(workdir, "checkpoints"))
-  return ocp.CheckpointManager(
-      path, options=ocp.CheckpointManagerOptions(
-          max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
-          cleanup_tmp_directories=not read_only),
-      # Named handlers let item_metadata read a step without a target.
-      item_handlers={STATE: ocp.StandardCheckpointHandler(),
-                     HOST: ocp.JsonCheckpointHandler()})
+  # Read-only: the options orbax would reset (each with a warning) are
+  # given as it wants them, and its notice that the directory is read-only
+  # (what was asked) is dropped.
+  options = ocp.CheckpointManagerOptions(
+      max_to_keep=None if read_only else max_to_keep,
+      save_interval_steps=0 if read_only else 1, create=not read_only,
+      read_only=read_only, cleanup_tmp_directories=not read_only)
+  absl_logger = logging.getLogger("absl")
+  quiet = _ReadOnlyNotice()
+  absl_logger.addFilter(quiet)
+  try:
+    return ocp.CheckpointManager(
+        path, options=options,
+        # Named handlers let item_metadata read a step without a target.
+        item_handlers={STATE: ocp.StandardCheckpointHandler(),
+                       HOST: ocp.JsonCheckpointHandler()})
+  finally:
+    absl_logger.removeFilter(quiet)
+
+
+class _ReadOnlyNotice(logging.Filter):
+  def filter(self, record):
+    return not record.getMessage().startswith("Given directory is read only")
 
 
 def has_checkpoint(workdir: str) -> bool:

@@ -18,12 +18,40 @@ class _QuietLibraries(logging.Filter):
         n in record.pathname for n in self.NOISY)
 
 
+class _NoMissingPlugin(logging.Filter):
+  """Drops JAX's "Unable to initialize backend 'tpu'" line when the backend's
+  plugin is simply not installed (a CPU-only machine); a plugin that is
+  installed but fails to start is still reported."""
+
+  def filter(self, record):
+    msg = record.getMessage()
+    return not (msg.startswith("Unable to initialize backend") and
+                "cannot open shared object file" in msg)
+
+
 def quiet_libraries() -> None:
   for handler in logging.getLogger().handlers + logging.getLogger(
       "absl").handlers:
     handler.addFilter(_QuietLibraries())
   logging.getLogger().addFilter(_QuietLibraries())
   logging.getLogger("absl").addFilter(_QuietLibraries())
+  logging.getLogger("jax._src.xla_bridge").addFilter(_NoMissingPlugin())
+
+
+HELP_FLAGS = ("--help", "-help", "-?", "--helpshort", "--helpfull",
+              "--helpxml")
+
+
+def parse_flags(argv: list[str], parser=None) -> list[str]:
+  """absl's flag parsing (or `parser`'s), where asking for help exits 0
+  (absl exits 1 after printing it)."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  try:
+    return (parser or app.parse_flags_with_usage)(argv)
+  except SystemExit as e:
+    if e.code == 1 and any(a in HELP_FLAGS for a in argv[1:]):
+      raise SystemExit(0) from None
+    raise
 
 
 DEVICE_FLAG = "--xla_force_host_platform_device_count"
