@@ -280,22 +280,23 @@ def _as_image(x: np.ndarray) -> np.ndarray:
   return protocol.quantise(x).astype(np.float32) / 255.0
 
 
-def tile_grid(size: tuple[int, int], tile: int, parity: int | None = None
-              ) -> list[tuple[int, int]]:
+def tile_grid(size: tuple[int, int], tile: int, parity: int | None = None,
+              corners: bool = False) -> list[tuple[int, int]]:
   """Top-left corners (y, x), row by row, of the non-overlapping tile x tile
   tiles of an image of `size` (a grid from its top left corner); with
   `parity`, only those whose row + column has that parity (the white or the
   black squares of a checkerboard).
 
-  An image that holds one such tile only (both sides under 2 x tile) would
-  leave one colour empty: along each side at least 1.5 tiles long, its grid
-  is then two tiles flush with the ends, which overlap by at most half a
-  tile (a 180 x 180 image, tiles of 96: a 2 x 2 grid, overlaps of 12 px).
-  Both colours get tiles and no tile is on both; check_test_size says
-  which images cannot have two."""
+  An image that holds one such tile only (both sides under 2 x tile) leaves
+  one colour empty. With `corners` (the held-out tiles, which train no
+  judge), its grid is then, along each side at least 1.5 tiles long, two
+  tiles flush with the ends, overlapping by at most half a tile (a 180 x
+  180 image, tiles of 96: a 2 x 2 grid, 12 px strips shared by neighbours):
+  both colours get tiles and no tile is on both. check_test_size says which
+  images cannot have two. Tuning parts never overlap (no `corners`)."""
   h, w = size
   ys, xs = range(0, h - tile + 1, tile), range(0, w - tile + 1, tile)
-  if len(ys) * len(xs) == 1:
+  if corners and len(ys) * len(xs) == 1:
     ys, xs = (sorted({0, n - tile}) if 2 * n >= 3 * tile else [0]
               for n in (h, w))
   return [(y, x) for r, y in enumerate(ys) for c, x in enumerate(xs)
@@ -307,7 +308,7 @@ def check_test_size(size: tuple[int, int], tile: int, field: str) -> None:
   image of `size` cannot give a tile of each colour of tile_grid's
   checkerboard."""
   h, w = size
-  if min(h, w) >= tile and len(tile_grid(size, tile)) >= 2:
+  if min(h, w) >= tile and len(tile_grid(size, tile, corners=True)) >= 2:
     return
   most = min(min(h, w), 2 * max(h, w) // 3)  # 1.5 tiles along one side
   raise ValueError(
@@ -323,12 +324,13 @@ def fixed_crops(images: Sequence[np.ndarray], per_image: int, crop: int,
   """Per image i, (n_i, crop, crop, C): up to `per_image` of its
   non-overlapping crop x crop tiles (a grid from its top left corner; with
   `parity`, only the tiles whose row + column has that parity: the white or
-  the black squares of a checkerboard), chosen by default_rng([seed, i])
-  from its size alone."""
+  the black squares of a checkerboard; an image of one tile then gets
+  tile_grid's corner tiles), chosen by default_rng([seed, i]) from its
+  size alone."""
   out = []
   for i, im in enumerate(images):
     par = parity if parity is None or isinstance(parity, int) else parity[i]
-    tiles = tile_grid(im.shape[:2], crop, par)
+    tiles = tile_grid(im.shape[:2], crop, par, corners=par is not None)
     rng = np.random.default_rng([seed, i])
     keep = sorted(rng.permutation(len(tiles))[:per_image])
     out.append(np.stack([im[tiles[k][0]:tiles[k][0] + crop,

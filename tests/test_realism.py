@@ -225,8 +225,14 @@ def test_small_held_out_images_give_tiles_of_both_colours():
   corners = lambda tiles: sorted(float(t[0, 0, 0]) for t in tiles)
   assert corners(white) == [im[0, 0, 0], im[84, 84, 0]]
   assert corners(black) == [im[0, 84, 0], im[84, 0, 0]]
-  assert realism.tile_grid((100, 180), 96, 0) == [(0, 0)]
-  assert realism.tile_grid((100, 180), 96, 1) == [(0, 84)]
+  assert realism.tile_grid((100, 180), 96, 0, corners=True) == [(0, 0)]
+  assert realism.tile_grid((100, 180), 96, 1, corners=True) == [(0, 84)]
+  # Tuning parts (which train judges) never overlap: an image of one tile
+  # is one part, on one side.
+  one = np.arange(40 * 56, dtype=np.float32).reshape(40, 56, 1)
+  real, fake = realism.tune_parts([one], 32)
+  assert len(real) == 1 and not fake
+  np.testing.assert_array_equal(real[0], one[:32, :32])
   meter = _meter(steps=2, test_crop=96, test_crops=16, small=(180, 180))
   r = meter.judge_fn(lambda x: x)
   assert r["crops"] == 4 * 12 and 0 <= r["auc"] <= 1
