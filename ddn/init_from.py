@@ -42,7 +42,9 @@ def load_params_into(workdir: str, expected, what: str, repl,
   """The parameters of a workdir's latest checkpoint or a shipped model,
   checked against `expected` and placed by `repl`; returns (params, step).
   `grow_z` (a G that samples, config.model.noise_input > 0): a start
-  without z inputs gets zero weights for them (models.grow_z_inputs)."""
+  without z inputs gets zero weights for them (models.grow_z_inputs). Non-
+  local blocks the start lacks (config.model.attention) start as the
+  identity (models.add_new_blocks)."""
   if is_shipped(workdir):
     d = inference.Denoiser.from_shipped(workdir)
     params, step = d.params, d.step
@@ -50,6 +52,7 @@ def load_params_into(workdir: str, expected, what: str, repl,
     params, step = checkpoint.load_params(workdir)
   if grow_z:
     params = models.grow_z_inputs(params, expected)
+  params = models.add_new_blocks(params, expected)
   checkpoint.check_compatible(params, expected, what,
                               "config.model (of that run)")
   return jax.device_put(params, repl), step
@@ -89,6 +92,7 @@ def _check_fits(saved, expected, config, model_field: str) -> None:
   src = config.train.init_from
   if config.get("model", {}).get("noise_input", 0):
     saved = models.grow_z_inputs(saved, expected)
+  saved = models.add_new_blocks(saved, expected)
   try:
     checkpoint.check_compatible(saved, expected,
                                 f"config.train.init_from={src!r}",

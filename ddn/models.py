@@ -30,6 +30,7 @@ from jax import lax
 import ml_collections
 import numpy as np
 
+from ddn import attention as attention_lib
 from ddn import registry
 
 ACTIVATIONS = {
@@ -41,6 +42,7 @@ ACTIVATIONS = {
 }
 OUTPUTS = ("identity", "sigmoid", "clip", "residual")
 UPSAMPLES = ("transpose", "resize")
+ATTENTION = ("", "mdta", "nonlocal")
 
 
 # ----------------------------------------------------------------------------
@@ -121,6 +123,13 @@ class Autoencoder(nn.Module):
       but the deepest), res_blocks[level] blocks of x + conv(act(conv(x)))
       at that level's width (DRUNet's and EDSR's block: no activation after
       the sum). Zeros elsewhere: (0, 0, 2) deepens only the bottleneck.
+    attention: a non-local block per level, () for none: '' (none),
+      'mdta' (Restormer's transposed channel attention, linear in pixels)
+      or 'nonlocal' (self-attention over positions, quadratic: for the
+      bottleneck), after the level's convs and residual blocks in the
+      encoder and, but for the deepest level, in the decoder
+      (ddn.attention). Each starts as the identity (zero-initialised
+      output), so a trained network takes them on unchanged.
     dtype: of the activations (config.compute_dtype): float32, or bfloat16
       for TPUs. Parameters, the 1x1 head, the residual subtraction and the
       output are float32 either way.
@@ -138,13 +147,15 @@ class Autoencoder(nn.Module):
   noise_map: bool = False
   unshuffle: int = 1
   res_blocks: Sequence[int] = ()
+  attention: Sequence[str] = ()
   noise_input: int = 0
   dtype: Any = jnp.float32
 
   # The config.model fields that set the parameters' shapes (init_from and
   # inference compare them between runs).
   shape_fields = ("features", "blocks", "kernel_size", "skip", "upsample",
-                  "noise_map", "unshuffle", "res_blocks", "noise_input")
+                  "noise_map", "unshuffle", "res_blocks", "noise_input",
+                  "attention")
 
   @staticmethod
   def default_config() -> ml_collections.ConfigDict:
@@ -153,7 +164,7 @@ class Autoencoder(nn.Module):
         name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
         skip=True, upsample="transpose", activation="relu", dropout=0.0,
         output="residual", noise_map=False, unshuffle=1, res_blocks=(),
-        noise_input=0))
+        noise_input=0, attention=()))
 
   @staticmethod
   def from_config(cfg, channels: int, dtype: str = "float32"):
@@ -203,6 +214,16 @@ class Autoencoder(nn.Module):
       y = y + self._conv(z, feat, name=f"{prefix}{level}_{i}b")
     return y
 
+  def _attend(self, y, level, prefix):
+    """The level's non-local block (`attention`), if any."""
+    kind = self.attention[level] if level < len(self.attention) else ""
+    if kind == "mdta":
+      return attention_lib.MDTA(dtype=self.dtype, name=f"{prefix}{level}")(y)
+    if kind == "nonlocal":
+      return attention_lib.NonLocal(dtype=self.dtype,
+                                    name=f"{prefix}{level}")(y)
+    return y
+
   def _conv(self, x, feat, stride=1, name=None):
     k = self.kernel_size
     return nn.Conv(feat, (k, k), strides=(stride, stride), padding="SAME",
@@ -244,6 +265,7 @@ class Autoencoder(nn.Module):
         stride = 2 if (level > 0 and i == 0) else 1
         y = self._act(self._conv(y, feat, stride, f"enc{level}_{i}"), train)
       y = self._res(y, level, train, "encres")
+      y = self._attend(y, level, "encatt")
       skips.append(y)
     for level in range(self.levels - 2, -1, -1):
       feat = self.features[level]
@@ -260,6 +282,7 @@ class Autoencoder(nn.Module):
       for i in range(self.blocks):
         y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
       y = self._res(y, level, train, "decres")
+      y = self._attend(y, level, "decatt")
     y = nn.Conv(self.channels * r * r, (1, 1), dtype=jnp.float32,
                 name="head")(y)
     y = depth_to_space(y, r)[:, :h, :w, :]
@@ -398,6 +421,12 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
                      "one count >= 0 per level (at most "
                      f"{len(features)} for features={features}), e.g. "
                      "(0, 0, 2), or one count for every level.")
+  attention = tuple(cfg.get("attention", ()))
+  if (len(attention) > len(features)
+      or not all(a in ATTENTION for a in attention)):
+    raise ValueError(f"config.model.attention={attention}: give one of "
+                     f"{ATTENTION} per level (at most {len(features)}), e.g. "
+                     "('', 'mdta', 'mdta').")
   noise_input = cfg.get("noise_input", 0)
   if not isinstance(noise_input, int) or noise_input < 0:
     raise ValueError(f"config.model.noise_input={noise_input!r}: give the "
@@ -408,7 +437,7 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
       upsample=cfg.upsample, activation=cfg.activation,
       dropout=float(cfg.dropout), output=cfg.output,
       noise_map=bool(cfg.get("noise_map", False)), unshuffle=int(unshuffle),
-      res_blocks=res_blocks, noise_input=noise_input,
+      res_blocks=res_blocks, noise_input=noise_input, attention=attention,
       dtype=jnp.dtype(dtype))
 
 
@@ -434,6 +463,18 @@ def grow_z_inputs(params, expected):
   else:  # shapes only (a checkpoint's metadata)
     grown = jax.ShapeDtypeStruct(ws, have.dtype)
   return {**params, "enc0_0": {**params["enc0_0"], "kernel": grown}}
+
+
+def add_new_blocks(params, expected):
+  """`params` of a U-Net without some of `expected`'s non-local blocks
+  (config.model.attention) with those blocks taken from `expected` (fresh,
+  zero-initialised output: the identity), so a trained network takes them
+  on unchanged. Any other difference is left for check_compatible."""
+  if not isinstance(params, dict) or not isinstance(expected, dict):
+    return params
+  new = {k: v for k, v in expected.items() if k not in params
+         and k.startswith(("encatt", "decatt"))}
+  return {**params, **new} if new else params
 
 
 # ----------------------------------------------------------------------------

@@ -271,3 +271,27 @@ def test_bad_res_blocks_is_clear(value, match):
   c.res_blocks = value
   with pytest.raises(ValueError, match=match):
     models.from_config(c, 1)
+
+
+def test_attention_blocks_start_as_the_identity_and_are_validated():
+  """config.model.attention inserts non-local blocks (ddn.attention) that
+  a trained U-Net without them takes on unchanged (init_from)."""
+  cfg = models.Autoencoder.default_config()
+  cfg.features, cfg.blocks = (8, 16, 16), 1
+  plain = models.from_config(cfg, 1)
+  cfg.attention = ("", "mdta", "nonlocal")
+  attn = models.from_config(cfg, 1)
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 20, 28, 1))
+  p_plain = plain.init(jax.random.PRNGKey(0), x)["params"]
+  p_attn = attn.init(jax.random.PRNGKey(2), x)["params"]
+  assert {"encatt1", "encatt2", "decatt1"} <= set(p_attn)
+  grown = models.add_new_blocks(p_plain, p_attn)
+  np.testing.assert_array_equal(attn.apply({"params": grown}, x),
+                                plain.apply({"params": p_plain}, x))
+  # Not the identity once the blocks' output weights move.
+  bumped = jax.tree_util.tree_map(lambda a: a + 0.1, grown["encatt2"])
+  out = attn.apply({"params": {**grown, "encatt2": bumped}}, x)
+  assert not np.allclose(out, plain.apply({"params": p_plain}, x))
+  cfg.attention = ("", "swin")
+  with pytest.raises(ValueError, match=r"config\.model\.attention"):
+    models.from_config(cfg, 1)

@@ -1,0 +1,58 @@
+"""gray-map with non-local blocks at its low-resolution levels, fine-tuned.
+
+The shipped `gray-map` (experiments/ae_map.py) takes on Restormer's
+transposed channel attention (MDTA) at level 1 (1/2 resolution) and a
+non-local self-attention block at the bottleneck (level 2, 1/4 resolution)
+in the encoder, and MDTA in the decoder at level 1 (config.model.attention;
+ddn.attention). Each block starts as the identity (zero-initialised
+output), so the run starts from gray-map's exact function and can only learn
+to use what a patch elsewhere in the crop says about this one (the
+non-local structure BM3D's block matching uses). The crops are 96 px (batch
+8: the pixels of gray-map's 32 crops of 48 px), so that a crop holds
+repeats for attention to find.
+
+The control is the same fine-tune without the blocks:
+--config=experiments/ae_map_attn.py:control. Both on Train400 (needs ../shared/data),
+validated on 4 images of the structure-rich development set
+(benchmarks/structure_devset.py writes runs/structure_dev):
+  python launch.py --config=experiments/ae_map_attn.py --workdir=runs/attn
+Smoke run: --config=experiments/ae_map_attn.py:smoke
+"""
+
+from ddn import configs
+
+DATA = "../shared/data"
+
+
+def get_config(arg=None):
+  mods = [m for m in (arg or "").split(",") if m.strip()]
+  control = "control" in mods
+  arg = ",".join(m for m in mods if m != "control")
+  c = configs.defaults("autoencoder")
+  c.model.noise_map = True
+  c.model.attention = ("", "mdta", "nonlocal")
+  c.noise.gaussian.blind = True
+  c.noise.gaussian.sigma_min = 0.0
+  c.noise.gaussian.sigma_max = 75.0
+  c.eval.sigma = 25.0
+  c.data.augment.scale_min = 1.0
+  c.data.crop = 96
+  c.data.batch_size = 8
+  c.data.train = f"folder:{DATA}/Train400"
+  c.data.eval = "folder:runs/structure_dev"
+  c.eval.max_images = 4
+  if control:
+    c.model.attention = ()
+  c.train.init_from = "gray-map"
+  c.train.total_images = 12_000
+  c.train.checkpoint_every_images = 2_000
+  c.eval.every_images = 4_000
+  c.log.every_images = 400
+  c.optim.lr = 2e-4
+  c.optim.warmup_images = 0
+  c = configs.apply_args(c, arg)
+  if arg and "smoke" in arg:
+    c.data.train, c.data.eval = "embedded:train", "embedded:eval"
+    c.model.features = (32, 64, 128)  # gray-map's, for init_from
+    c.model.blocks = 2
+  return c
