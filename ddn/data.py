@@ -14,6 +14,17 @@ A source is named by a string, the same syntax for `data.train` and
                           read by random access (`tfds.data_source`, needs
                           the array_record format; data_dir is
                           data.tfds_data_dir). SPLIT defaults to 'train'.
+  pairs:NOISY_DIR,CLEAN_DIR  real noisy photographs and their clean ground
+                          truth (SIDD, PolyU and the like), for evaluation:
+                          the images are the clean ones and
+                          `source.noisy[i]` is image i's noisy version.
+                          Files are matched by their path in each folder
+                          without the extension, case and the words noisy,
+                          gt, clean, real and mean (SIDD's
+                          0001_NOISY_SRGB_010.PNG matches
+                          0001_GT_SRGB_010.PNG); a file without a partner,
+                          two files with one key or a pair of different
+                          sizes is an error naming them.
 
 Images are float32 (H, W, C) in [0, 1]: 16-bit files are scaled by 65535,
 alpha is dropped, palette, CMYK and other modes become RGB. A colour image
@@ -54,7 +65,9 @@ import numpy as np
 from PIL import Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-SOURCE_KINDS = ("embedded", "folder", "tfds")
+SOURCE_KINDS = ("embedded", "folder", "tfds", "pairs")
+SOURCE_SYNTAX = ("embedded[:train|:eval], folder:PATH, tfds:NAME[:SPLIT], "
+                 "pairs:NOISY_DIR,CLEAN_DIR")
 # Natural photographs inside scikit-image (skimage.data), no download needed.
 EMBEDDED_TRAIN = ("astronaut", "brick", "chelsea", "coins", "grass",
                   "gravel", "moon", "rocket")
@@ -121,11 +134,25 @@ def to_float(array: np.ndarray, what: str) -> np.ndarray:
   return a
 
 
-def channel_mismatch(n: int, channels: int) -> str:
+# What errors about images tell the user to change: training's config fields
+# unless the caller gives its own (data_cfg.advice, e.g. ddn.evaluate's
+# flags), as format strings of n (the image's channels), channels (the
+# expected ones), kind ('colour' or 'gray') and good (usable files).
+TRAIN_ADVICE = {
+    "channels": ("{kind} image ({n} channels) but config.data.channels="
+                 "{channels}; set data.channels={n} or "
+                 "data.convert_channels=True to convert"),
+    "bad_files": ("Remove or replace them, or set --config.data.bad_files="
+                  "skip to skip them and use the other {good}."),
+}
+
+
+def channel_mismatch(n: int, channels: int, advice: dict | None = None
+                     ) -> str:
   """Why an image of `n` channels does not fit config.data.channels."""
   kind = "colour" if n == 3 else "gray"
-  return (f"{kind} image ({n} channels) but config.data.channels={channels}; "
-          f"set data.channels={n} or data.convert_channels=True to convert")
+  return (advice or TRAIN_ADVICE)["channels"].format(
+      kind=kind, n=n, channels=channels)
 
 
 def match_channels(a: np.ndarray, channels: int, convert: bool,
@@ -283,9 +310,25 @@ def parse_source(spec: str) -> tuple[str, str]:
   kind, _, rest = str(spec).partition(":")
   if kind not in SOURCE_KINDS:
     raise ValueError(
-        f"unknown data source {spec!r}; valid sources are embedded[:train|"
-        ":eval], folder:PATH, tfds:NAME[:SPLIT].")
+        f"unknown data source {spec!r}; valid sources are {SOURCE_SYNTAX}.")
   return kind, rest
+
+
+def join_pairs(specs: list[str]) -> list[str]:
+  """A comma-split list of source specs (a list flag's) with each
+  'pairs:NOISY_DIR' joined back to the ',CLEAN_DIR' piece after it."""
+  out, i = [], 0
+  while i < len(specs):
+    spec = str(specs[i])
+    nxt = str(specs[i + 1]) if i + 1 < len(specs) else None
+    if (spec.startswith("pairs:") and "," not in spec and nxt is not None
+        and nxt.partition(":")[0] not in SOURCE_KINDS):
+      out.append(f"{spec},{nxt}")
+      i += 2
+    else:
+      out.append(spec)
+      i += 1
+  return out
 
 
 def embedded_names(split: str) -> tuple[str, ...]:
@@ -324,15 +367,16 @@ def list_images(path: str) -> list[str]:
   return sorted(files)
 
 
-def _read_for(path: str, channels: int,
-              convert: bool) -> tuple[np.ndarray | None, str | None]:
+def _read_for(path: str, channels: int, convert: bool,
+              advice: dict | None = None
+              ) -> tuple[np.ndarray | None, str | None]:
   """(image with `channels` channels, None) or (None, why it is bad)."""
   try:
     a = read_image(path)
   except BadImage as e:
     return None, e.reason
   if a.shape[-1] != channels and not convert:
-    return None, channel_mismatch(a.shape[-1], channels)
+    return None, channel_mismatch(a.shape[-1], channels, advice)
   return match_channels(a, channels, True, path), None
 
 
@@ -344,17 +388,20 @@ def _listing(bad: list[tuple[str, str]]) -> str:
 
 
 def load_folder(path: str, channels: int, convert: bool,
-                bad_files: str = "stop") -> Source:
+                bad_files: str = "stop", advice: dict | None = None
+                ) -> Source:
   """Every image file under `path`, read up front.
 
   Files that cannot be used (see read_image, or a channel count other than
   `channels` when not `convert`) stop the load with one error listing them
   (`bad_files` 'stop'), or are skipped with one warning each ('skip'). No
-  usable file at all is an error either way.
+  usable file at all is an error either way. `advice`: what the errors tell
+  the user to change (TRAIN_ADVICE's keys).
   """
   name = f"folder:{path}"
   files = list_images(path)
-  read = functools.partial(_read_for, channels=channels, convert=convert)
+  read = functools.partial(_read_for, channels=channels, convert=convert,
+                           advice=advice)
   with concurrent.futures.ThreadPoolExecutor(4) as pool:
     results = list(pool.map(read, files))
   bad = [(f, why) for f, (_, why) in zip(files, results) if why]
@@ -367,13 +414,92 @@ def load_folder(path: str, channels: int, convert: bool,
   if bad and bad_files == "stop":
     raise ValueError(
         f"{name}: {len(bad)} of {len(files)} image files cannot be used:\n"
-        f"{_listing(bad)}\nRemove or replace them, or set "
-        f"--config.data.bad_files=skip to skip them and use the other "
-        f"{len(good)}.")
+        f"{_listing(bad)}\n"
+        + (advice or TRAIN_ADVICE)["bad_files"].format(good=len(good)))
   for f, why in bad:
     logging.warning("%s: skipping %s: %s (config.data.bad_files=skip).",
                     name, f, why)
   return Source(name, [a for _, a in good], [f for f, _ in good])
+
+
+class PairedSource(Source):
+  """Clean images (the Source) and `noisy`, their real noisy versions."""
+
+  def __init__(self, name: str, clean: list, noisy: list, names: list,
+               noisy_names: list):
+    super().__init__(name, clean, names)
+    self.noisy, self.noisy_names = noisy, noisy_names
+
+
+_PAIR_WORDS = re.compile(r"(?<![a-z0-9])(noisy|gt|clean|real|mean)"
+                         r"(?![a-z0-9])")
+
+
+def pair_key(relative_path: str) -> str:
+  """What a pairs: file is matched by: its path in its folder without the
+  extension, case and the words noisy, gt, clean, real and mean."""
+  stem = os.path.splitext(relative_path)[0].lower().replace(os.sep, "/")
+  key = _PAIR_WORDS.sub("", stem)
+  return re.sub(r"[_\-. ]+", "_", key).strip("_") or stem
+
+
+def match_pairs(noisy_dir: str, clean_dir: str) -> list[tuple[str, str]]:
+  """(noisy file, clean file) of two folders, by pair_key; raises naming
+  files without a partner or sharing a key."""
+  keyed = []
+  for folder in (noisy_dir, clean_dir):
+    files = list_images(folder)
+    keys: dict[str, str] = {}
+    for f in files:
+      k = pair_key(os.path.relpath(f, folder))
+      if k in keys:
+        raise ValueError(f"pairs: {keys[k]} and {f} are matched by the same "
+                         f"name ({k!r}); rename one.")
+      keys[k] = f
+    keyed.append(keys)
+  noisy, clean = keyed
+  alone = ([f"{f} (noisy, no clean partner)" for k, f in noisy.items()
+            if k not in clean] +
+           [f"{f} (clean, no noisy partner)" for k, f in clean.items()
+            if k not in noisy])
+  if alone:
+    more = f" and {len(alone) - 5} more" if len(alone) > 5 else ""
+    raise ValueError(
+        f"pairs:{noisy_dir},{clean_dir}: files without a partner: "
+        f"{'; '.join(alone[:5])}{more}. Files are matched by name without "
+        "extension and the words noisy/gt/clean/real/mean; rename or remove "
+        "them.")
+  return [(noisy[k], clean[k]) for k in sorted(noisy)]
+
+
+def load_pairs(arg: str, channels: int, convert: bool,
+               advice: dict | None = None) -> PairedSource:
+  """The pairs:NOISY_DIR,CLEAN_DIR source (module docstring), every file
+  read up front; raises listing the files that cannot be used and the
+  pairs whose sizes differ."""
+  noisy_dir, _, clean_dir = arg.partition(",")
+  if not noisy_dir or not clean_dir:
+    raise ValueError(f"pairs:{arg}: give two folders, "
+                     "pairs:NOISY_DIR,CLEAN_DIR.")
+  name = f"pairs:{noisy_dir},{clean_dir}"
+  pairs = match_pairs(noisy_dir, clean_dir)
+  files = [f for pair in pairs for f in pair]
+  read = functools.partial(_read_for, channels=channels, convert=convert,
+                           advice=advice)
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    results = dict(zip(files, pool.map(read, files)))
+  bad = [(f, why) for f, (_, why) in results.items() if why]
+  bad += [(n, f"{results[n][0].shape[1]}x{results[n][0].shape[0]} pixels "
+              f"but its clean partner {c} is {results[c][0].shape[1]}x"
+              f"{results[c][0].shape[0]}")
+          for n, c in pairs if not (results[n][1] or results[c][1])
+          and results[n][0].shape != results[c][0].shape]
+  if bad:
+    raise ValueError(f"{name}: {len(bad)} file(s) cannot be used:\n"
+                     f"{_listing(bad)}\nRemove or replace them.")
+  return PairedSource(name, [results[c][0] for _, c in pairs],
+                      [results[n][0] for n, _ in pairs],
+                      [c for _, c in pairs], [n for n, _ in pairs])
 
 
 def load_tfds(arg: str, channels: int, convert: bool, data_dir: str | None):
@@ -430,11 +556,16 @@ def load_source(spec: str, data_cfg) -> Source:
                      "(RGB).")
   if kind == "embedded":
     return load_embedded(arg, channels)
+  advice = data_cfg.get("advice", None)
+  advice = dict(advice) if advice else None
   if kind == "folder":
     if not arg:
       raise ValueError("folder source needs a path: folder:PATH.")
     return load_folder(arg, channels, bool(data_cfg.convert_channels),
-                       bad_files)
+                       bad_files, advice)
+  if kind == "pairs":
+    return load_pairs(arg, channels, bool(data_cfg.convert_channels),
+                      advice)
   return load_tfds(arg, channels, bool(data_cfg.convert_channels),
                    data_cfg.tfds_data_dir)
 

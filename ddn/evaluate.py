@@ -2,12 +2,33 @@
 
   python -m ddn.evaluate --checkpoint=DIR --data=folder:../shared/data/BSD68 \
       --sigmas=15,25,50 --baselines=gaussian,median,nlm,bm3d --out=FILE.json
+  python -m ddn.evaluate --data=folder:CBSD68 --channels=3 --sigmas=25 \
+      --baselines=bm3d                        # colour: bm3d is bm3d_rgb
+  python -m ddn.evaluate --data=pairs:NOISY_DIR,CLEAN_DIR --baselines=bm3d
+
+--data sources (ddn.data): embedded[:train|:eval] (scikit-image's
+photographs), folder:PATH, tfds:NAME[:SPLIT], and pairs:NOISY_DIR,CLEAN_DIR:
+real noisy photographs scored against their clean ground truth (SIDD,
+PolyU and the like; files matched by name), with no synthetic noise.
 
 --checkpoint is a run's workdir or a shipped model (ddn.inference; default:
 at each σ the best shipped model, inference.best_shipped, which its records
 name); --baselines adds the classical methods of
 ddn.baselines, run on exactly the same noisy images. FILE.json gets the
-records and FILE.md the Markdown table (ddn.report).
+records and FILE.md the Markdown table (ddn.report); without --out the
+table is printed and nothing is written.
+
+Colour: --channels=3 scores RGB images; a gray model denoises them as
+ddn.denoise does (--colour=opponent: an opponent colour space, each channel
+by the model at its own σ; or per_channel), bm3d runs BM3D's bm3d_rgb.
+
+σ: --sigmas is the synthetic noise added to clean sources (default
+15,25,50) and what every method is told. A pairs source carries its own
+noise: with --sigmas the methods are told each given σ (one record per σ);
+without it each image's σ is estimated from its noisy version
+(colour.estimate_sigma) and told to every method (records "sigma": null,
+"sigma_estimated": true, each image's σ in per_image; gaussian/median
+widths tuned at the set's median estimate).
 
 Protocol: ddn.protocol (the one DnCNN/BM3D tables use; `seed` is --seed,
 default 0), and
@@ -39,7 +60,9 @@ import numpy as np
 
 from ddn import baselines as baselines_lib
 from ddn import checkpoint
+from ddn import colour as colour_lib
 from ddn import configs
+from ddn import data as data_lib
 from ddn import inference
 from ddn.methods import Method
 from ddn.methods import load_eval_source
@@ -54,25 +77,52 @@ from ddn import report
 from ddn import runtime
 
 
-def evaluate_methods(methods: list[Method], source, sigma: float,
-                     seed: int = 0, outputs: dict | None = None
-                     ) -> dict[str, dict]:
+class SigmaMethod(Method):
+  """A Method that can be told each image's σ: `for_sigma(s)` is its
+  function at noise σ = s (for sources whose σ is estimated per image)."""
+
+  def __init__(self, name: str, for_sigma: Callable[[float], Callable],
+               sigma: float | None, compiled: bool = False,
+               extra: dict | None = None):
+    super().__init__(name, for_sigma(sigma) if sigma is not None else None,
+                     compiled, extra)
+    self.for_sigma = for_sigma
+
+
+def evaluate_methods(methods: list[Method], source, sigma: float | None,
+                     seed: int = 0, outputs: dict | None = None,
+                     progress: bool = False) -> dict[str, dict]:
   """Runs the protocol for one σ over a source, every method on exactly the
   same noisy images; returns {method name: record (no keys data, method)}.
-  With `outputs` (a dict), outputs[method name] gets the list of outputs."""
+  A paired source (data.PairedSource) gives its own noisy images; σ None
+  (paired only) estimates each image's σ and tells it to every method
+  (SigmaMethod.for_sigma). With `outputs` (a dict), outputs[method name]
+  gets the list of outputs; `progress` shows a bar over the images."""
+  import tqdm  # pylint: disable=g-import-not-at-top
+  paired = isinstance(source, data_lib.PairedSource)
+  if sigma is None and not paired:
+    raise ValueError(f"{source.name}: a σ is needed to add noise to clean "
+                     "images; σ is estimated only for pairs: sources.")
   per_image = {m.name: [] for m in methods}
   seen = {m.name: set() for m in methods}
-  for i in range(len(source)):
+  bar = tqdm.tqdm(range(len(source)), desc=f"{source.name} σ="
+                  f"{'est.' if sigma is None else f'{sigma:g}'}",
+                  unit="image", leave=False, disable=not progress)
+  for i in bar:
     clean = np.asarray(source[i], np.float32)
-    noisy = protocol.noisy_version(clean, sigma, i, seed)
+    noisy = (np.asarray(source.noisy[i], np.float32) if paired else
+             protocol.noisy_version(clean, sigma, i, seed))
+    s = colour_lib.estimate_sigma(noisy) if sigma is None else None
     name = (os.path.basename(source.names[i]) if source.names
             else f"{source.name}[{i}]")
     for m in methods:
+      bar.set_postfix_str(m.name)
+      fn = m.for_sigma(s) if s is not None else m.fn
       if m.compiled and clean.shape not in seen[m.name]:
-        m.fn(noisy)  # compile outside the timing
+        fn(noisy)  # compile outside the timing
         seen[m.name].add(clean.shape)
       t0 = time.perf_counter()
-      out = np.asarray(m.fn(noisy))
+      out = np.asarray(fn(noisy))
       seconds = time.perf_counter() - t0
       est = protocol.quantise(out)
       scores = ev_psnr.score(out, clean)
@@ -80,23 +130,29 @@ def evaluate_methods(methods: list[Method], source, sigma: float,
         outputs.setdefault(m.name, []).append(est.astype(np.float32) / 255)
       per_image[m.name].append({
           "name": name, **scores, "seconds": seconds,
-          "megapixels": clean.shape[0] * clean.shape[1] / 1e6})
-  records = {}
-  for m in methods:
-    rows = per_image[m.name]
-    secs = sum(r["seconds"] for r in rows)
-    records[m.name] = {
-        "sigma": sigma,
-        "images": len(rows),
-        "psnr": float(np.mean([r["psnr"] for r in rows])),
-        "ssim": float(np.mean([r["ssim"] for r in rows])),
-        "seconds_per_image": float(secs / max(len(rows), 1)),
-        "megapixels_per_second": float(
-            sum(r["megapixels"] for r in rows) / max(secs, 1e-12)),
-        **m.extra,
-        "per_image": rows,
-    }
-  return records
+          "megapixels": clean.shape[0] * clean.shape[1] / 1e6,
+          **({"sigma": s} if s is not None else {})})
+  return {m.name: _record(m, per_image[m.name], sigma, paired)
+          for m in methods}
+
+
+def _record(m: Method, rows: list[dict], sigma: float | None,
+            paired: bool) -> dict:
+  """One method's record over a source (evaluate_methods)."""
+  secs = sum(r["seconds"] for r in rows)
+  return {
+      "sigma": sigma,
+      **({"noise": "real"} if paired else {}),
+      **({"sigma_estimated": True} if sigma is None else {}),
+      "images": len(rows),
+      "psnr": float(np.mean([r["psnr"] for r in rows])),
+      "ssim": float(np.mean([r["ssim"] for r in rows])),
+      "seconds_per_image": float(secs / max(len(rows), 1)),
+      "megapixels_per_second": float(
+          sum(r["megapixels"] for r in rows) / max(secs, 1e-12)),
+      **m.extra,
+      "per_image": rows,
+  }
 
 
 def evaluate(denoise: Callable[[np.ndarray], np.ndarray], source, sigma: float,
@@ -159,17 +215,40 @@ def warn_not_sampling(per_sigma: dict, samples: int) -> None:
              "(model.noise_input = 0), so every sample is the same.")
 
 
+DEFAULT_SIGMAS = (15.0, 25.0, 50.0)
+# What a source's errors tell the evaluate user to change (data.TRAIN_ADVICE).
+ADVICE = {
+    "channels": ("{kind} image ({n} channels) in a {channels}-channel "
+                 "evaluation; pass --channels={n} to score {kind} images (a "
+                 "gray model denoises colour ones in an opponent colour "
+                 "space, as ddn.denoise), or remove it"),
+    "bad_files": "Remove or replace them.",
+}
+
+
+def eval_source(spec: str, channels: int):
+  """The images of --data `spec` with `channels` channels, unconverted,
+  errors naming evaluate's flags."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  return data_lib.load_source(spec, ml_collections.ConfigDict(dict(
+      channels=channels, convert_channels=False, tfds_data_dir="",
+      advice=ADVICE)))
+
+
 def run(checkpoints: str | list[str] | None, data_specs: list[str],
-        sigmas: list[float], out: str, method: str = "", seed: int = 0,
-        baselines: list[str] = (), tune_data: str = "", tune_count: int = 16,
-        tile="auto", memory_mb: float = 1024.0, channels: int = 1,
-        realism_cfg=None, interpolate: list[float] = (),
-        ensemble: bool = False, samples: int = 1) -> list[dict]:
+        sigmas: list[float] | None, out: str | None, method: str = "",
+        seed: int = 0, baselines: list[str] = (), tune_data: str = "",
+        tune_count: int = 16, tile="auto", memory_mb: float = 1024.0,
+        channels: int | None = None, realism_cfg=None,
+        interpolate: list[float] = (), ensemble: bool = False,
+        samples: int = 1, colour: str = "opponent",
+        progress: bool = False) -> list[dict]:
   """Evaluates denoisers (`checkpoints`: workdirs or shipped models; None:
   at each σ the shipped model inference.best_shipped picks, named in its
   records; "none" for baselines only) and `baselines` on
   every (data, σ); writes OUT (JSON records) and OUT with .md (the Markdown
-  table). Methods are named `method` (default "ddn") for one checkpoint,
+  table), or with `out` None prints the table. Methods are named `method`
+  (default "ddn") for one checkpoint,
   "ddn <name>" for several. With `realism_cfg` (a config.eval.realism
   group), every record gets the realism test of ddn.realism, judges trained
   on `tune_data`, and calibration records are added per (data, σ).
@@ -178,14 +257,24 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
   `ensemble`, every denoiser averages its 8 flipped and rotated passes
   (inference.self_ensemble). `samples` = N: a G that samples
   (model.noise_input > 0) is the mean of N samples (N = 1: one sample);
-  other models ignore it, with a warning."""
+  other models ignore it, with a warning. `channels` (default the model's,
+  else 1): 3 with a gray model scores colour images in `colour` mode
+  (colour.MODES). `sigmas` None: DEFAULT_SIGMAS, and for pairs: sources σ
+  estimated per image (module docstring)."""
+  specs = data_lib.join_pairs(data_specs)
+  estimated = not sigmas and any(data_lib.parse_source(s)[0] == "pairs"
+                                 for s in specs)
   per_sigma, denoiser = denoisers_per_sigma(
-      checkpoints, method, sigmas, bool(baselines), interpolate,
+      checkpoints, method, list(sigmas or DEFAULT_SIGMAS) + (
+          [None] if estimated else []), bool(baselines), interpolate,
       tile=tile, memory_mb=memory_mb, ensemble=ensemble, samples=samples)
   warn_not_sampling(per_sigma, samples)
-  if denoiser is not None:
-    channels = denoiser.channels
-  sources = [(spec, load_eval_source(spec, channels)) for spec in data_specs]
+  channels = check_channels(denoiser, channels, colour)
+  sources = [(spec, eval_source(spec, channels)) for spec in specs]
+  if realism_cfg is not None and any(
+      isinstance(src, data_lib.PairedSource) for _, src in sources):
+    raise ValueError("--realism adds its own noise to clean images; it does "
+                     "not score pairs: sources.")
   tune_spec = tune_data or default_tune_data(denoiser)
   tuning = None
   if any(b in baselines_lib.GRIDS for b in baselines):
@@ -200,36 +289,96 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
     realism_cfg = few_images_tile(realism_cfg, judging, bool(tune_data))
   records, widths = [], {}
   for spec, source in sources:
-    for sigma in sigmas:
-      methods = [Method(name, d.at(sigma), compiled=True, extra={
-          "checkpoint": d.name, "checkpoint_step": d.step, "tile": str(tile),
-          "ensemble": bool(ensemble),
-          **({"samples": d.samples} if d.noise_input else {})})
-                 for name, d in per_sigma[sigma].items()]
-      for b in baselines:
-        if b in baselines_lib.GRIDS and (b, sigma) not in widths:
-          widths[b, sigma] = baselines_lib.tune(b, sigma, tuning[1])
-        methods.append(baseline_method(b, sigma, widths.get((b, sigma)),
-                                       tuning))
+    for sigma in source_sigmas(source, sigmas):
+      methods = methods_at(sigma, per_sigma, baselines, tuning, widths,
+                           source, dict(tile=tile, ensemble=ensemble),
+                           colour if channels == 3 else None)
       outputs = {} if judging else None
       for name, rec in evaluate_methods(methods, source, sigma, seed,
-                                        outputs).items():
+                                        outputs, progress).items():
         rec = {"data": spec, "method": name, **rec}
         records.append(rec)
-        print(f"{name:>8s}  {spec}  σ={sigma:g}  PSNR {rec['psnr']:.2f} dB  "
-              f"SSIM {rec['ssim']:.4f}  {rec['seconds_per_image']:.3f} s/image "
-              f"{rec['megapixels_per_second']:.2f} MP/s "
-              f"({rec['images']} images)", flush=True)
+        print(console_line(rec), flush=True)
       if judging:
         records += judge_methods(methods, records[-len(methods):], outputs,
                                  judging, realism_cfg, spec, source, sigma,
                                  seed)
-      write_json(records, out)  # after every σ: a killed run keeps its part
-  md = os.path.splitext(out)[0] + ".md"
-  with open(md + ".tmp", "w") as f:
-    f.write(report.table(records) + "\n")
-  os.replace(md + ".tmp", md)
+      if out:
+        write_json(records, out)  # after every σ: a killed run keeps its part
+  if out:
+    md = os.path.splitext(out)[0] + ".md"
+    with open(md + ".tmp", "w") as f:
+      f.write(report.table(records) + "\n")
+    os.replace(md + ".tmp", md)
+  else:
+    print("\n" + report.table(records), flush=True)
   return records
+
+
+def check_channels(denoiser, channels: int | None, colour: str) -> int:
+  """The evaluation's channel count: `channels`, else the model's, else 1;
+  refuses gray images for a colour model and an unknown colour mode."""
+  if colour not in colour_lib.MODES:
+    raise ValueError(f"--colour={colour}: give "
+                     f"{' or '.join(colour_lib.MODES)}.")
+  model = denoiser.channels if denoiser is not None else None
+  channels = int(channels or model or 1)
+  if channels not in (1, 3):
+    raise ValueError(f"--channels={channels}: give 1 (gray) or 3 (RGB).")
+  if model == 3 and channels == 1:
+    raise ValueError(f"{denoiser.name} is a colour model: it scores colour "
+                     "images only (--channels=3).")
+  return channels
+
+
+def source_sigmas(source, sigmas: list[float] | None) -> list:
+  """The σ values a source is scored at: the given ones; else a pairs:
+  source's estimated per image (None), a clean source's DEFAULT_SIGMAS."""
+  if sigmas:
+    return list(sigmas)
+  return ([None] if isinstance(source, data_lib.PairedSource)
+          else list(DEFAULT_SIGMAS))
+
+
+def methods_at(sigma: float | None, per_sigma: dict, baselines, tuning,
+               widths: dict, source, info: dict,
+               colour: str | None) -> list[Method]:
+  """The methods of one (source, σ): the denoisers of per_sigma[σ] (gray
+  ones on colour images in `colour` mode), then the baselines, widths
+  tuned once per σ (σ None: at the source's median estimated σ)."""
+  methods = []
+  for name, d in per_sigma[sigma].items():
+    def at(s, d=d):
+      if colour and d.channels == 1:
+        return lambda x: colour_lib.denoise_rgb(d.at, x, s, colour)
+      return d.at(s)
+    methods.append(SigmaMethod(name, at, sigma, compiled=True, extra={
+        "checkpoint": d.name, "checkpoint_step": d.step,
+        "tile": str(info["tile"]), "ensemble": bool(info["ensemble"]),
+        **({"colour": colour} if colour and d.channels == 1 else {}),
+        **({"samples": d.samples} if d.noise_input else {})}))
+  tune_at = sigma
+  if sigma is None and any(b in baselines_lib.GRIDS for b in baselines):
+    tune_at = float(round(np.median([colour_lib.estimate_sigma(n)
+                                     for n in source.noisy])))
+  for b in baselines:
+    if b in baselines_lib.GRIDS and (b, tune_at) not in widths:
+      widths[b, tune_at] = baselines_lib.tune(b, tune_at, tuning[1])
+    methods.append(baseline_method(b, sigma, widths.get((b, tune_at)),
+                                   tuning, tune_at))
+  return methods
+
+
+def console_line(rec: dict) -> str:
+  """One record on the console: method (and model), set, σ, the scores."""
+  name, model = rec["method"], rec.get("checkpoint")
+  model = os.path.basename(os.path.normpath(str(model))) if model else ""
+  if model and model not in name:
+    name += f" ({model})"
+  sigma = "est." if rec["sigma"] is None else f"{rec['sigma']:g}"
+  return (f"{name:>8s}  {rec['data']}  σ={sigma}  PSNR {rec['psnr']:.2f} dB  "
+          f"SSIM {rec['ssim']:.4f}  {rec['seconds_per_image']:.3f} s/image "
+          f"{rec['megapixels_per_second']:.2f} MP/s ({rec['images']} images)")
 
 
 def denoisers_per_sigma(checkpoints, method: str, sigmas: list[float],
@@ -280,11 +429,17 @@ def load_denoisers(checkpoints, method: str, need: bool, **kw) -> dict:
   return denoisers
 
 
-def baseline_method(name: str, sigma: float, width, tuning) -> Method:
-  extra = {"params": ({"width": width, "tuned_on": tuning[0],
-                       "tune_images": len(tuning[1])}
-                      if width is not None else {"sigma": sigma})}
-  return Method(name, baselines_lib.make(name, sigma, width), extra=extra)
+def baseline_method(name: str, sigma: float | None, width, tuning,
+                    tuned_at: float | None = None) -> Method:
+  """A baseline at σ (None: told each image's estimated σ); `width` tuned
+  at σ `tuned_at` (default σ)."""
+  params = ({"width": width, "tuned_on": tuning[0],
+             "tune_images": len(tuning[1])} if width is not None
+            else {"sigma": sigma})
+  if width is not None and tuned_at != sigma and tuned_at is not None:
+    params["tuned_at_sigma"] = tuned_at
+  return SigmaMethod(name, lambda s: baselines_lib.make(name, s, width),
+                     sigma, extra={"params": params})
 
 
 def realism_tuning(spec: str, channels: int, cfg,
@@ -366,11 +521,17 @@ def define_flags():
                     "best shipped model, inference.best_shipped); 'none': "
                     "baselines only. A workdir whose name holds commas "
                     "(ddn.sweep's runs) is one model when it exists.")
-  flags.DEFINE_list("data", None, "Sources, e.g. "
-                    "folder:../shared/data/Set12,folder:../shared/data/BSD68")
-  flags.DEFINE_string("sigmas", "15,25,50", "σ values (0-255 scale).")
+  flags.DEFINE_list("data", None, "Image sources, comma-separated: "
+                    f"{data_lib.SOURCE_SYNTAX} (real noisy images and their "
+                    "ground truth), e.g. folder:../shared/data/Set12,"
+                    "folder:../shared/data/BSD68.")
+  flags.DEFINE_string("sigmas", None, "σ values (0-255 scale): the noise "
+                      "added to clean sources and told to every method "
+                      "(default 15,25,50); pairs: sources are told them, "
+                      "and without them each image's σ is estimated.")
   flags.DEFINE_string("out", None, "Output JSON file (the table goes beside "
-                      "it, .md).")
+                      "it, .md); without it the table is printed and "
+                      "nothing is written.")
   flags.DEFINE_string("method", "", "The denoiser's name in the records "
                       "(default ddn; several checkpoints: 'ddn <name>').")
   flags.DEFINE_list("baselines", [], "Also evaluate these, on the same noisy "
@@ -382,7 +543,14 @@ def define_flags():
   flags.DEFINE_string("tile", "auto", "Tile core size in pixels, 'auto' "
                       "(whole image when it fits --memory_mb) or 'none'.")
   flags.DEFINE_float("memory_mb", 1024.0, "tile=auto: working-memory budget.")
-  flags.DEFINE_integer("channels", 1, "--checkpoint=none: image channels.")
+  flags.DEFINE_integer("channels", None, "Image channels: 1 gray, 3 colour "
+                       "(default: the model's; --checkpoint=none: 1). A gray "
+                       "model scores colour images as ddn.denoise denoises "
+                       "them (--colour); bm3d is then bm3d_rgb.")
+  flags.DEFINE_enum("colour", "opponent", list(colour_lib.MODES),
+                    "--channels=3 with a gray model: opponent colour space "
+                    "(each channel at its own σ) or per_channel (R, G, B at "
+                    "σ).")
   flags.DEFINE_integer("seed", 0, "Noise seed base (see protocol).")
   flags.DEFINE_bool("realism", False, "Also run the realism test "
                     "(ddn.realism: fresh judges' AUC with a 95% interval, "
@@ -409,7 +577,7 @@ def define_flags():
                        "(1: one realistic sample; more walk towards the MSE "
                        "estimate; N x the time). Other models ignore it, "
                        "with a warning.")
-  flags.mark_flags_as_required(["data", "out"])
+  flags.mark_flags_as_required(["data"])
 
 
 def realism_flags(f):
@@ -431,15 +599,18 @@ def main(argv):
   runtime.setup()
   try:
     f = flags.FLAGS
-    run(f.checkpoint, f.data, parse_sigmas(f.sigmas), f.out, f.method,
-        f.seed, baselines_lib.parse(f.baselines), f.tune_data,
+    run(f.checkpoint, f.data,
+        parse_sigmas(f.sigmas) if f.sigmas is not None else None, f.out,
+        f.method, f.seed, baselines_lib.parse(f.baselines), f.tune_data,
         f.tune_images, f.tile, f.memory_mb, f.channels, realism_flags(f),
-        [float(a) for a in f.interpolate], f.ensemble, f.samples)
+        [float(a) for a in f.interpolate], f.ensemble, f.samples, f.colour,
+        progress=True)
   except ValueError as e:  # bad input: one clear line, no usage dump
     sys.exit(f"ddn.evaluate: {e}")
-  print(f"wrote {f.out} and {os.path.splitext(f.out)[0]}.md")
+  if f.out:
+    print(f"wrote {f.out} and {os.path.splitext(f.out)[0]}.md")
 
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  app.run(main, flags_parser=runtime.parse_flags)

@@ -15,7 +15,24 @@ _ORDER = ("gaussian", "median", "nlm", "bm3d")
 
 
 def _set_name(data: str) -> str:
-  return os.path.basename(data.split(":", 1)[-1].rstrip("/")) or data
+  """A source's short name: its folder's (pairs: their common folder's, or
+  both)."""
+  kind, _, rest = data.partition(":")
+  if kind == "pairs":
+    dirs = [os.path.normpath(d) for d in rest.split(",", 1)]
+    common = os.path.basename(os.path.commonpath(dirs)) if len(dirs) == 2 and (
+        os.path.isabs(dirs[0]) == os.path.isabs(dirs[1])) else ""
+    return (f"{common} pairs" if common else
+            "+".join(os.path.basename(d) for d in dirs))
+  return os.path.basename(rest.rstrip("/")) or data
+
+
+def _sigma_order(s) -> tuple:
+  return (s is None, s or 0.0)  # estimated per image (pairs) last
+
+
+def _sigma_label(s) -> str:
+  return "σ est." if s is None else f"σ={s:g}"
 
 
 def table(records: list[dict]) -> str:
@@ -24,12 +41,12 @@ def table(records: list[dict]) -> str:
   when records carry the realism test, realism_table()."""
   realism = realism_table(records)
   records = [r for r in records if not r.get("calibration")]
-  sigmas = sorted({r["sigma"] for r in records})
+  sigmas = sorted({r["sigma"] for r in records}, key=_sigma_order)
   order = lambda m: (_ORDER.index(m) + 1 if m in _ORDER else 0, m)
   sets = list(dict.fromkeys(r["data"] for r in records))
   rows = sorted({(r["method"], r["data"]) for r in records},
                 key=lambda md: (sets.index(md[1]), order(md[0])))
-  head = ("| set | method | " + " | ".join(f"σ={s:g}" for s in sigmas) +
+  head = ("| set | method | " + " | ".join(map(_sigma_label, sigmas)) +
           " | MP/s |")
   lines = ["PSNR (dB) / SSIM / seconds per image; MP/s: megapixels per "
            "second over the set's σ values.", "",
