@@ -1,11 +1,11 @@
 """ddn's autoencoder vs the same network in PyTorch, on CPU.
 
-Builds ddn's default denoiser (`ddn.configs.defaults("autoencoder")`: a U-Net with
-features (32, 64, 128), 2 convs per level, 3x3 kernels, 2x2 stride-2
-transposed-conv upsampling, ReLU, residual output, 1 channel) and the same
-architecture in torch.nn (NCHW), copies the same weights into both, checks
-that they agree, and then times, alternating ddn and PyTorch rep by rep
-(medians reported). Agreement: forward outputs that differ by more than
+Builds ddn's default denoiser (`ddn.configs.defaults("autoencoder")`: a
+U-Net with features (32, 64, 128), 2 convs per level, 3x3 kernels, 2x2
+stride-2 transposed-conv upsampling, ReLU, residual output, 1 channel) and
+the same architecture in torch.nn (NCHW), copies the same weights into both,
+checks that they agree, and then times, alternating ddn and PyTorch rep by
+rep (medians reported). Agreement: forward outputs that differ by more than
 FWD_TOL stop the run (the networks are not the same); the gradients are
 reported per layer against a float64 reference, and one beyond its
 allowance is a warning, not a stop (--strict_grads makes it one): float32
@@ -417,16 +417,15 @@ def main():
     print(f"warning: 1-min load average {load:.2f} before starting: other "
           "processes are using the CPU; measure on a quiet machine.")
 
-  # configs.defaults(task) is the registry's form; autoencoder() the older.
-  config = (configs.defaults("autoencoder") if hasattr(configs, "defaults")
-            else configs.defaults("autoencoder"))
+  config = configs.defaults("autoencoder")
   config.data.batch_size = a.batch
   config.data.crop = a.crop
   setup = train.Setup(config)  # raises if the batch does not split over devices
   task = tasks.build(config, setup)
   model, spec = task.model, task.noise_spec
   if spec.kinds != ("gaussian",) or spec.blind:
-    sys.exit("vs_pytorch: the torch step implements fixed-σ gaussian noise only")
+    sys.exit("vs_pytorch: the torch step implements fixed-σ gaussian noise "
+             "only")
   weights = (float(config.loss.ssd_weight), float(config.loss.l1_weight))
   mf = (lambda t: t.contiguous(memory_format=torch.channels_last)
         if a.channels_last else t)
