@@ -10,13 +10,13 @@
   python launch.py --config=experiments/ae.py --workdir=DIR \
       --config.data.train=folder:../shared/data/Train400 --config.optim.lr=1e-4
 
-The config is locked: an unknown or mistyped `--config.x.y` fails at once.
-Rerunning the same command resumes from the workdir's latest intact
-checkpoint, exactly (README "Guarantees"). SIGTERM (preemption) or Ctrl-C
-finishes the current step, checkpoints it and exits 0; send it twice to stop
-at once.
+The config is locked: an unknown or mistyped `--config.x.y` fails at once,
+naming the field it most likely means (docs/training.md). Rerunning the
+same command resumes from the workdir's latest intact checkpoint, exactly
+(docs/guarantees.md). SIGTERM (preemption) or Ctrl-C finishes the current
+step, checkpoints it and exits 0; send it twice to stop at once.
 
-Several hosts (a TPU pod slice; README "Scaling up"): the same command on
+Several hosts (a TPU pod slice; docs/scaling.md): the same command on
 every host, with --distributed (JAX finds the TPU, SLURM or Open MPI
 cluster), or with --coordinator=HOST:PORT --num_processes=N --process_id=I
 elsewhere. $DDN_DISTRIBUTED=1, $DDN_COORDINATOR, $DDN_NUM_PROCESSES and
@@ -76,11 +76,12 @@ def env_int(name: str, default: int) -> int:
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing, where a --config.x.y naming no field of the config
-  (ml_collections raises KeyError or AttributeError) is one clear error, as
-  other bad flags are."""
+  """absl's flag parsing, where --help exits 0 and a --config.x.y naming no
+  field of the config (ml_collections raises KeyError or AttributeError) is
+  one clear error, as other bad flags are, with the field it most likely
+  means."""
   try:
-    return app.parse_flags_with_usage(argv)
+    return runtime.parse_flags(argv)
   except (AttributeError, KeyError) as e:
     while e.args and isinstance(e.args[0], Exception):
       e = e.args[0]
@@ -93,8 +94,34 @@ def parse_flags(argv: list[str]) -> list[str]:
       named = [f"--config.{path.group(1)}"]
     elif key:
       named = [a for a in named if key.group(1) in a.split(".")] or named
+    if len(named) == 1 and "did you mean" not in detail.lower():
+      detail += suggestion(argv, named[0])
     sys.exit(f"ddn: {', '.join(named) or '--config'}: no such field in the "
              f"config: {detail}")
+
+
+def suggestion(argv: list[str], override: str) -> str:
+  """' Did you mean --config.x.y?' for a mistyped `override`
+  (--config.x.y), the config built as --config says; '' when nothing is
+  close or the config cannot be built."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  from ddn import config_check  # pylint: disable=g-import-not-at-top
+  spec = [a.partition("=")[2] for a in argv[1:] if a.startswith("--config=")]
+  *group, key = override.removeprefix("--config.").split(".")
+  try:
+    path, _, arg = spec[-1].partition(":")
+    module_spec = importlib.util.spec_from_file_location("experiment", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    node = module.get_config(arg or None)
+    for g in group:
+      node = node[g]
+    names = list(node.keys())
+  except Exception:  # pylint: disable=broad-except  # no hint, same error
+    return ""
+  close = config_check.suggest(key, names)
+  return (f" Did you mean --config.{'.'.join([*group, close[0]])}?" if close
+          else "")
 
 
 def main(argv):

@@ -120,12 +120,34 @@ def _compare(config, defaults, prefix: str, task: str,
   return problems
 
 
+# Names other code bases give the fields, that difflib cannot match.
+SYNONYMS = {"learning_rate": "lr", "lr_rate": "lr", "bs": "batch_size",
+            "batch": "batch_size", "crop_size": "crop", "patch_size": "crop",
+            "epochs": "total_images", "steps": "total_images"}
+
+
+def suggest(key: str, names: list[str]) -> list[str]:
+  """The field of `names` a mistyped `key` most likely means ([] if none):
+  a known synonym (SYNONYMS), a close spelling (difflib), the initials of
+  its words (learning_rate -> lr) or a name it contains or is contained
+  in."""
+  initials = "".join(w[:1] for w in key.lower().split("_") if w)
+  for found in ([SYNONYMS.get(key.lower())],
+                difflib.get_close_matches(key, names, n=1, cutoff=0.6),
+                [initials],
+                [n for n in names if len(min(n, key, key=len)) >= 3 and (
+                    n in key or key in n)]):
+    hits = [n for n in found if n in names]
+    if hits:
+      return hits[:1]
+  return []
+
+
 def _unknown(path: str, key: str, siblings: list[str], task: str,
              all_paths: list[str]) -> str:
   group = path.rpartition(".")[0]
   parent = f"config.{group}." if group else "config."
-  close = [parent + c for c in
-           difflib.get_close_matches(key, siblings, n=1, cutoff=0.6)]
+  close = [parent + c for c in suggest(key, siblings)]
   if not close:  # the right name in another group, e.g. config.lr
     close = ["config." + p for p in all_paths if p.rpartition(".")[2] == key]
   msg = f"config.{path}: not a field of the {task} config"

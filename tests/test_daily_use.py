@@ -391,11 +391,13 @@ def test_loading_a_run_read_only_gives_no_orbax_warnings(tmp_path, caplog):
 # --help.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command,expect", [
     (["-m", "ddn.denoise"], ["--overwrite", "--skip_existing"]),
     (["-m", "ddn.evaluate"], ["pairs:NOISY_DIR,CLEAN_DIR", "folder:PATH",
                               "tfds:NAME[:SPLIT]", "embedded[:train|:eval]",
                               "without it the table is printed"]),
+    (["launch.py"], ["docs/guarantees.md", "docs/scaling.md"]),
 ])
 def test_help_exits_zero(command, expect):
   r = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT,
@@ -404,3 +406,30 @@ def test_help_exits_zero(command, expect):
   words = " ".join(r.stdout.split())  # absl wraps the help text
   for text in expect:
     assert text in words, r.stdout
+  assert 'README "' not in words  # sections that are now docs/ files
+
+
+def test_a_mistyped_field_gets_the_one_it_means():
+  from ddn import config_check, configs
+  optim = list(configs.defaults("autoencoder").optim.keys())
+  data = list(configs.defaults("autoencoder").data.keys())
+  assert config_check.suggest("learning_rate", optim) == ["lr"]
+  assert config_check.suggest("lrr", optim) == ["lr"]
+  assert config_check.suggest("batch", data) == ["batch_size"]
+  assert config_check.suggest("crop_size", data) == ["crop"]
+  assert config_check.suggest("colour_space", optim) == []
+  c = configs.defaults("autoencoder")
+  c.optim.learning_rate = 1e-3
+  with pytest.raises(ValueError, match=r"config.optim.learning_rate: not a "
+                     r"field .*did you mean config.optim.lr\?"):
+    config_check.validate(c)
+
+
+@pytest.mark.slow
+def test_launch_names_the_field_a_mistyped_override_means(tmp_path):
+  r = subprocess.run(
+      [sys.executable, "launch.py", "--config=experiments/ae.py:smoke",
+       f"--workdir={tmp_path}", "--config.optim.learning_rate=1e-3"],
+      cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert r.returncode == 1
+  assert r.stderr.strip().endswith("Did you mean --config.optim.lr?")
