@@ -388,6 +388,58 @@ def test_loading_a_run_read_only_gives_no_orbax_warnings(tmp_path, caplog):
 
 
 # ----------------------------------------------------------------------------
+# The Colab notebook's install and accelerator cells (the whole notebook
+# runs in tests/test_scale.py).
+
+
+def _notebook_cell(starts: str) -> str:
+  import nbformat  # pylint: disable=g-import-not-at-top
+  nb = nbformat.read(os.path.join(ROOT, "notebooks", "ddn_colab.ipynb"),
+                     as_version=4)
+  [cell] = [c.source for c in nb.cells
+            if c.cell_type == "code" and c.source.startswith(starts)]
+  return cell
+
+
+def test_notebook_install_keeps_the_runtimes_jax(tmp_path, monkeypatch):
+  import importlib.util
+  import jax
+  cell = _notebook_cell("# Install ddn")
+  real_find_spec, calls = importlib.util.find_spec, []
+  monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (
+      None if name == "ddn" else real_find_spec(name, *a)))
+  monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append(
+      args) or subprocess.CompletedProcess(args, 0))
+  monkeypatch.chdir(tmp_path)  # not a clone, no DDN_REPO: a clear stop
+  with pytest.raises(RuntimeError, match="set DDN_REPO"):
+    exec(cell, {"DDN_REPO": ""})  # pylint: disable=exec-used
+  assert not calls
+  monkeypatch.chdir(os.path.join(ROOT, "notebooks"))  # inside the clone
+  monkeypatch.setattr(sys, "path", list(sys.path))
+  scope = {"DDN_REPO": ""}
+  exec(cell, scope)  # pylint: disable=exec-used
+  [pip] = calls
+  assert pip[-4:-2] == ["-e", ROOT] and pip[-2] == "-c"
+  pins = open(pip[-1]).read().split()
+  assert f"jax=={jax.__version__}" in pins and any(
+      p.startswith("jaxlib==") for p in pins)
+  assert str(scope["ROOT"]) == ROOT
+
+
+def test_notebook_stops_on_the_wrong_accelerator(monkeypatch):
+  from ddn import runtime
+  cell = _notebook_cell("# JAX:")
+  monkeypatch.setattr(runtime, "setup", lambda: None)
+  monkeypatch.setattr(logging, "basicConfig", lambda **kw: None)
+  with pytest.raises(RuntimeError, match=r"JAX found 'cpu', not the 'tpu' "
+                     r"this notebook expects: choose Runtime -> Change "
+                     r"runtime type -> TPU"):
+    exec(cell, {"EXPECT": "tpu", "sys": sys})  # pylint: disable=exec-used
+  for expect in ("cpu", "any"):
+    exec(cell, {"EXPECT": expect, "sys": sys})  # pylint: disable=exec-used
+
+
+# ----------------------------------------------------------------------------
 # --help.
 
 
