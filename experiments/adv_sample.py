@@ -17,15 +17,18 @@ training starts from exactly gray-s50's function and learns to use z.
 
 Command (needs ../shared/data):
   python launch.py --config=experiments/adv_sample.py --workdir=runs/adv_sample
-Cost on a 2-core CPU: adv_s50's 11 minutes with every G step four times as
-large (G sees 4 x 32 crops per step, D sees 4 x 32 samples): expect about
-half an hour (not yet measured on the full run; see the smoke run's steps/s).
+Cost on a 2-core CPU (AMD EPYC, shared, load average 5-7; one step each,
+batch 32 of 48 px): a D step 3.2 s, a G step 3.3 s with one sample and
+22 s with four (11 s with two), so an iteration (two D steps, one G step)
+costs about 2.9 times adv_s50's: expect about 30 minutes where adv_s50
+takes 11. Not yet measured on the whole run.
 Then the perception-distortion curve of the one model, N samples averaged:
   python -m ddn.evaluate --checkpoint=runs/adv_sample \
     --data=folder:../shared/data/BSD68 --sigmas=50 --samples=N \
     --realism --tune_data=folder:../shared/data/Train400 \
     --out=runs/adv_sample/bsd68_nN.json      # N in 1, 2, 4, 8, 32
-Smoke run (seconds; G keeps gray-s50's size):
+Smoke run (2-4 minutes on that loaded CPU, the final realism evaluation
+included; G keeps gray-s50's size, so init_from's grown start is tested):
   python launch.py --config=experiments/adv_sample.py:smoke \
     --workdir=/tmp/adv_sample_smoke
 """
