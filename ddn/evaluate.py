@@ -494,9 +494,10 @@ def judge_methods(methods: list[Method], records: list[dict], outputs: dict,
   """Adds the realism test (ddn.realism) to each method's record (in
   place) and returns the calibration records of this (data, σ)."""
   tune = tuning[1]
-  spec = ev_realism.gaussian(sigma)
+  noise = ev_realism.gaussian(sigma)
   meter = realism.Meter(ev_realism.realism_data(
-      tune, ev_base.noisy_images(source, spec, seed), spec, seed), cfg, seed)
+      tune, ev_base.noisy_images(source, noise, seed), noise, seed), cfg,
+      seed)
   for m, rec in zip(methods, records):
     r = meter.judge_fn(m.fn, test_out=outputs[m.name])
     rec.update(realism.record_fields(r), realism_tuned_on=tuning[0])
@@ -507,7 +508,7 @@ def judge_methods(methods: list[Method], records: list[dict], outputs: dict,
   for name, r in meter.calibrate(width).items():
     calibration.append({"data": spec, "sigma": sigma, "calibration": True,
                         "method": f"calibration: clean vs {name}",
-                        "images": len(clean), "realism_tuned_on": tuning[0],
+                        "images": len(source), "realism_tuned_on": tuning[0],
                         **realism.record_fields(r)})
     print(f"calibration, clean vs {name}: {realism.describe(r)}", flush=True)
   return calibration
