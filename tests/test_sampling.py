@@ -193,6 +193,15 @@ def test_samples_need_a_g_that_samples(tmp_path):
   assert not (tmp_path / "run").exists()
 
 
+def test_the_autoencoder_task_refuses_a_g_that_samples(tmp_path):
+  c = configs.apply_args(configs.defaults("autoencoder"), "smoke")
+  c.model.noise_input = 2
+  with pytest.raises(ValueError, match="noise_input=2: a G that samples is "
+                     "trained adversarially"):
+    train.train_and_evaluate(c, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
+
+
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
   """A smoke adversarial run of a G with 2 z channels, 2 samples per crop."""

@@ -44,6 +44,12 @@ class AutoencoderTask(base.Task):
     if config.eval.max_images <= 0:
       raise ValueError(f"config.eval.max_images={config.eval.max_images}: "
                        "validation needs at least 1 image, e.g. 4.")
+    if config.model.get("noise_input", 0):
+      raise ValueError(
+          f"config.model.noise_input={config.model.noise_input}: a G that "
+          "samples is trained adversarially (config.task='adversarial', "
+          "experiments/adv_sample.py); on reconstruction alone it would learn "
+          "to ignore z. Set it to 0 here.")
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate(config.loss)
     self.model = models.from_config(config.model, int(config.data.channels),
