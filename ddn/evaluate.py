@@ -219,9 +219,8 @@ DEFAULT_SIGMAS = (15.0, 25.0, 50.0)
 # What a source's errors tell the evaluate user to change (data.TRAIN_ADVICE).
 ADVICE = {
     "channels": ("{kind} image ({n} channels) in a {channels}-channel "
-                 "evaluation; pass --channels={n} to score {kind} images (a "
-                 "gray model denoises colour ones in an opponent colour "
-                 "space, as ddn.denoise), or remove it"),
+                 "evaluation; pass --channels={n} to score {kind} images, "
+                 "or remove it"),
     "bad_files": "Remove or replace them.",
 }
 
@@ -275,9 +274,11 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
       isinstance(src, data_lib.PairedSource) for _, src in sources):
     raise ValueError("--realism adds its own noise to clean images; it does "
                      "not score pairs: sources.")
-  tune_spec = tune_data or default_tune_data(denoiser)
+  tuned = any(b in baselines_lib.GRIDS for b in baselines)
+  tune_spec = tune_data or (default_tune_data(denoiser)
+                            if tuned or realism_cfg is not None else "")
   tuning = None
-  if any(b in baselines_lib.GRIDS for b in baselines):
+  if tuned:
     tuning = tune_images(tune_spec, channels, tune_count,
                          [s for _, s in sources])
     print(f"baseline widths tuned on {len(tuning[1])} images of "
