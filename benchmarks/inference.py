@@ -28,9 +28,9 @@ BSD68 = os.path.join(ROOT, "..", "shared", "data", "BSD68")
 
 def photos(n: int) -> tuple[list[np.ndarray], str]:
   """n gray 321x481 photographs in [0, 1] (landscape), and where from."""
-  from ddn import evaluate  # pylint: disable=g-import-not-at-top
+  from ddn import methods  # pylint: disable=g-import-not-at-top
   if os.path.isdir(BSD68):
-    src = evaluate.load_eval_source(f"folder:{BSD68}", 1)
+    src = methods.load_eval_source(f"folder:{BSD68}", 1)
     out = []
     for i in range(len(src)):
       img = src[i]

@@ -18,6 +18,7 @@ import numpy as np
 from ddn import configs
 from ddn import evaluate
 from ddn import inference
+from ddn import methods
 from ddn import protocol
 from ddn import realism
 
@@ -29,7 +30,7 @@ def main(specs):
   d = inference.load("gray-blind")
   tune = evaluate.realism_tuning(f"folder:{DATA}/Train400", 1,
                                  configs.realism(), [])[1]
-  src = evaluate.load_eval_source(f"folder:{DATA}/BSD68", 1)
+  src = methods.load_eval_source(f"folder:{DATA}/BSD68", 1)
   test = [np.asarray(src[i], np.float32) for i in range(0, len(src), 2)]
   data = realism.Data(
       tune, [protocol.noisy_version(c, SIGMA, i, realism.REALISM_SEED)

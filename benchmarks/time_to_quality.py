@@ -7,12 +7,14 @@
 Three contenders, trained one after another (never at once) for --minutes of
 training wall clock each, on this machine and the same data:
 
-  ddn          ddn's default denoiser and recipe (`configs.defaults("autoencoder")`: the
-               U-Net, a·SSD + b·L1, Adam with the warm-up + cosine schedule
-               over config.train.total_images, or --total_images), trained by
-               ddn's jitted data-parallel step (`ae_task.make_ae_train_step`
-               via tasks, as `ddn.train` runs it), one XLA host device per
-               core (`runtime.configure_cpu_devices`, by importing
+  ddn          ddn's default denoiser and recipe
+               (`configs.defaults("autoencoder")`: the U-Net, a·SSD + b·L1,
+               Adam with the warm-up + cosine schedule over
+               config.train.total_images, or --total_images), trained by
+               ddn's jitted data-parallel step
+               (`ddn.tasks.autoencoder.make_ae_train_step` via tasks, as
+               `ddn.train` runs it), one XLA host device per core
+               (`runtime.configure_cpu_devices`, by importing
                benchmarks/vs_pytorch.py).
   torch-same   the same U-Net (vs_pytorch.TorchAutoencoder), started from the
                same initial parameters as ddn, the same loss, Adam
@@ -106,7 +108,7 @@ from torch import nn as tnn  # pylint: disable=g-import-not-at-top
 
 from ddn import configs  # pylint: disable=g-import-not-at-top
 from ddn import data as data_lib  # pylint: disable=g-import-not-at-top
-from ddn import evaluate  # pylint: disable=g-import-not-at-top
+from ddn import methods  # pylint: disable=g-import-not-at-top
 from ddn import parallel  # pylint: disable=g-import-not-at-top
 from ddn import plots  # pylint: disable=g-import-not-at-top
 # After ddn.plots, which selects matplotlib's Agg backend.
@@ -116,7 +118,6 @@ from ddn import runtime  # pylint: disable=g-import-not-at-top
 from ddn import steps  # pylint: disable=g-import-not-at-top
 from ddn import tasks  # pylint: disable=g-import-not-at-top
 from ddn import train  # pylint: disable=g-import-not-at-top
-from ddn.tasks import autoencoder as ae_task
 
 CONTENDERS = ("ddn", "torch-same", "torch-dncnn")
 DATA_README = "../shared/data/README.md"
@@ -172,7 +173,8 @@ class DdnContender:
 
   def describe(self) -> str:
     c = self.config
-    return (f"configs.defaults("autoencoder") U-Net {tuple(c.model.features)}; "
+    return (f"configs.defaults('autoencoder') U-Net "
+            f"{tuple(c.model.features)}; "
             f"{c.loss.ssd_weight:g}·SSD + {c.loss.l1_weight:g}·L1; "
             f"{c.optim.name} lr {c.optim.lr:g} {c.optim.schedule} over "
             f"{c.train.total_images} images, warm-up {c.optim.warmup_images} "
@@ -392,7 +394,8 @@ def parse_args():
   p.add_argument("--batch", type=int, default=32, help="ddn, torch-same")
   p.add_argument("--crop", type=int, default=48, help="ddn, torch-same")
   p.add_argument("--total_images", type=int, default=0,
-                 help="ddn's schedule length (0: configs.defaults("autoencoder")'s)")
+                 help="ddn's schedule length (0: "
+                 "configs.defaults('autoencoder')'s)")
   p.add_argument("--dncnn_batch", type=int, default=32)
   p.add_argument("--dncnn_crop", type=int, default=40)
   p.add_argument("--dncnn_lr", type=float, default=1e-3)
@@ -451,9 +454,9 @@ def ddn_config(a):
 
 
 def load_data(a, channels: int):
-  source = evaluate.load_eval_source(f"folder:{a.train_data}", channels)
+  source = methods.load_eval_source(f"folder:{a.train_data}", channels)
   source = data_lib.drop_small(source, max(a.crop, a.dncnn_crop))
-  bsd = evaluate.load_eval_source(f"folder:{a.eval_data}", channels)
+  bsd = methods.load_eval_source(f"folder:{a.eval_data}", channels)
   data_lib.check_disjoint(source, bsd)
   images = [np.asarray(bsd[i], np.float32)
             for i in range(min(a.eval_images, len(bsd)))]

@@ -14,9 +14,10 @@ timing are the same. Timed:
 
   forward     the denoiser on a noisy batch (no gradient);
   train step  noise added inside the step, forward, backward and Adam update
-              (ddn: its jitted, data-parallel `ddn.ae_task.make_ae_train_step`
-              as `ddn.train` runs it; PyTorch: eager, a·SSD + b·L1 as
-              `ddn.losses.reconstruction`, torch.optim.Adam).
+              (ddn: its jitted, data-parallel
+              `ddn.tasks.autoencoder.make_ae_train_step` as `ddn.train` runs
+              it; PyTorch: eager, a·SSD + b·L1 as `ddn.losses.reconstruction`,
+              torch.optim.Adam).
 
   python benchmarks/vs_pytorch.py [--batch=32] [--crop=48] [--reps=10]
                                   [--iters=5] [--threads=N] [--channels_last]
