@@ -245,7 +245,8 @@ class Denoiser:
       temp = getattr(mem, "temp_size_in_bytes", 0) if mem else 0
       # Without XLA's figure: 4 bytes x all feature maps x 2 (conservative).
       self._cache["bytes_per_pixel"] = (
-          temp / 128 ** 2 if temp else 8.0 * sum(getattr(self.model, "features", (64,))) * 2)
+          temp / 128 ** 2 if temp
+          else 8.0 * sum(getattr(self.model, "features", (64,))) * 2)
     return self._cache["bytes_per_pixel"]
 
   def plan(self, h: int, w: int, tile: int | str | None = None) -> int | None:

@@ -16,8 +16,8 @@ DATA = "../shared/data"
 
 
 def get_config(arg=None):
-  c = recipes.knocked_out_blocks(recipes.on_train400(configs.defaults("autoencoder"),
-                                                   DATA))
+  c = recipes.knocked_out_blocks(
+      recipes.on_train400(configs.defaults("autoencoder"), DATA))
   c.eval.sigma = 50.0
   c.eval.every_images = 4_800
   c.train.init_from = "gray-s50"

@@ -43,9 +43,9 @@ def _parts(c):
   g_tx, d_tx = optim.optimizer(c.optim, g_lr), optim.optimizer(c.disc_optim,
                                                                d_lr)
   spec = noise_lib.spec_from_config(c.noise)
-  state = adversarial.init_adversarial_state(jax.random.PRNGKey(0), g, disc, g_tx,
-                                       d_tx, c.data.crop,
-                                       ema=c.adv.ema_decay > 0)
+  state = adversarial.init_adversarial_state(jax.random.PRNGKey(0), g, disc,
+                                             g_tx, d_tx, c.data.crop,
+                                             ema=c.adv.ema_decay > 0)
   kw = dict(g=g, noise_spec=spec)
   d_kw = dict(kw, disc=disc, tx=d_tx, lr_fn=d_lr, loss=c.disc.loss,
               margin=1.0)
@@ -118,8 +118,9 @@ def test_g_step_with_zero_weight_is_the_autoencoder_step(sigma_power):
       s, b, r, model=g, tx=g_tx, lr_fn=g_lr, noise_spec=spec,
       ssd_weight=1.0, l1_weight=0.1, sigma_power=power))(ae_state, batch, rng)
   ae_after, ae_m = ae_step(sigma_power)
-  g_after, g_m = jax.jit(lambda s, b, r: adversarial.g_train_step(s, b, r, **g_kw))(
-      state, batch, rng)
+  g_after, g_m = jax.jit(
+      lambda s, b, r: adversarial.g_train_step(s, b, r, **g_kw))(
+          state, batch, rng)
   np.testing.assert_allclose(g_m["g/loss"], ae_m["ae/loss"], rtol=1e-6)
   if sigma_power:
     assert abs(float(ae_step(0.0)[1]["ae/loss"]) - float(g_m["g/loss"])) > (
@@ -304,7 +305,6 @@ def test_init_from_an_autoencoder_skips_the_warmup_and_frozen_d_stops(
 
 @pytest.mark.slow
 def test_evaluate_reads_an_adversarial_run(adv_run, gray_folder, tmp_path):
-  from ddn import evaluate  # pylint: disable=import-outside-toplevel
   from ddn import inference  # pylint: disable=import-outside-toplevel
   _, workdir, _ = adv_run
   d = inference.Denoiser.from_workdir(workdir)
@@ -547,15 +547,14 @@ def test_init_from_a_shipped_model():
   """`train.init_from` may name a shipped model: its parameters are checked
   against config.model before any compute, and a mismatch names the
   fields to change."""
-  from ddn.tasks import base
   c = configs.defaults("adversarial")
   c.train.init_from = "gray-blind"
   g = models.from_config(c.model, 1)
   expected = jax.eval_shape(lambda: g.init(jax.random.PRNGKey(0), jnp.zeros(
       (1, 48, 48, 1)))["params"])
   init_from.check(c, expected)  # fits
-  params, _ = init_from.load_params_into("gray-blind", expected, "gray-blind",
-                                    None)
+  params, _ = init_from.load_params_into("gray-blind", expected,
+                                         "gray-blind", None)
   assert jax.tree_util.tree_structure(params) == (
       jax.tree_util.tree_structure(expected))
   small = _config()

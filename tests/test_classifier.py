@@ -19,7 +19,6 @@ from ddn import logs
 from ddn import losses
 from ddn import models
 from ddn import noise as noise_lib
-from ddn import steps
 from ddn import train
 from ddn.tasks import classifier as classifier_task
 
@@ -244,9 +243,11 @@ def _tiny_step_parts(spectral_norm=True):
   den = models.Autoencoder(features=(4,), blocks=1)
   lr = optax.constant_schedule(1e-2)
   tx = optax.adam(lr)
-  state = classifier_task.init_classifier_state(jax.random.PRNGKey(0), disc, den, tx, 16)
+  state = classifier_task.init_classifier_state(jax.random.PRNGKey(0), disc,
+                                                den, tx, 16)
   spec = noise_lib.spec_from_config(c.noise)
-  fn = classifier_task.make_classifier_train_step(disc, den, tx, lr, spec, c.disc)
+  fn = classifier_task.make_classifier_train_step(disc, den, tx, lr, spec,
+                                                  c.disc)
   return c, disc, den, spec, state, fn
 
 
@@ -299,10 +300,11 @@ def test_classifier_learns_to_separate_blur():
   blur = Blur()
   lr = optax.constant_schedule(3e-3)
   tx = optax.adam(lr)
-  state = classifier_task.init_classifier_state(jax.random.PRNGKey(0), disc, blur, tx,
-                                      16)
+  state = classifier_task.init_classifier_state(jax.random.PRNGKey(0), disc,
+                                                blur, tx, 16)
   spec = noise_lib.NoiseSpec(**{**spec.__dict__, "sigma": 0.0})
-  fn = classifier_task.make_classifier_train_step(disc, blur, tx, lr, spec, c.disc)
+  fn = classifier_task.make_classifier_train_step(disc, blur, tx, lr, spec,
+                                                  c.disc)
   errs = []
   for i in range(60):
     batch = jax.random.uniform(jax.random.PRNGKey(100 + i), (16, 16, 16, 1))
@@ -318,8 +320,8 @@ def test_classifier_learns_to_separate_blur():
 @pytest.fixture(scope="module")
 def denoiser_dir(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("ae"))
-  train.train_and_evaluate(configs.apply_args(configs.defaults("autoencoder"), "smoke"),
-                           workdir)
+  train.train_and_evaluate(
+      configs.apply_args(configs.defaults("autoencoder"), "smoke"), workdir)
   return workdir
 
 

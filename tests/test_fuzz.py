@@ -22,7 +22,6 @@ from hypothesis import Phase
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from ddn import config_check
 from ddn import configs
 from ddn import models
 from ddn import noise as noise_lib
@@ -158,7 +157,8 @@ MODEL = st.fixed_dictionaries({
 
 def _model(**over):
   """The smoke config.model as fuzzed fields, with `over`."""
-  fields = dict(configs.apply_args(configs.defaults("autoencoder"), "smoke").model)
+  fields = dict(
+      configs.apply_args(configs.defaults("autoencoder"), "smoke").model)
   del fields["name"]
   return {**fields, **over}
 

@@ -22,7 +22,6 @@ from ddn import models
 from ddn import noise as noise_lib
 from ddn import steps
 from ddn import train
-from ddn.tasks import base
 from ddn.tasks import autoencoder as ae_task
 
 from test_configs import load
@@ -112,7 +111,8 @@ def test_a_model_told_the_true_sigma_beats_itself_told_a_wrong_one():
 
 
 def _map_denoiser(**kw):
-  cfg = {**configs.defaults("autoencoder").model.to_dict(), **TINY, "noise_map": True}
+  cfg = {**configs.defaults("autoencoder").model.to_dict(), **TINY,
+         "noise_map": True}
   model = models.from_config(ml_collections.ConfigDict(cfg), 1)
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 16, 16, 1)),
                       sigma=0.0)["params"]
@@ -204,7 +204,8 @@ def test_configs_saved_before_noise_map_read_as_without_it(tmp_path):
   assert "config.model.noise_map=False (here True)" in (
       init_from._differences("gray-s25", m))  # pylint: disable=protected-access
   # Interpolation: a config without the field and one with False agree.
-  cfg = {k: v for k, v in configs.defaults("autoencoder").model.to_dict().items()
+  cfg = {k: v
+         for k, v in configs.defaults("autoencoder").model.to_dict().items()
          if k != "noise_map"}
   cfg.update(TINY)
   params = models.from_config(ml_collections.ConfigDict(cfg), 1).init(

@@ -123,7 +123,8 @@ def test_steps_make_no_implicit_transfers():
   assert np.isfinite(fetched["d/loss"])
   assert int(jax.device_get(state.d_step)) == 2
 
-  ae = tasks.build(configs.apply_args(configs.defaults("autoencoder"), "smoke"), setup)
+  ae = tasks.build(
+      configs.apply_args(configs.defaults("autoencoder"), "smoke"), setup)
   ae_state = jax.tree_util.tree_map(
       lambda s: jax.device_put(np.full(s.shape, 0.01, s.dtype), setup.repl),
       jax.eval_shape(lambda: ae.init(jax.random.PRNGKey(0))))

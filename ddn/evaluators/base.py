@@ -20,7 +20,8 @@ import numpy as np
 from ddn import noise as noise_lib
 from ddn import protocol
 
-EVAL_NOISE_SEED = 10_000  # non-Gaussian eval noise: fold_in(PRNGKey(seed + this), i)
+# Non-Gaussian eval noise: fold_in(PRNGKey(seed + this), i).
+EVAL_NOISE_SEED = 10_000
 
 
 @dataclasses.dataclass

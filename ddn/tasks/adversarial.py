@@ -38,12 +38,10 @@ import ml_collections
 import numpy as np
 import optax
 
-from ddn import checkpoint
 from ddn import configs
 from ddn import data as data_lib
 from ddn import discriminators
 from ddn import evaluators
-from ddn import inference
 from ddn import init_from
 from ddn import losses
 from ddn import models
@@ -565,7 +563,8 @@ TAG_D_Z = 8  # z of G's outputs in the D step (a G that samples)
 class AdversarialState:
   step: jax.Array  # int32: finished iterations (n_d D steps + n_g G steps)
   g_step: jax.Array  # int32: G updates taken (keys G's noise and dropout)
-  params: Any  # G (named as in TrainState: init_from and evaluation read it)
+  # G (named as in autoencoder.TrainState: init_from and evaluation read it)
+  params: Any
   opt_state: Any  # G's optimizer
   ema: Any  # exponential moving average of G's params; {} when off
   ref: Any  # G before the adversarial phase (frozen: the "no adversary" G)
@@ -608,7 +607,7 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   Returns:
     (new state, metrics 'd/loss', 'd/err*', 'd/acc_real', 'd/acc_fake',
      'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr', and
-     'd/skipped' with `skip_nonfinite`, as in ae_train_step).
+     'd/skipped' with `skip_nonfinite`, as in autoencoder.ae_train_step).
   """
   noisy, sigma = noise_lib.apply_with_sigma(
       batch, steps.step_key(rng, state.d_step, TAG_D_NOISE), noise_spec)
@@ -624,8 +623,8 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   y = jnp.tile(jnp.array([losses.REAL, losses.DENOISED], jnp.float32), n)
   params, stats, opt_state, value, u, extra = steps.disc_update(
       state.d_params, state.d_stats, state.d_opt_state, x, y,
-      steps.step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx, loss=loss,
-      margin=margin, skip_nonfinite=skip_nonfinite)
+      steps.step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx,
+      loss=loss, margin=margin, skip_nonfinite=skip_nonfinite)
   cm = losses.classification_metrics(u, y)
   metrics = {"d/loss": value, **{f"d/{k}": v for k, v in extra.items()},
              "d/lr": lr_fn(state.d_step),
@@ -693,9 +692,9 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   λ = adv_weight, or with `adaptive` (VQGAN's rule) λ = adv_weight ·
   |∇ Pred| / |∇ adversarial| at G's last layer (no gradient through λ),
   at most `max_weight` when that is > 0. `sigma_power` weighs each crop's
-  Pred term by its noise level, as in ae_train_step. With `samples` = K > 1
-  (a G that samples) Pred is on the mean of K samples per crop, the
-  adversarial term on each (g_terms).
+  Pred term by its noise level, as in autoencoder.ae_train_step. With
+  `samples` = K > 1 (a G that samples) Pred is on the mean of K samples per
+  crop, the adversarial term on each (g_terms).
 
   Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
   step's tags (z with TAG_Z), so with adv_weight = 0 and K = 1 this is the
@@ -708,7 +707,7 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
      'g/u_fake', 'g/adv_weight' (λ), 'g/grad_ratio', 'g/psnr' (of the
      mean), 'grad_norm', 'param_norm', 'lr', 'g/sample_std' and
      'g/psnr_sample' with K > 1, and 'skipped' with `skip_nonfinite`, as
-     in ae_train_step).
+     in autoencoder.ae_train_step).
   """
   key = lambda tag: steps.step_key(rng, state.g_step, tag)
   noisy, sigma = noise_lib.apply_with_sigma(batch, key(steps.TAG_NOISE),

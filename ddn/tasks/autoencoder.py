@@ -8,6 +8,7 @@ import functools
 from typing import Any
 
 import flax
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -151,8 +152,8 @@ class TrainState:
   opt_state: Any
 
 
-def init_state(rng: jax.Array, model: nn.Module, tx: optax.GradientTransformation,
-               crop: int) -> TrainState:
+def init_state(rng: jax.Array, model: nn.Module,
+               tx: optax.GradientTransformation, crop: int) -> TrainState:
   """A fresh state; `jax.eval_shape` of it is the checkpoint restore target."""
   dummy = jnp.zeros((1, crop, crop, model.channels), jnp.float32)
   params = model.init(jax.random.fold_in(rng, steps.TAG_INIT), dummy,

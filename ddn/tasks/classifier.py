@@ -242,14 +242,14 @@ def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = "classifier"
   c.seed = 0
-  c.compute_dtype = "float32"  # or bfloat16, as in autoencoder()
+  c.compute_dtype = "float32"  # or bfloat16, as the autoencoder's
   c.data = configs.data(batch_size=128)  # the chapter's worked example
   c.noise = configs.noise()
   c.disc = configs.disc()
   c.optim = configs.optim(lr=1e-3, warmup_images=2_000)
   c.train = ml_collections.ConfigDict(dict(
       total_images=102_400, init_from="", checkpoint_every_images=25_600,
-      max_to_keep=3, skip_nonfinite=0))  # as in autoencoder()
+      max_to_keep=3, skip_nonfinite=0))  # as the autoencoder's
   c.log = ml_collections.ConfigDict(dict(every_images=2_560))
   # Validation: `crops` fixed crops of the eval images, each scored as real
   # and, noised (σ = eval.sigma, -1: the train σ) and denoised, as denoised.
@@ -327,15 +327,15 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
     (new state, metrics): 'd/loss', 'd/err_real', 'd/err_denoised', 'd/err',
     'd/acc_real', 'd/acc_denoised', 'd/acc', 'd/u_real', 'd/u_denoised',
     'd/psnr_denoised', 'grad_norm', 'param_norm', 'lr' (and 'skipped' with
-    `skip_nonfinite`, as in ae_train_step).
+    `skip_nonfinite`, as in autoencoder.ae_train_step).
   """
   x, y, psnr = real_and_denoised(
       state.denoiser, batch, steps.step_key(rng, state.step, steps.TAG_NOISE),
       denoiser=denoiser, noise_spec=noise_spec)
   params, stats, opt_state, value, u, extra = steps.disc_update(
       state.params, state.stats, state.opt_state, x, y,
-      steps.step_key(rng, state.step, steps.TAG_DROPOUT), disc=disc, tx=tx, loss=loss,
-      margin=margin, skip_nonfinite=skip_nonfinite)
+      steps.step_key(rng, state.step, steps.TAG_DROPOUT), disc=disc, tx=tx,
+      loss=loss, margin=margin, skip_nonfinite=skip_nonfinite)
   metrics = {"d/loss": value, "d/psnr_denoised": psnr, **extra,
              "param_norm": optax.global_norm(params), "lr": lr_fn(state.step)}
   metrics.update({f"d/{k}": v for k, v in
@@ -347,7 +347,8 @@ def classifier_train_step(state: ClassifierState, batch: jax.Array,
 
 def make_classifier_train_step(disc, denoiser, tx, lr_fn, noise_spec, disc_cfg,
                                shardings=None, skip_nonfinite: bool = False):
-  """Jitted classifier step with state donation (see make_ae_train_step)."""
+  """Jitted classifier step with state donation (see
+  autoencoder.make_ae_train_step)."""
   fn = functools.partial(classifier_train_step, disc=disc, denoiser=denoiser,
                          tx=tx, lr_fn=lr_fn, noise_spec=noise_spec,
                          loss=disc_cfg.loss, margin=float(disc_cfg.margin),
