@@ -499,6 +499,7 @@ def main(argv):
 if __name__ == "__main__":
   from absl import app  # pylint: disable=g-import-not-at-top
   from absl import flags  # pylint: disable=g-import-not-at-top
+  from ddn import runtime  # pylint: disable=g-import-not-at-top
   flags.DEFINE_string("export", None, "Workdir of an autoencoder or "
                       "adversarial run.")
   flags.DEFINE_string("name", None, "The shipped model's name.")
@@ -508,4 +509,4 @@ if __name__ == "__main__":
   flags.DEFINE_string("machine", "", "Provenance: where it was trained.")
   flags.DEFINE_string("out_root", SHIPPED_DIR, "Where shipped models live.")
   flags.mark_flags_as_required(["export", "name"])
-  app.run(main)
+  app.run(main, flags_parser=runtime.parse_flags)

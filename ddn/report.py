@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 # Rows: ddn runs first, then the classical baselines in this order.
 _ORDER = ("gaussian", "median", "nlm", "bm3d")
@@ -135,4 +134,6 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  main(sys.argv[1:])
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from ddn import runtime  # pylint: disable=g-import-not-at-top
+  app.run(lambda argv: main(argv[1:]), flags_parser=runtime.parse_flags)

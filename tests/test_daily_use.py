@@ -453,6 +453,10 @@ def test_notebook_stops_on_the_wrong_accelerator(monkeypatch):
                               "tfds:NAME[:SPLIT]", "embedded[:train|:eval]",
                               "without it the table is printed"]),
     (["launch.py"], ["docs/guarantees.md", "docs/scaling.md"]),
+    (["-m", "ddn.figures"], ["python -m ddn.figures lr_sweep", "--runs"]),
+    (["-m", "ddn.sweep"], ["get_sweep()", "--dry_run", "--workdir"]),
+    (["-m", "ddn.inference"], ["--export", "--name", "--out_root"]),
+    (["-m", "ddn.report"], ["python -m ddn.report FILE.json"]),
 ])
 def test_help_exits_zero(command, expect):
   r = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT,
