@@ -180,3 +180,16 @@ def test_a_toy_task_trains_through_the_shared_loop(toys, tmp_path):
   c.grey = 0.1  # a typo of its own field is named
   with pytest.raises(ValueError, match=r"did you mean config\.gray"):
     config_check.validate(c)
+
+
+def test_runs_saved_before_config_evals_read_their_tasks_default():
+  """Workdirs and shipped models saved before config.evals existed resume
+  without a config difference: they get what their task's evaluation
+  measured then (configs.with_added_fields)."""
+  for task in ("autoencoder", "adversarial"):
+    saved = configs.defaults(task).to_dict()
+    del saved["evals"]
+    assert configs.with_added_fields(saved)["evals"] == list(
+        configs.defaults(task).evals)
+  saved = configs.defaults("classifier").to_dict()  # no evaluators
+  assert "evals" not in configs.with_added_fields(saved)
