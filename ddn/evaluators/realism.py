@@ -44,7 +44,8 @@ class Realism(base.Evaluator):
     self.cfg = (config.eval.realism if config is not None
                 and "realism" in config.get("eval", {}) else configs.realism())
     self.seed = int(config.seed) if config is not None else 0
-    self.tune_clean, self.spec, self.meter = None, None, None
+    self.tune_clean, self.spec = None, None
+    self.meter, self._images = None, None  # the meter of these images
 
   def tune(self, tune_clean: list[np.ndarray], spec: noise_lib.NoiseSpec,
            cfg: ml_collections.ConfigDict | None = None,
@@ -52,6 +53,7 @@ class Realism(base.Evaluator):
     """Sets the judges' tuning images and the noise; `cfg`, `seed` override
     the run's config.eval.realism and seed."""
     self.tune_clean, self.spec = tune_clean, spec
+    self.meter, self._images = None, None
     self.cfg = cfg if cfg is not None else self.cfg
     self.seed = self.seed if seed is None else int(seed)
     return self
@@ -60,10 +62,11 @@ class Realism(base.Evaluator):
     if self.tune_clean is None:
       raise ValueError("the realism evaluator needs its tuning images: "
                        "call tune(images, noise spec) first.")
-    if self.meter is None or self.meter.data.test_clean is not images.clean:
+    if self.meter is None or self._images is not images:
       self.meter = realism.Meter(
           realism_data(self.tune_clean, images, self.spec, self.seed),
           self.cfg, self.seed)
+      self._images = images
     return self.meter
 
   def run(self, methods, images, outputs):

@@ -27,9 +27,9 @@ from ddn import evaluators
 from ddn import noise as noise_lib
 from ddn import parallel
 from ddn import plots
+from ddn import protocol
 from ddn import steps
 from ddn.evaluators import base as ev_base
-from ddn.evaluators import psnr as ev_psnr
 
 EVAL_NOISE_SEED = ev_base.EVAL_NOISE_SEED  # evaluators.base.noisy_version
 EVAL_CROP_SEED = 20_000  # classifier validation crops: default_rng([seed + this, i])
@@ -226,7 +226,7 @@ class ImageEvaluator:
     self.noisy = [x[None] for x in self.data.noisy]
     n = len(self.images)
     self.grid_n = min(int(cfg.log.grid_images), n)
-    self.psnr_noisy = [ev_psnr.score(x, c)["psnr"]
+    self.psnr_noisy = [protocol.psnr(x, c)
                        for x, c in zip(self.data.noisy, self.data.clean)]
     self.groups: dict[tuple[int, ...], list[int]] = {}  # shape -> indices
     for i, im in enumerate(self.images):
