@@ -158,7 +158,8 @@ def setup(compilation_cache: bool = True, cpu_devices: bool = True,
     try:
       os.makedirs(cache, exist_ok=True)
       jax.config.update("jax_compilation_cache_dir", cache)
-      jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+      if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     except OSError as e:
       logging.warning("no compilation cache (%s).", e)
   logging.info("JAX %s on %s, process %d of %d: %s", jax.__version__,

@@ -42,6 +42,9 @@ from ddn import tasks
 
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
+# The learning-curve figures are redrawn at an evaluation at most this often
+# (drawing them costs about a second), and always when the run ends.
+PLOT_EVERY_SECS = 60.0
 
 
 class Setup:
@@ -395,6 +398,7 @@ class Run:
     self.task.load_host_state(host.get("task", {}), self.start)
     self.window = Window(self.start, int(config.train.skip_nonfinite),
                          host.get("window"))
+    self.plotted = time.time()  # the figures are drawn at the end anyway
 
   def _restore(self) -> dict:
     """Sets self.state (resumed, else fresh) and saves the config once it
@@ -480,7 +484,10 @@ class Run:
         writer.image(done, images, "val/noisy_output_clean", grid_img)
         plots.save_image(grid_img, os.path.join(
             self.workdir, "images", f"val_{images:09d}.png"))
-      self.task.plot(writer.path, self.workdir)
+      last = done == self.setup.total_steps  # _done() draws the last
+      if not last and time.time() - self.plotted >= PLOT_EVERY_SECS:
+        self.task.plot(writer.path, self.workdir)
+        self.plotted = time.time()
     logging.info("eval at %d images: %s", images,
                  self.task.eval_line(metrics))
 

@@ -433,12 +433,13 @@ def test_resume_with_changed_state_is_refused(adv_run, tmp_path, field, value,
 
 @pytest.mark.slow
 def test_one_g_whichever_tool_loads_it(tmp_path):
-  """With an EMA of G, evaluation.json scores the EMA, and so do ddn.evaluate
-  and ddn.denoise (checkpoint.load_params, through inference.load)."""
+  """With an EMA of G, ddn.evaluate and ddn.denoise load the EMA
+  (checkpoint.load_params, through inference.load); that the run's own
+  evaluations score it: tests/test_meter_bites.py."""
   from ddn import checkpoint
   from ddn import inference
   c = _config(ema_decay=0.5)
-  c.eval.realism.update(dict(seeds=1, steps=2))
+  c.eval.final = False
   workdir = str(tmp_path / "ema")
   state = train.train_and_evaluate(c, workdir)
   loaded, _ = checkpoint.load_params(workdir)

@@ -2,6 +2,7 @@
 this CPU at smoke sizes, its accelerator check stubbed (a file of its own,
 so that pytest-xdist runs it beside tests/test_scale.py)."""
 
+import json
 import os
 
 import pytest
@@ -33,6 +34,9 @@ def test_colab_notebook_runs_and_shows_the_plots(tmp_path):
                  for o in c.get("outputs", []))
   assert "final G: PSNR" in text and "found backend 'cpu'" in text
   assert "astronaut_sigma25.png -> " in text and "gray-map" in text
-  assert (tmp_path / "adv" / "evaluation.json").exists()
+  with open(tmp_path / "adv" / "evaluation.json") as f:
+    ev = json.load(f)  # experiments/adv.py's smoke run, to the end
+  assert set(ev["calibration"]) == {"clean", "noisy", "gaussian"}
+  assert 0 <= ev["g"]["realism_auc"] <= 1 and ev["g"]["psnr"] > 0
   assert (tmp_path / "adv" / "photos" / "astronaut_sigma25_denoised.png"
           ).exists()
