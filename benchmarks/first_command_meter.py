@@ -19,6 +19,7 @@ import sys
 import time
 
 from ddn import data as data_lib
+from ddn import realism
 from ddn import tasks
 from ddn import train
 from ddn.evaluators import base
@@ -53,7 +54,7 @@ def main(overrides):
     rows = ev.calibrate(images)
     print(f"{o} ({time.time() - t0:.0f} s):", flush=True)
     for name, r in rows.items():
-      print(f"  clean vs {name}: {ev_realism.realism.describe(r)}; judges "
+      print(f"  clean vs {name}: {realism.describe(r)}; judges "
             f"{ {k: [round(a, 3) for a in v] for k, v in r['judges'].items()} }",
             flush=True)
 
