@@ -173,7 +173,7 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "model.res_blocks": (),
                 "adv.max_weight": 0.0, "loss.sigma_power": 0.0,
                 "loss.sigma_floor": 5.0, "model.noise_input": 0,
-                "adv.samples": 1, "model.attention": ()}
+                "adv.samples": 1, "model.attention": (), "adv.r1": 0.0}
 
 
 def with_added_fields(saved: dict) -> dict:

@@ -110,27 +110,45 @@ def jit_step(fn, shardings):
 def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
                 dropout_rng: jax.Array, *, disc: nn.Module,
                 tx: optax.GradientTransformation, loss: str, margin: float,
-                skip_nonfinite: bool = False):
+                skip_nonfinite: bool = False, r1: float = 0.0):
   """One classifier update on images x with labels y, in one call (the
   spectral-norm state advances one power iteration); with `skip_nonfinite`
   an update with a non-finite loss or gradient is not applied
-  (`keep_if_finite`).
+  (`keep_if_finite`). With `r1` = γ > 0 the loss adds the R1 gradient
+  penalty (Mescheder et al. 2018): γ/2 · the mean over real images of
+  |∇_x mean u(x)|², the squared gradient of each real image's mean score
+  with respect to its pixels, which keeps D smooth around the real data.
 
   Returns:
-    (params, stats, opt_state, loss value, scores u, {'grad_norm', and
-     'skipped' with skip_nonfinite}).
+    (params, stats, opt_state, loss value, scores u, {'grad_norm', 'r1'
+     (the penalty before γ/2) with r1 > 0, and 'skipped' with
+     skip_nonfinite}).
   """
-  def loss_fn(p):
-    u, updates = disc.apply({"params": p, STATS: stats}, x, train=True,
-                            mutable=[STATS], rngs={"dropout": dropout_rng})
-    return losses.disc_loss(loss, u, y, margin), (u, updates)
+  real = (y == losses.REAL).astype(jnp.float32)
 
-  (value, (u, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      params)
+  def loss_fn(p):
+    def scores(xx):
+      u, updates = disc.apply({"params": p, STATS: stats}, xx, train=True,
+                              mutable=[STATS], rngs={"dropout": dropout_rng})
+      per_image = jnp.mean(u.reshape((u.shape[0], -1)), axis=1)
+      return jnp.sum(per_image * real), (u, updates)
+
+    if r1 <= 0:
+      _, (u, updates) = scores(x)
+      return losses.disc_loss(loss, u, y, margin), (u, updates, 0.0)
+    gx, (u, updates) = jax.grad(scores, has_aux=True)(x)
+    penalty = jnp.sum(jnp.square(gx)) / jnp.maximum(jnp.sum(real), 1.0)
+    value = losses.disc_loss(loss, u, y, margin) + 0.5 * r1 * penalty
+    return value, (u, updates, penalty)
+
+  (value, (u, updates, penalty)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(params)
   tx_updates, new_opt_state = tx.update(grads, opt_state, params)
   new = (optax.apply_updates(params, tx_updates), updates.get(STATS, stats),
          new_opt_state)
   extra = {"grad_norm": optax.global_norm(grads)}
+  if r1 > 0:
+    extra["r1"] = penalty
   if skip_nonfinite:
     new, extra["skipped"] = keep_if_finite(value, extra["grad_norm"], new,
                                            (params, stats, opt_state))

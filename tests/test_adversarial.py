@@ -226,6 +226,7 @@ def test_balance_warns_after_a_sustained_window():
 @pytest.mark.parametrize("field,value,match", [
     ("adv.g_loss", "wgan", "config.adv.g_loss='wgan'"),
     ("adv.ema_decay", 1.0, "config.adv.ema_decay=1.0"),
+    ("adv.r1", -1.0, r"config.adv.r1=-1.0: must be >= 0"),
     ("train.total_images", 32, "leaves no adversarial phase"),
     ("train.init_from", "/nonexistent/ae", "has no checkpoint"),
 ])
@@ -566,3 +567,51 @@ def test_init_from_a_shipped_model():
   with pytest.raises(ValueError, match=r"That run has config\.model\.features"
                      r"=\(32, 64, 128\) \(here \(8, 16\)\)"):
     init_from.check(small, expected)
+
+
+class _LinearD(nn.Module):
+  """u(x) = <W, x> + b, one score per image: ∇_x u = W."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    return nn.Dense(1)(x.reshape((x.shape[0], -1)))[:, 0]
+
+
+def test_r1_penalty_is_half_gamma_times_the_real_gradient_squared():
+  """With a linear D, ∇_x u = W for every image: R1 = |W|², and its
+  gradient γW is the whole difference SGD sees from the plain update; the
+  penalty reads real images only (fakes' labels do not enter it)."""
+  import optax  # pylint: disable=g-import-not-at-top
+  disc = _LinearD()
+  x = _batch(n=4, size=6)
+  y = jnp.array([losses.REAL, losses.DENOISED] * 2)
+  params = disc.init(jax.random.PRNGKey(0), x)["params"]
+  tx = optax.sgd(1.0)
+  kw = dict(disc=disc, tx=tx, loss="logistic", margin=1.0)
+  run = lambda r1, yy: steps.disc_update(params, {}, tx.init(params), x, yy,
+                                         jax.random.PRNGKey(1), r1=r1, **kw)
+  p0, _, _, v0, u0, e0 = run(0.0, y)
+  p1, _, _, v1, u1, e1 = run(0.5, y)
+  w = params["Dense_0"]["kernel"]
+  np.testing.assert_allclose(e1["r1"], jnp.sum(w ** 2), rtol=1e-5)
+  np.testing.assert_allclose(v1 - v0, 0.25 * jnp.sum(w ** 2), rtol=1e-4)
+  np.testing.assert_array_equal(u0, u1)
+  assert "r1" not in e0
+  np.testing.assert_allclose(p0["Dense_0"]["kernel"] - p1["Dense_0"]["kernel"],
+                             0.5 * w, rtol=1e-4, atol=1e-7)
+  np.testing.assert_allclose(p0["Dense_0"]["bias"], p1["Dense_0"]["bias"],
+                             atol=1e-7)
+  # No real image in the batch: no penalty.
+  _, _, _, _, _, e2 = run(0.5, jnp.full((4,), losses.DENOISED))
+  np.testing.assert_allclose(e2["r1"], 0.0, atol=1e-12)
+
+
+def test_r1_penalty_reaches_the_adversarial_d_step():
+  c = _config()
+  state, d_kw, *_ = _parts(c)
+  step = lambda r1: jax.jit(lambda s, b, r: adversarial.d_train_step(
+      s, b, r, r1=r1, **d_kw))(_copy(state), _batch(), jax.random.PRNGKey(1))
+  (s0, m0), (s1, m1) = step(0.0), step(10.0)
+  assert "d/r1" not in m0 and float(m1["d/r1"]) > 0
+  assert float(m1["d/loss"]) > float(m0["d/loss"])
+  assert _changed(s0, s1, "d_params")

@@ -150,6 +150,7 @@ class AdversarialTask(base.Task):
               ("d_warmup_images", a.d_warmup_images >= 0, "must be >= 0"),
               ("ema_decay", 0 <= a.ema_decay < 1, "must be in [0, 1)"),
               ("samples", a.get("samples", 1) >= 1, "must be >= 1"),
+              ("r1", a.get("r1", 0.0) >= 0, "must be >= 0 (0: no penalty)"),
               ("balance_window", a.balance_window >= 1, "must be >= 1")]
     for field, ok, why in checks:
       if not ok:
@@ -521,6 +522,9 @@ def default_config() -> ml_collections.ConfigDict:
       # z) per noisy crop; Pred is on their mean, the adversarial term on
       # each sample (PSCGAN), so G need not collapse its samples to the mean.
       samples=1,
+      # γ > 0: D's loss adds the R1 gradient penalty γ/2 · |∇_x u(real)|²
+      # (Mescheder et al. 2018), which keeps D smooth around real images.
+      r1=0.0,
       # Balance warnings: a side has "won" when, over `balance_window`
       # consecutive log lines, D's loss < d_won_loss (D wins), or D's
       # accuracy is within `chance_band` of 0.5 (D is at chance).
@@ -600,17 +604,19 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  g: nn.Module, disc: nn.Module,
                  tx: optax.GradientTransformation, lr_fn: optax.Schedule,
                  noise_spec: noise_lib.NoiseSpec, loss: str, margin: float,
-                 skip_nonfinite: bool = False):
+                 skip_nonfinite: bool = False, r1: float = 0.0):
   """One D update on clean images `batch` (B, H, W, C): the B clean images
   (real) and G's outputs for their noisy versions (noise, and z of a G
   that samples, from `fold_in(rng, d_step)`: one sample each; G in
   evaluation mode, clipped to [0, 1], no gradient to G) go through D in one
-  call of 2B images, each real image next to its denoised version.
+  call of 2B images, each real image next to its denoised version. `r1` = γ
+  > 0 adds the R1 penalty on the real images (steps.disc_update).
 
   Returns:
     (new state, metrics 'd/loss', 'd/err*', 'd/acc_real', 'd/acc_fake',
-     'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr', and
-     'd/skipped' with `skip_nonfinite`, as in autoencoder.ae_train_step).
+     'd/acc', 'd/u_real', 'd/u_fake', 'd/grad_norm', 'd/lr', 'd/r1' with
+     r1 > 0, and 'd/skipped' with `skip_nonfinite`, as in
+     autoencoder.ae_train_step).
   """
   noisy, sigma = noise_lib.apply_with_sigma(
       batch, steps.step_key(rng, state.d_step, TAG_D_NOISE), noise_spec)
@@ -627,7 +633,7 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   params, stats, opt_state, value, u, extra = steps.disc_update(
       state.d_params, state.d_stats, state.d_opt_state, x, y,
       steps.step_key(rng, state.d_step, TAG_D_DROPOUT), disc=disc, tx=tx,
-      loss=loss, margin=margin, skip_nonfinite=skip_nonfinite)
+      loss=loss, margin=margin, skip_nonfinite=skip_nonfinite, r1=r1)
   cm = losses.classification_metrics(u, y)
   metrics = {"d/loss": value, **{f"d/{k}": v for k, v in extra.items()},
              "d/lr": lr_fn(state.d_step),
@@ -780,7 +786,8 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
   d_fn = functools.partial(
       d_train_step, g=g, disc=disc, tx=d_tx, lr_fn=d_lr_fn,
       noise_spec=noise_spec, loss=config.disc.loss,
-      margin=float(config.disc.margin), skip_nonfinite=skip)
+      margin=float(config.disc.margin), skip_nonfinite=skip,
+      r1=float(a.get("r1", 0.0)))
   g_kw = dict(g=g, tx=g_tx, lr_fn=g_lr_fn, noise_spec=noise_spec,
               ssd_weight=float(lc.ssd_weight), l1_weight=float(lc.l1_weight),
               adv_weight=float(a.weight), g_loss=a.g_loss,
