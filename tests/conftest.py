@@ -66,25 +66,26 @@ def smoke_config():
 # The order in which pytest-xdist hands out whole files (pyproject.toml:
 # --dist loadfile --no-loadscope-reorder): the long files first, so that the
 # last file a worker takes is a short one and neither worker idles at the
-# end (this order gave the two workers 8.6 and 8.5 min of tests; xdist's
-# default, by test count, 9.3 and 6.9). Seconds: each file's tests summed,
-# AMD EPYC, 2 cores; files not listed follow, in pytest's order.
+# end (xdist's default, by test count, gave the two workers 9.3 and 6.9 min
+# of tests; longest first 8.6 and 8.5). Seconds: each file's tests summed
+# (--durations=0), AMD EPYC, 2 cores; files not listed follow, in pytest's
+# order.
 LONGEST_FIRST = (
-    "test_reliability_adv.py",  # 80 s: a fault-injected adversarial run
-    "test_notebook.py",  # 80 s: the Colab notebook
-    "test_scale.py",  # 75 s: 1, 4 and 8 devices
-    "test_reliability.py",  # 115 s: many tests, none over 30 s
+    "test_reliability.py",  # 113 s: many tests, none over 30 s
     "test_adversarial.py",  # 110 s
-    "test_classifier.py",  # 75 s
-    "test_sampling.py",
-    "test_models.py",
-    "test_attention.py",
-    "test_multiprocess.py",
-    "test_noise_map.py",
+    "test_scale.py",  # 79 s: 1, 4 and 8 devices
+    "test_classifier.py",  # 64 s
+    "test_reliability_adv.py",  # 63 s: a fault-injected adversarial run
+    "test_models.py",  # 52 s
+    "test_sampling.py",  # 40 s
+    "test_notebook.py",  # 39 s: the Colab notebook
+    "test_attention.py",  # 36 s
     "test_bad_config.py",
-    "test_train.py",
-    "test_evaluation.py",
+    "test_multiprocess.py",
     "test_daily_use.py",
+    "test_train.py",
+    "test_noise_map.py",
+    "test_evaluation.py",
     "test_fuzz.py",
     "test_realism.py",
     "test_performance.py",

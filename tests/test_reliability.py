@@ -212,10 +212,11 @@ def nan_images(monkeypatch, every: int):
 @pytest.mark.parametrize("task", ["autoencoder", "classifier", "adversarial"])
 def test_non_finite_updates_skipped_and_counted(ae_reference, monkeypatch,
                                                 tmp_path, task):
-  spec = {"autoencoder": AE[0], "classifier": "experiments/classifier.py:smoke",
-          "adversarial": ADV[0]}[task]
-  c = experiment(spec, [f"--config.train.init_from={ae_reference}"]
-                 if task == "classifier" else [])
+  spec, over = {"autoencoder": AE, "adversarial": ADV,
+                "classifier": ("experiments/classifier.py:smoke",
+                               [f"--config.train.init_from={ae_reference}"])
+                }[task]
+  c = experiment(spec, over)
   c.train.skip_nonfinite = 3
   c.data.batch_size = 2
   c.train.total_images = 48  # the adversarial run: 8 iterations after warm-ups

@@ -205,8 +205,13 @@ def test_the_autoencoder_task_refuses_a_g_that_samples(tmp_path):
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
   """A smoke adversarial run of a G with 2 z channels, 2 samples per crop."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  held_out = tmp_path_factory.mktemp("held_out")  # small: evaluations are
+  for i, a in enumerate(np.asarray(_images(3, 64, seed=3))):  # G on each
+    Image.fromarray((a[..., 0] * 255).astype(np.uint8)).save(
+        str(held_out / f"{i}.png"))
   c = _config(samples=2)
-  c.data.train, c.data.eval = "embedded:train", "embedded:eval"
+  c.data.train, c.data.eval = "embedded:train", f"folder:{held_out}"
   c.eval.final = False
   workdir = str(tmp_path_factory.mktemp("sample"))
   return c, workdir, train.train_and_evaluate(c, workdir)
@@ -237,8 +242,8 @@ def test_a_sampling_run_trains_resumes_exactly_and_evaluates(sample_run,
   assert inference.load(workdir).noise_input == 2
   assert denoise.Models(workdir, samples=3).fixed.samples == 3
   out = str(tmp_path / "ev.json")
-  one = evaluate.run(workdir, ["embedded:eval"], [50.0], out, samples=1)
-  four = evaluate.run(workdir, ["embedded:eval"], [50.0], out, samples=4)
+  one = evaluate.run(workdir, [c.data.eval], [50.0], out, samples=1)
+  four = evaluate.run(workdir, [c.data.eval], [50.0], out, samples=4)
   assert one[0]["samples"] == 1 and four[0]["samples"] == 4
   assert one[0]["psnr"] != four[0]["psnr"]
 
