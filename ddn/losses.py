@@ -90,7 +90,7 @@ def validate(cfg) -> None:
 # broadcast over the patches, and every mean runs over all scores.
 
 REAL, DENOISED = 1.0, -1.0
-DISC_LOSSES = ("logistic", "hinge")
+DISC_LOSSES = ("logistic", "hinge", "relativistic")
 
 
 def _labels_like(u: jax.Array, y: jax.Array) -> jax.Array:
@@ -120,12 +120,29 @@ def validate_disc(cfg) -> None:
                      "be > 0 (the chapter's is 1).")
 
 
+def relativistic(u: jax.Array, y: jax.Array) -> jax.Array:
+  """The relativistic average loss (Jolicoeur-Martineau 2019, as ESRGAN):
+  each score is judged against the other side's mean, a real x by
+  softplus(u(x) - mean u(denoised)) and a denoised x by
+  softplus(mean u(real) - u(x)); the mean of the two sides' means. D
+  learns that real is *more real than the average output*, not real in
+  absolute terms. Needs both labels in the batch."""
+  real = (_labels_like(u, y) > 0).astype(u.dtype)
+  fake = 1.0 - real
+  mean = lambda m, v: jnp.sum(m * v) / jnp.maximum(jnp.sum(m), 1.0)
+  mean_real, mean_fake = mean(real, u), mean(fake, u)
+  return 0.5 * (mean(real, jax.nn.softplus(u - mean_fake)) +
+                mean(fake, jax.nn.softplus(mean_real - u)))
+
+
 def disc_loss(name: str, u: jax.Array, y: jax.Array, margin: float = 1.0):
   """The classifier loss named by `config.disc.loss`."""
   if name == "logistic":
     return logistic(u, y)
   if name == "hinge":
     return hinge(u, y, margin)
+  if name == "relativistic":
+    return relativistic(u, y)
   raise ValueError(f"config.disc.loss={name!r}: valid losses are "
                    f"{', '.join(DISC_LOSSES)}.")
 
@@ -161,12 +178,14 @@ def classification_metrics(u: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
 # The generator's adversarial term (same sign convention: the generator wants
 # its outputs scored as real, i.e. u(G(x)) low).
 
-GEN_LOSSES = ("score", "nonsaturating", "hinge")
+GEN_LOSSES = ("score", "nonsaturating", "hinge", "relativistic")
 
 
-def generator_loss(name: str, u: jax.Array, margin: float = 1.0) -> jax.Array:
+def generator_loss(name: str, u: jax.Array, margin: float = 1.0,
+                   u_real: jax.Array | None = None) -> jax.Array:
   """The adversarial term the generator minimises, from the classifier's
-  scores u of its outputs.
+  scores u of its outputs (and, for `relativistic`, u_real of the real
+  images of the same batch).
 
     score          mean u: the chapter's raw-score term (its "-u", with u
                    read as the log-odds of *real*; here u is the log-odds of
@@ -178,6 +197,10 @@ def generator_loss(name: str, u: jax.Array, margin: float = 1.0) -> jax.Array:
     hinge          mean max(0, margin + u): the classifier's hinge loss with
                    the real label; stops pushing a score once it is `margin`
                    on the real side.
+    relativistic   the relativistic average loss with the labels swapped:
+                   0.5 · (mean softplus(mean u - u_real) + mean
+                   softplus(u - mean u_real)); G gains from real images too,
+                   through the mean of its outputs' scores (ESRGAN).
   """
   if name == "score":
     return jnp.mean(u)
@@ -185,5 +208,11 @@ def generator_loss(name: str, u: jax.Array, margin: float = 1.0) -> jax.Array:
     return logistic(u, jnp.full(u.shape[:1], REAL))
   if name == "hinge":
     return hinge(u, jnp.full(u.shape[:1], REAL), margin)
+  if name == "relativistic":
+    if u_real is None:
+      raise ValueError("the relativistic generator loss needs u_real, the "
+                       "scores of the real images")
+    return 0.5 * (jnp.mean(jax.nn.softplus(jnp.mean(u) - u_real)) +
+                  jnp.mean(jax.nn.softplus(u - jnp.mean(u_real))))
   raise ValueError(f"config.adv.g_loss={name!r}: valid generator losses are "
                    f"{', '.join(GEN_LOSSES)}.")

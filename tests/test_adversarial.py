@@ -191,6 +191,57 @@ def test_generator_losses_against_hand_values():
     losses.generator_loss("wgan", u)
 
 
+def test_relativistic_losses_against_hand_values():
+  """D: real scores against the outputs' mean, outputs against the real
+  mean; G: the same with the labels swapped. Interleaved rows, patch
+  scores, and a batch whose sides are unequal in size."""
+  sp = lambda v: np.log1p(np.exp(v))
+  real, fake = np.array([-1.0, 0.5]), np.array([2.0, 0.0, 1.0])
+  u = jnp.asarray([real[0], fake[0], real[1], fake[1], fake[2]])
+  y = jnp.asarray([losses.REAL, losses.DENOISED, losses.REAL,
+                   losses.DENOISED, losses.DENOISED])
+  d = 0.5 * (np.mean(sp(real - fake.mean())) + np.mean(sp(real.mean() - fake)))
+  np.testing.assert_allclose(losses.disc_loss("relativistic", u, y), d,
+                             rtol=1e-6)
+  g = 0.5 * (np.mean(sp(fake.mean() - real)) + np.mean(sp(fake - real.mean())))
+  np.testing.assert_allclose(
+      losses.generator_loss("relativistic", jnp.asarray(fake),
+                            u_real=jnp.asarray(real)), g, rtol=1e-6)
+  # Patch scores (B, H', W'): every patch is one score of its image's side.
+  pu = jnp.broadcast_to(u[:, None, None], (5, 2, 2))
+  np.testing.assert_allclose(losses.disc_loss("relativistic", pu, y), d,
+                             rtol=1e-6)
+  # Shifting every score by a constant changes nothing: only differences
+  # between the sides count (the logistic loss would change).
+  np.testing.assert_allclose(losses.disc_loss("relativistic", u + 3.0, y), d,
+                             rtol=1e-6)
+  with pytest.raises(ValueError, match="needs u_real"):
+    losses.generator_loss("relativistic", u)
+
+
+def test_relativistic_g_step_scores_the_real_batch():
+  """With g_loss='relativistic' the G step's adversarial term is the
+  relativistic loss of its outputs' scores against the clean batch's."""
+  c = _config(g_loss="relativistic")
+  c.disc.loss = "relativistic"
+  state, d_kw, g_kw, *_ = _parts(c)
+  g_kw = dict(g_kw, adv_weight=1.0)
+  batch, rng = _batch(), jax.random.PRNGKey(3)
+  _, m = adversarial.g_train_step(state, batch, rng, **g_kw)
+  key = lambda tag: steps.step_key(rng, jnp.int32(0), tag)
+  noisy = noise_lib.apply(batch, key(steps.TAG_NOISE), g_kw["noise_spec"])
+  out = g_kw["g"].apply({"params": state.params}, noisy, train=True,
+                        rngs={"dropout": key(steps.TAG_DROPOUT)})
+  score = lambda x: steps.classify(state.d_params, state.d_stats, x,
+                                   disc=d_kw["disc"])
+  want = losses.generator_loss("relativistic", score(jnp.clip(out, 0, 1)),
+                               u_real=score(batch))
+  np.testing.assert_allclose(m["g/adv"], want, rtol=1e-5)
+  s, dm = adversarial.d_train_step(state, batch, rng, **dict(
+      d_kw, loss="relativistic"))
+  assert np.isfinite(float(dm["d/loss"]))
+
+
 def test_phases():
   c = _config()
   c.train.total_images = 96  # 24 iterations of 4

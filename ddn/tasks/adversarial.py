@@ -510,7 +510,9 @@ def default_config() -> ml_collections.ConfigDict:
       # > 0: the adaptive λ's ceiling (when D falls to chance, its shrinking
       # gradient would otherwise be scaled up to the push); 0: none.
       max_weight=0.0,
-      g_loss="score",  # score (the chapter's) | nonsaturating | hinge
+      # score (the chapter's) | nonsaturating | hinge | relativistic (with
+      # disc.loss='relativistic': relativistic average GAN, as ESRGAN)
+      g_loss="score",
       n_d=1, n_g=1,  # per iteration: n_d D steps, then n_g G steps
       # Reconstruction-only G steps first, when train.init_from is empty.
       g_warmup_images=6_400,
@@ -669,9 +671,11 @@ def g_terms(params, d_vars, batch: jax.Array, noisy: jax.Array, sigma,
   if disc is None:
     return (pred, jnp.zeros(())), (parts, mean, outs, jnp.zeros(()))
   d_params, d_stats = d_vars
-  u = disc.apply({"params": d_params, steps.STATS: d_stats},
-                 jnp.clip(outs, 0.0, 1.0), train=False)
-  adv = losses.generator_loss(g_loss, u, margin)
+  score = lambda x: disc.apply({"params": d_params, steps.STATS: d_stats}, x,
+                               train=False)
+  u = score(jnp.clip(outs, 0.0, 1.0))
+  u_real = score(batch) if g_loss == "relativistic" else None
+  adv = losses.generator_loss(g_loss, u, margin, u_real)
   return (pred, adv), (parts, mean, outs, jnp.mean(u))
 
 
