@@ -20,7 +20,10 @@
 #                              default 0.1; 10 held D at chance)
 #   rel_push1                  the relativistic average loss for D and G
 #                              (disc.loss = adv.g_loss = 'relativistic')
-# A run that finished is skipped (launch.py resumes). On a 2-core CPU each
+# The recorded table (docs/records/adv_levers_s25.md) has no R1 row: both
+# R1 runs (γ = 10 and 0.1) were stopped while D sat near chance, before
+# judging (docs/adversarial.md). A run that finished is skipped (launch.py
+# resumes). On a 2-core CPU each
 # 6,400-image run takes about 8-10 minutes (R1 about twice), the long run
 # about 40, and the
 # judging about 2 minutes per method.
