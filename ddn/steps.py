@@ -124,19 +124,21 @@ def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
      (the penalty before γ/2) with r1 > 0, and 'skipped' with
      skip_nonfinite}).
   """
-  real = (y == losses.REAL).astype(jnp.float32)
-
   def loss_fn(p):
-    def scores(xx):
-      u, updates = disc.apply({"params": p, STATS: stats}, xx, train=True,
-                              mutable=[STATS], rngs={"dropout": dropout_rng})
+    scores = lambda xx: disc.apply({"params": p, STATS: stats}, xx,
+                                   train=True, mutable=[STATS],
+                                   rngs={"dropout": dropout_rng})
+    if r1 <= 0:
+      u, updates = scores(x)
+      return losses.disc_loss(loss, u, y, margin), (u, updates, 0.0)
+    real = (y == losses.REAL).astype(jnp.float32)
+
+    def real_score_sum(xx):  # Σ over real images of each one's mean score
+      u, updates = scores(xx)
       per_image = jnp.mean(u.reshape((u.shape[0], -1)), axis=1)
       return jnp.sum(per_image * real), (u, updates)
 
-    if r1 <= 0:
-      _, (u, updates) = scores(x)
-      return losses.disc_loss(loss, u, y, margin), (u, updates, 0.0)
-    gx, (u, updates) = jax.grad(scores, has_aux=True)(x)
+    gx, (u, updates) = jax.grad(real_score_sum, has_aux=True)(x)
     penalty = jnp.sum(jnp.square(gx)) / jnp.maximum(jnp.sum(real), 1.0)
     value = losses.disc_loss(loss, u, y, margin) + 0.5 * r1 * penalty
     return value, (u, updates, penalty)

@@ -42,13 +42,12 @@ def experiment(spec: str, overrides: list[str]):
   c = ns["get_config"](arg or None)
   for o in overrides:
     key, value = o[len("--config."):].split("=", 1)
-    node = c
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    if isinstance(node[leaf], (tuple, list)):
+    old = c[key]  # a dotted path
+    if isinstance(old, (tuple, list)):
       value = ast.literal_eval(value)
-    node[leaf] = type(node[leaf])(value) if node[leaf] is not None else value
+    elif old is not None:
+      value = type(old)(value)
+    c.update_from_flattened_dict({key: value})
   return c
 
 

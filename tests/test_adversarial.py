@@ -237,7 +237,7 @@ def test_relativistic_g_step_scores_the_real_batch():
   want = losses.generator_loss("relativistic", score(jnp.clip(out, 0, 1)),
                                u_real=score(batch))
   np.testing.assert_allclose(m["g/adv"], want, rtol=1e-5)
-  s, dm = adversarial.d_train_step(state, batch, rng, **dict(
+  _, dm = adversarial.d_train_step(state, batch, rng, **dict(
       d_kw, loss="relativistic"))
   assert np.isfinite(float(dm["d/loss"]))
 
