@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 from PIL import Image
 
 from ddn import logs
+
+
+def pyplot():
+  """matplotlib.pyplot on the Agg backend, imported at the first figure:
+  it costs every process that imports ddn.train half a second of CPU
+  otherwise (a run that stops at a config error draws nothing)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
 
 
 def smoothing_window(n: int, window: int) -> int:
@@ -55,7 +61,7 @@ def learning_curve(metrics_path: str, out_path: str, window: int = 10,
                    val_key: str = "val/loss", psnr_key: str = "val/psnr"):
   """Training and validation loss (and validation PSNR) vs images seen."""
   records = logs.read_metrics(metrics_path)
-  fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+  fig, (ax, ax2) = pyplot().subplots(1, 2, figsize=(11, 4))
   _loss_panel(ax, records, train_key, val_key, window, "loss")
   ax.set_yscale("log")
   x, y = logs.series(records, psnr_key)
@@ -78,7 +84,7 @@ def classifier_curve(metrics_path: str, out_path: str, window: int = 10,
   loss, and validation error rates (overall, on real, on denoised) with the
   training error, vs images seen."""
   records = logs.read_metrics(metrics_path)
-  fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+  fig, (ax, ax2) = pyplot().subplots(1, 2, figsize=(11, 4))
   _loss_panel(ax, records, "train/d/loss", "val/loss", window,
               "classifier loss")
   x, y = logs.series(records, "train/d/err")
@@ -113,7 +119,7 @@ def adversarial_curve(metrics_path: str, out_path: str, window: int = 10,
   seen, moving-averaged; beside it the balance: D's accuracy on real and on
   G's outputs (training batches) and D's validation error."""
   records = logs.read_metrics(metrics_path)
-  fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+  fig, axes = pyplot().subplots(1, 3, figsize=(15, 4))
   panels = [(axes[0], [("train/g/loss", "overall (Pred + λ·adv)", "C0"),
                        ("train/g/pred", "Pred (a·SSD + b·L1)", "C1")],
              "G loss", True),
@@ -177,7 +183,7 @@ def comparison(columns: list[tuple[str, list[np.ndarray]]], out_path: str,
   top-left corner (y, x) instead."""
   n_rows = len(columns[0][1])
   n_cols = len(columns)
-  fig, axes = plt.subplots(2 * n_rows, n_cols, squeeze=False,
+  fig, axes = pyplot().subplots(2 * n_rows, n_cols, squeeze=False,
                            figsize=(2.4 * n_cols, 4.8 * n_rows))
   for i in range(n_rows):
     clean = columns[-1][1][i]
@@ -190,7 +196,7 @@ def comparison(columns: list[tuple[str, list[np.ndarray]]], out_path: str,
       kw = dict(cmap="gray" if gray else None, vmin=0, vmax=1)
       top, bottom = axes[2 * i, j], axes[2 * i + 1, j]
       top.imshow(show, **kw)
-      top.add_patch(plt.Rectangle((x, y), s, s, fill=False, edgecolor="red",
+      top.add_patch(pyplot().Rectangle((x, y), s, s, fill=False, edgecolor="red",
                                   lw=1))
       caption = label
       if notes and label in notes:
@@ -211,7 +217,7 @@ def save_figure(fig, out_path: str):
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
   tmp = out_path + ".tmp.png"
   fig.savefig(tmp, dpi=110)
-  plt.close(fig)
+  pyplot().close(fig)
   os.replace(tmp, out_path)
 
 

@@ -183,8 +183,8 @@ def weighted_gradient(vjp, adversary: bool, adv_weight: float,
   adv_norm = optax.global_norm(g_adv[head])
   weight = adv_weight * (jax.lax.stop_gradient(
       jnp.minimum(pred_norm / (adv_norm + 1e-8), 1e4)) if adaptive else 1.0)
-  if adaptive and max_weight > 0:
-    weight = jnp.minimum(weight, max_weight)
+  if adaptive:  # max_weight may be traced: no Python test of its value
+    weight = jnp.where(max_weight > 0, jnp.minimum(weight, max_weight), weight)
   grads = jax.tree_util.tree_map(lambda a, b: a + weight * b, g_pred, g_adv)
   return grads, weight, weight * adv_norm / (pred_norm + 1e-12)
 

@@ -346,7 +346,8 @@ def init_or_restore(setup: Setup, task, mngr, rng,
   if found is not None:
     state, host, step = found
     return state, host, f"resumed from step {step}"
-  state = jax.jit(init, out_shardings=setup.repl)()
+  state = jax.jit(init, out_shardings=setup.repl,
+                  compiler_options=parallel.run_once_options())()
   state, how = task.start(state)
   return state, {}, how
 

@@ -227,7 +227,8 @@ def test_relativistic_g_step_scores_the_real_batch():
   state, d_kw, g_kw, *_ = _parts(c)
   g_kw = dict(g_kw, adv_weight=1.0)
   batch, rng = _batch(), jax.random.PRNGKey(3)
-  _, m = adversarial.g_train_step(state, batch, rng, **g_kw)
+  _, m = jax.jit(lambda s, b, r: adversarial.g_train_step(s, b, r, **g_kw))(
+      state, batch, rng)
   key = lambda tag: steps.step_key(rng, jnp.int32(0), tag)
   noisy = noise_lib.apply(batch, key(steps.TAG_NOISE), g_kw["noise_spec"])
   out = g_kw["g"].apply({"params": state.params}, noisy, train=True,
@@ -237,8 +238,8 @@ def test_relativistic_g_step_scores_the_real_batch():
   want = losses.generator_loss("relativistic", score(jnp.clip(out, 0, 1)),
                                u_real=score(batch))
   np.testing.assert_allclose(m["g/adv"], want, rtol=1e-5)
-  _, dm = adversarial.d_train_step(state, batch, rng, **dict(
-      d_kw, loss="relativistic"))
+  _, dm = jax.jit(lambda s, b, r: adversarial.d_train_step(s, b, r, **dict(
+      d_kw, loss="relativistic")))(state, batch, rng)
   assert np.isfinite(float(dm["d/loss"]))
 
 
@@ -548,10 +549,14 @@ def test_gradient_ratio_metric():
   state, _, g_kw, *_ = _parts(_config())
   batch, rng = _batch(), jax.random.PRNGKey(2)
 
-  def metrics(**kw):
-    fn = jax.jit(lambda s, b, r: adversarial.g_train_step(s, b, r,
-                                                    **dict(g_kw, **kw)))
-    return fn(state, batch, rng)[1]
+  # λ and its ceiling are traced: one program per value of `adaptive`.
+  fns = {a: jax.jit(lambda s, b, r, w, cap, a=a: adversarial.g_train_step(
+      s, b, r, **dict(g_kw, adv_weight=w, adaptive=a, max_weight=cap)))
+         for a in (False, True)}
+
+  def metrics(adv_weight, adaptive=False, max_weight=0.0):
+    return fns[adaptive](state, batch, rng, jnp.float32(adv_weight),
+                         jnp.float32(max_weight))[1]
 
   m1, m2 = metrics(adv_weight=0.1), metrics(adv_weight=0.2)
   assert float(m1["g/grad_ratio"]) > 0

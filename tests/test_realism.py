@@ -18,6 +18,16 @@ def test_auc_against_hand_computed_values():
   assert realism.auc([0, 3], [1, 4]) == 0.75
 
 
+def test_auc_is_mann_whitney_u_over_the_pairs():
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(0)
+  for n_r, n_f in ((1, 1), (7, 3), (40, 65)):
+    real = rng.integers(0, 6, n_r).astype(float)  # many ties
+    fake = rng.integers(0, 6, n_f).astype(float) + 0.5 * rng.integers(0, 2, n_f)
+    u = stats.mannwhitneyu(fake, real).statistic
+    assert realism.auc(real, fake) == pytest.approx(u / (n_r * n_f), abs=1e-12)
+
+
 def test_auc_interval_against_hand_computed_bootstrap():
   # Two images, resampled with their real and denoised scores together:
   # {0, 0} or {1, 1} separate perfectly (AUC 1); {0, 1} in either order
