@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 from PIL import Image
@@ -10,14 +11,13 @@ from PIL import Image
 from ddn import logs
 
 
-def pyplot():
-  """matplotlib.pyplot on the Agg backend, imported at the first figure:
-  it costs every process that imports ddn.train half a second of CPU
-  otherwise (a run that stops at a config error draws nothing)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
+def figure(**kw):
+  """A matplotlib Figure outside pyplot: no global backend or figure list
+  (a notebook's own plots are left alone), drawn by Agg when saved.
+  Imported at the first figure: a run that stops at a config error draws
+  nothing and needs none of matplotlib's half second of imports."""
+  from matplotlib import figure as mpl_figure  # pylint: disable=g-import-not-at-top
+  return mpl_figure.Figure(**kw)
 
 
 def smoothing_window(n: int, window: int) -> int:
@@ -61,7 +61,8 @@ def learning_curve(metrics_path: str, out_path: str, window: int = 10,
                    val_key: str = "val/loss", psnr_key: str = "val/psnr"):
   """Training and validation loss (and validation PSNR) vs images seen."""
   records = logs.read_metrics(metrics_path)
-  fig, (ax, ax2) = pyplot().subplots(1, 2, figsize=(11, 4))
+  fig = figure(figsize=(11, 4))
+  ax, ax2 = fig.subplots(1, 2)
   _loss_panel(ax, records, train_key, val_key, window, "loss")
   ax.set_yscale("log")
   x, y = logs.series(records, psnr_key)
@@ -84,7 +85,8 @@ def classifier_curve(metrics_path: str, out_path: str, window: int = 10,
   loss, and validation error rates (overall, on real, on denoised) with the
   training error, vs images seen."""
   records = logs.read_metrics(metrics_path)
-  fig, (ax, ax2) = pyplot().subplots(1, 2, figsize=(11, 4))
+  fig = figure(figsize=(11, 4))
+  ax, ax2 = fig.subplots(1, 2)
   _loss_panel(ax, records, "train/d/loss", "val/loss", window,
               "classifier loss")
   x, y = logs.series(records, "train/d/err")
@@ -119,7 +121,8 @@ def adversarial_curve(metrics_path: str, out_path: str, window: int = 10,
   seen, moving-averaged; beside it the balance: D's accuracy on real and on
   G's outputs (training batches) and D's validation error."""
   records = logs.read_metrics(metrics_path)
-  fig, axes = pyplot().subplots(1, 3, figsize=(15, 4))
+  fig = figure(figsize=(15, 4))
+  axes = fig.subplots(1, 3)
   panels = [(axes[0], [("train/g/loss", "overall (Pred + λ·adv)", "C0"),
                        ("train/g/pred", "Pred (a·SSD + b·L1)", "C1")],
              "G loss", True),
@@ -181,10 +184,11 @@ def comparison(columns: list[tuple[str, list[np.ndarray]]], out_path: str,
   image (last column) has the most detail. `notes[label][row]`: a caption
   line under that panel (e.g. its PSNR); `windows[row]`: that row's box's
   top-left corner (y, x) instead."""
+  from matplotlib import patches  # pylint: disable=g-import-not-at-top
   n_rows = len(columns[0][1])
   n_cols = len(columns)
-  fig, axes = pyplot().subplots(2 * n_rows, n_cols, squeeze=False,
-                           figsize=(2.4 * n_cols, 4.8 * n_rows))
+  fig = figure(figsize=(2.4 * n_cols, 4.8 * n_rows))
+  axes = fig.subplots(2 * n_rows, n_cols, squeeze=False)
   for i in range(n_rows):
     clean = columns[-1][1][i]
     y, x = windows[i] if windows else detail_window(clean, crop)
@@ -196,8 +200,8 @@ def comparison(columns: list[tuple[str, list[np.ndarray]]], out_path: str,
       kw = dict(cmap="gray" if gray else None, vmin=0, vmax=1)
       top, bottom = axes[2 * i, j], axes[2 * i + 1, j]
       top.imshow(show, **kw)
-      top.add_patch(pyplot().Rectangle((x, y), s, s, fill=False, edgecolor="red",
-                                  lw=1))
+      top.add_patch(patches.Rectangle((x, y), s, s, fill=False,
+                                      edgecolor="red", lw=1))
       caption = label
       if notes and label in notes:
         caption += f"\n{notes[label][i]}"
@@ -217,7 +221,8 @@ def save_figure(fig, out_path: str):
   os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
   tmp = out_path + ".tmp.png"
   fig.savefig(tmp, dpi=110)
-  pyplot().close(fig)
+  if "matplotlib.pyplot" in sys.modules:  # a pyplot figure (ddn.figures)
+    sys.modules["matplotlib.pyplot"].close(fig)
   os.replace(tmp, out_path)
 
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The adversarial recipe's training-length lever at one σ (docs/adversarial.md,
+# "Levers"), judged on a development set, not a test set: the structure-rich
+# set of benchmarks/structure_devset.py (35 building photographs, 512 px, in
+# neither Train400 nor the test sets).
+#
+#   SIGMA=50 bash benchmarks/adv_length.sh [OUT]     # default OUT=runs/levers50
+#
+# One long run of experiments/adv_s$SIGMA.py (gray-s$SIGMA fine-tuned on
+# Train400 against the 33 px patch D, recipes.adversarial_finetune) for
+# 38,400 images, without its final evaluation. Its schedules are constant, so
+# its checkpoint at N images is the run of length N: copies at 6,400 (the
+# recipe's own length, the control), 25,600 and 38,400 images (push1_s200,
+# _s800, _s1200). Then ONE ddn.evaluate call judges gray-s$SIGMA and the
+# three on the same tiles, noise and judges (CNN and NSS families, intervals
+# over images and judge seeds). On a 2-core CPU the run takes about 80
+# minutes alone, the judging about 2 minutes per method. A finished run is
+# skipped (launch.py resumes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIGMA=${SIGMA:-50}
+OUT=${1:-runs/levers$SIGMA}
+DEV=${DEV:-runs/structure_dev}
+mkdir -p "$OUT"
+[ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
+
+python launch.py --config="experiments/adv_s$SIGMA.py" --workdir="$OUT/push1" \
+  --config.eval.final=False --config.train.total_images=38400 \
+  --config.train.max_to_keep=14 > "$OUT/push1.log" 2>&1
+runs=gray-s$SIGMA
+for step in 200 800 1200; do
+  if [ ! -d "$OUT/push1_s$step" ]; then
+    mkdir -p "$OUT/push1_s$step/checkpoints"
+    cp "$OUT/push1/config.json" "$OUT/push1_s$step/"
+    cp -r "$OUT/push1/checkpoints/$step" "$OUT/push1_s$step/checkpoints/"
+  fi
+  runs="$runs,$OUT/push1_s$step"
+done
+python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
+  --sigmas="$SIGMA" --realism --out="$OUT/length_s$SIGMA.json"
