@@ -111,8 +111,6 @@ from ddn import data as data_lib  # pylint: disable=g-import-not-at-top
 from ddn import methods  # pylint: disable=g-import-not-at-top
 from ddn import parallel  # pylint: disable=g-import-not-at-top
 from ddn import plots  # pylint: disable=g-import-not-at-top
-# After ddn.plots, which selects matplotlib's Agg backend.
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 from ddn import protocol  # pylint: disable=g-import-not-at-top
 from ddn import runtime  # pylint: disable=g-import-not-at-top
 from ddn import steps  # pylint: disable=g-import-not-at-top
@@ -494,7 +492,8 @@ def not_ahead(results: dict) -> list[str]:
 
 
 def plot(results: dict, a, path: str):
-  fig, ax = plt.subplots(figsize=(6.4, 4.2))
+  fig = plots.figure(figsize=(6.4, 4.2))
+  ax = fig.subplots()
   for name, pts in results.items():
     ax.plot([p["minutes"] for p in pts], [p["psnr"] for p in pts], "o-",
             label=name)

@@ -53,10 +53,12 @@ def run_once_options() -> dict[str, int]:
 
   On the CPU, XLA's backend optimisations only cost compile time there:
   a shipped-size G and D's init compiles in 9 s at the default level and
-  3 s at level 1 on a 2-core CPU, with the same values (to the bit for the
-  autoencoders and the default D; one float32 ULP in some kernels of the
-  spectral-norm D, as eager and jitted init already differ). XLA_FLAGS
-  that set a level win.
+  3 s at level 1 on a 2-core CPU. The values are the default level's to
+  the bit for every autoencoder and the recipe's D, and differ by one
+  float32 ULP in some kernels of a spectral-norm D (as eager and jitted
+  init already do), so a fresh run with that D no longer starts bit for
+  bit where one before this option did; resumed runs are unaffected.
+  XLA_FLAGS that set a level win (the test suite's).
   """
   if (jax.default_backend() != "cpu"
       or "xla_backend_optimization_level" in os.environ.get("XLA_FLAGS", "")):

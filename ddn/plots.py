@@ -16,8 +16,8 @@ def figure(**kw):
   (a notebook's own plots are left alone), drawn by Agg when saved.
   Imported at the first figure: a run that stops at a config error draws
   nothing and needs none of matplotlib's half second of imports."""
-  from matplotlib import figure as mpl_figure  # pylint: disable=g-import-not-at-top
-  return mpl_figure.Figure(**kw)
+  from matplotlib import figure as mfig  # pylint: disable=g-import-not-at-top
+  return mfig.Figure(**kw)
 
 
 def smoothing_window(n: int, window: int) -> int:

@@ -152,6 +152,8 @@ def validate(cfg) -> None:
 def auc(u_real: np.ndarray, u_fake: np.ndarray) -> float:
   """P(u_fake > u_real) + P(tie) / 2 (Mann-Whitney): 0.5 = chance."""
   u_real, u_fake = np.sort(np.ravel(u_real)), np.ravel(u_fake)
+  if np.isnan(u_real).any() or np.isnan(u_fake).any():
+    return float("nan")  # a judge that diverged says nothing
   below = np.searchsorted(u_real, u_fake, side="left")  # reals < each fake
   tied = np.searchsorted(u_real, u_fake, side="right") - below
   return float((below.sum() + 0.5 * tied.sum()) / (len(u_real) * len(u_fake)))

@@ -166,7 +166,7 @@ def classify(params, stats, x: jax.Array, *, disc: nn.Module) -> jax.Array:
 # The generator's gradient against a discriminator (ddn.tasks.adversarial).
 
 def weighted_gradient(vjp, adversary: bool, adv_weight: float,
-                      adaptive: bool, max_weight: float = 0.0):
+                      adaptive: bool, max_weight: float | jax.Array = 0.0):
   """∇Pred + λ ∇adv from `vjp` of (Pred, adv), one backward pass per term,
   so λ can be set from (and the logs can show) the two gradients at G's
   last layer. An adaptive λ is at most `max_weight` (when > 0): when D

@@ -19,13 +19,15 @@ def test_auc_against_hand_computed_values():
 
 
 def test_auc_is_mann_whitney_u_over_the_pairs():
-  from scipy import stats  # pylint: disable=import-outside-toplevel
+  from scipy import stats  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
   for n_r, n_f in ((1, 1), (7, 3), (40, 65)):
     real = rng.integers(0, 6, n_r).astype(float)  # many ties
     fake = rng.integers(0, 6, n_f).astype(float) + 0.5 * rng.integers(0, 2, n_f)
     u = stats.mannwhitneyu(fake, real).statistic
     assert realism.auc(real, fake) == pytest.approx(u / (n_r * n_f), abs=1e-12)
+  assert np.isnan(realism.auc([0, 1, 2], [np.nan, 0.5]))  # as rankdata's
+  assert np.isnan(realism.auc([np.nan], [np.nan]))
 
 
 def test_auc_interval_against_hand_computed_bootstrap():
