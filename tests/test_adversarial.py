@@ -339,7 +339,9 @@ def test_init_from_an_autoencoder_skips_the_warmup_and_frozen_d_stops(
   ae = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   ae_dir = str(tmp_path / "ae")
   ae_state = train.train_and_evaluate(ae, ae_dir)
-  c = _config(freeze_disc=True)
+  # adv_run's G and D (its compiled steps are reused from the cache).
+  c = _config(freeze_disc=True, n_d=2, ema_decay=0.5)
+  c.disc.kind, c.disc.padding, c.disc.dense = "patch", "VALID", ()
   c.train.init_from = ae_dir
   c.train.total_images = 32  # 8 iterations: 4 of D warm-up, 4 frozen
   c.eval.final = False  # judged elsewhere (e.g. a sweep's plane)
@@ -350,8 +352,9 @@ def test_init_from_an_autoencoder_skips_the_warmup_and_frozen_d_stops(
   assert (tmp_path / "adv" / "metrics.jsonl").exists()
   assert "G initialised from" in caplog.text
   assert "against the frozen D" in caplog.text
-  # No G warm-up: D from the first iteration, and only for its warm-up.
-  assert int(state.d_step) == 4 and int(state.step) == 8
+  # No G warm-up: D from the first iteration, and only for its warm-up
+  # (4 iterations of 2 D steps).
+  assert int(state.d_step) == 4 * 2 and int(state.step) == 8
   for a, b in zip(jax.tree_util.tree_leaves(ae_state.params),
                   jax.tree_util.tree_leaves(state.ref)):
     np.testing.assert_array_equal(a, b)
