@@ -13,7 +13,7 @@
 # recipe's own length, the control), 25,600 and 38,400 images (push1_s200,
 # _s800, _s1200). Then ONE ddn.evaluate call judges gray-s$SIGMA and the
 # three on the same tiles, noise and judges (CNN and NSS families, intervals
-# over images and judge seeds). On a 2-core CPU the run takes about 80
+# over images and judge seeds). On a 2-core CPU the run takes about 70
 # minutes alone, the judging about 2 minutes per method. A finished run is
 # skipped (launch.py resumes).
 set -euo pipefail
