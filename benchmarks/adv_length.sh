@@ -18,6 +18,7 @@
 # skipped (launch.py resumes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/snapshot.sh
 SIGMA=${SIGMA:-50}
 OUT=${1:-runs/levers$SIGMA}
 DEV=${DEV:-runs/structure_dev}
@@ -29,11 +30,7 @@ python launch.py --config="experiments/adv_s$SIGMA.py" --workdir="$OUT/push1" \
   --config.train.max_to_keep=14 > "$OUT/push1.log" 2>&1
 runs=gray-s$SIGMA
 for step in 200 800 1200; do
-  if [ ! -d "$OUT/push1_s$step" ]; then
-    mkdir -p "$OUT/push1_s$step/checkpoints"
-    cp "$OUT/push1/config.json" "$OUT/push1_s$step/"
-    cp -r "$OUT/push1/checkpoints/$step" "$OUT/push1_s$step/checkpoints/"
-  fi
+  snapshot "$OUT/push1" "$step"
   runs="$runs,$OUT/push1_s$step"
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \

@@ -29,6 +29,7 @@
 # judging about 2 minutes per method.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/snapshot.sh
 OUT=${1:-runs/levers}
 DEV=${DEV:-runs/structure_dev}
 R1=${R1:-0.1}
@@ -44,11 +45,7 @@ train() {  # NAME [overrides...]
 # The long run, with a copy of its checkpoint at each 6,400 images.
 train push1 --config.train.total_images=25600 --config.train.max_to_keep=10
 for step in 200 600 800; do
-  if [ ! -d "$OUT/push1_s$step" ]; then
-    mkdir -p "$OUT/push1_s$step/checkpoints"
-    cp "$OUT/push1/config.json" "$OUT/push1_s$step/"
-    cp -r "$OUT/push1/checkpoints/$step" "$OUT/push1_s$step/checkpoints/"
-  fi
+  snapshot "$OUT/push1" "$step"
 done
 train r1_push1 --config.adv.r1="$R1"
 train rel_push1 --config.disc.loss=relativistic \

@@ -314,6 +314,13 @@ class StopSignals:
     return self.received is not None
 
 
+def fresh_state(setup: Setup, task, rng):
+  """`task.init(rng)` replicated over the mesh, compiled as a program that
+  runs once (parallel.run_once_options)."""
+  return jax.jit(task.init, out_shardings=setup.repl,
+                 compiler_options=parallel.run_once_options())(rng)
+
+
 def init_or_restore(setup: Setup, task, mngr, rng,
                     changed: tuple[str, ...] = ()) -> tuple[object, dict, str]:
   """The latest intact checkpoint of this workdir (corrupt ones are moved
@@ -346,9 +353,7 @@ def init_or_restore(setup: Setup, task, mngr, rng,
   if found is not None:
     state, host, step = found
     return state, host, f"resumed from step {step}"
-  state = jax.jit(init, out_shardings=setup.repl,
-                  compiler_options=parallel.run_once_options())()
-  state, how = task.start(state)
+  state, how = task.start(fresh_state(setup, task, rng))
   return state, {}, how
 
 

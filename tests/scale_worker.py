@@ -55,8 +55,7 @@ def two_steps(config, devices):
   """Metrics of two steps and the parameters after them, as numpy."""
   setup, task = build(config, devices)
   rng = jax.random.PRNGKey(config.seed)
-  state = jax.jit(task.init, out_shardings=setup.repl,
-                  compiler_options=parallel.run_once_options())(rng)
+  state = train.fresh_state(setup, task, rng)
   step = task.make_step((setup.repl, setup.batch_sharding, setup.repl))
   k = getattr(task, "batches_per_step", 1)
   bs = int(config.data.batch_size)
