@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The adversarial push lever at σ = 25 (docs/adversarial.md, "The push
+# The adversarial push lever at one σ (docs/adversarial.md, "The push
 # lever"), judged on a development set, not a test set: the structure-rich
 # set of benchmarks/structure_devset.py (35 building photographs, 512 px, in
 # neither Train400 nor the test sets).
 #
-#   bash benchmarks/adv_push.sh [OUT]        # default OUT=runs/s38p
+#   bash benchmarks/adv_push.sh [OUT]            # σ = 25, default OUT=runs/s38p
+#   SIGMA=50 bash benchmarks/adv_push.sh [OUT]   # default OUT=runs/s38p50
 #
-# The shipped gray-s25-adv (the recipe at push 1 for 25,600 images) trained
-# on with a stronger push: experiments/adv_s25.py from gray-s25-adv's G with
+# The shipped gray-s$SIGMA-adv (the recipe at push 1: 25,600 images at
+# σ = 25, 6,400 at σ = 50) trained on with a stronger push:
+# experiments/adv_s$SIGMA.py from that model's G with
 # a fresh D (1,600 images of D warm-up, then 12,800 adversarial images),
 # adv.weight = PUSH (default 3), constant schedules, no final evaluation;
 # copies at 6,400 (push3_s200) and 14,400 images (push3_s450). Then ONE
-# ddn.evaluate call judges gray-s25, gray-s25-adv and the two copies on the
+# ddn.evaluate call judges gray-s$SIGMA, gray-s$SIGMA-adv and the copies on the
 # same tiles, noise and judges (CNN and NSS families, intervals over images
 # and judge seeds). On a 2-core CPU the run takes about 20 minutes alone,
 # the judging about 2 minutes per method. A finished run is skipped
@@ -20,20 +22,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/snapshot.sh
 PUSH=${PUSH:-3}
-OUT=${1:-runs/s38p}
+SIGMA=${SIGMA:-25}
+OUT=${1:-runs/s38p$([ "$SIGMA" = 25 ] || echo "$SIGMA")}
 DEV=${DEV:-runs/structure_dev}
 NAME=push${PUSH}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-python launch.py --config=experiments/adv_s25.py --workdir="$OUT/$NAME" \
-  --config.train.init_from=gray-s25-adv --config.adv.weight="$PUSH" \
+python launch.py --config="experiments/adv_s$SIGMA.py" --workdir="$OUT/$NAME" \
+  --config.train.init_from="gray-s$SIGMA-adv" --config.adv.weight="$PUSH" \
   --config.train.total_images=14400 --config.eval.final=False \
   --config.train.max_to_keep=10 > "$OUT/$NAME.log" 2>&1
-runs=gray-s25,gray-s25-adv
+runs=gray-s$SIGMA,gray-s$SIGMA-adv
 for step in 200 450; do
   snapshot "$OUT/$NAME" "$step"
   runs="$runs,$OUT/${NAME}_s$step"
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
-  --sigmas=25 --realism --out="$OUT/${NAME}_s25.json"
+  --sigmas="$SIGMA" --realism --out="$OUT/${NAME}_s$SIGMA.json"
