@@ -12,10 +12,10 @@
 # experiments/adv_s$SIGMA.py from that model's G with
 # a fresh D (1,600 images of D warm-up, then 12,800 adversarial images),
 # adv.weight = PUSH (default 3), constant schedules, no final evaluation;
-# copies at 6,400 (push3_s200) and 14,400 images (push3_s450). Then ONE
+# copies at 6,400 (push${PUSH}_s200) and 14,400 images (push${PUSH}_s450). Then ONE
 # ddn.evaluate call judges gray-s$SIGMA, gray-s$SIGMA-adv and the copies on the
 # same tiles, noise and judges (CNN and NSS families, intervals over images
-# and judge seeds). On a 2-core CPU the run takes about 20 minutes alone,
+# and judge seeds). On a 2-core CPU the run takes 20-25 minutes alone,
 # the judging about 2 minutes per method. A finished run is skipped
 # (launch.py resumes).
 set -euo pipefail

@@ -1,4 +1,4 @@
-# Sourced by benchmarks/adv_levers.sh and adv_length.sh.
+# Sourced by benchmarks/adv_levers.sh, adv_length.sh and adv_push.sh.
 # snapshot RUN STEP: RUN_sSTEP, a workdir holding RUN's checkpoint STEP and
 # its config.json (ddn.evaluate reads it as a run of that length); kept if
 # it exists.

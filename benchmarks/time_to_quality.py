@@ -145,8 +145,7 @@ class DdnContender:
 
   def start(self):
     setup, seed = self.setup, self.config.seed
-    init = lambda: self.task.init(jax.random.PRNGKey(seed))
-    self.state = jax.jit(init, out_shardings=setup.repl)()  # init_or_restore
+    self.state = train.fresh_state(setup, self.task, jax.random.PRNGKey(seed))
     self.step_fn = self.task.make_step(
         (setup.repl, setup.batch_sharding, setup.repl))
     self.key = jax.device_put(jax.random.PRNGKey(seed), setup.repl)

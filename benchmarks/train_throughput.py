@@ -119,8 +119,7 @@ def main():
     c_ae = configs.defaults("autoencoder")
     c_ae.data.batch_size, c_ae.data.crop = bs, crop
     ae = tasks.build(c_ae, setup)
-    state = jax.jit(lambda: ae.init(jax.random.PRNGKey(0)),
-                    out_shardings=setup.repl)()
+    state = train.fresh_state(setup, ae, jax.random.PRNGKey(0))
     ae_step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl))
     batch = jax.device_put(clean[0], setup.batch_sharding)
     r = measure(ae_step, state, batch, rng, bs)
@@ -130,8 +129,7 @@ def main():
     adv = tasks.build(c, setup)
     fns, stack_sh = adv.step_fns(
         (setup.repl, setup.batch_sharding, setup.repl))
-    state = jax.jit(lambda: adv.init(jax.random.PRNGKey(0)),
-                    out_shardings=setup.repl)()
+    state = train.fresh_state(setup, adv, jax.random.PRNGKey(0))
     stack = jax.device_put(clean, stack_sh)
     for name in ("d", "g"):
       r = measure(fns[name], state, stack, rng, bs)
@@ -151,8 +149,7 @@ def main():
     setup = train.Setup(c)
     ae = tasks.build(c, setup)
     src = data_lib.drop_small(data_lib.load_source(c.data.train, c.data), crop)
-    state = jax.jit(lambda: ae.init(jax.random.PRNGKey(0)),
-                    out_shardings=setup.repl)()
+    state = train.fresh_state(setup, ae, jax.random.PRNGKey(0))
     step = ae.make_step((setup.repl, setup.batch_sharding, setup.repl))
     rng = jax.device_put(jax.random.PRNGKey(0), setup.repl)
     batches = data_lib.train_batches(src, 0, bs, crop, c.data.augment, 0,

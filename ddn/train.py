@@ -332,8 +332,7 @@ def init_or_restore(setup: Setup, task, mngr, rng,
   Returns:
     (state, host record of the checkpoint or {}, how it started).
   """
-  init = lambda: task.init(rng)
-  abstract = parallel.placed(jax.eval_shape(init), setup.repl)
+  abstract = parallel.placed(jax.eval_shape(task.init, rng), setup.repl)
 
   def target_for(step, tree):
     try:
