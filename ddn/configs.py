@@ -73,7 +73,10 @@ def optim(lr: float, warmup_images: int) -> ml_collections.ConfigDict:
       name="adam", lr=lr, b1=0.9, b2=0.999, eps=1e-8, momentum=0.9,
       nesterov=False, weight_decay=0.0, grad_clip=0.0,
       schedule="cosine", warmup_images=warmup_images, final_fraction=0.01,
-      decay_every_images=100_000, decay_factor=0.5))
+      decay_every_images=100_000, decay_factor=0.5,
+      # lr × lr_mult for modules whose name starts with one of these
+      # (ddn.optim), e.g. ('encatt', 'decatt') for added non-local blocks.
+      lr_mult=1.0, lr_mult_prefixes=()))
 
 
 def disc(**overrides) -> ml_collections.ConfigDict:
@@ -173,7 +176,10 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "model.res_blocks": (),
                 "adv.max_weight": 0.0, "loss.sigma_power": 0.0,
                 "loss.sigma_floor": 5.0, "model.noise_input": 0,
-                "adv.samples": 1, "model.attention": (), "adv.r1": 0.0}
+                "adv.samples": 1, "model.attention": (), "adv.r1": 0.0,
+                "adv.fm_weight": 0.0, "optim.lr_mult": 1.0,
+                "optim.lr_mult_prefixes": (), "disc_optim.lr_mult": 1.0,
+                "disc_optim.lr_mult_prefixes": ()}
 
 
 def with_added_fields(saved: dict) -> dict:

@@ -21,6 +21,9 @@ With `detail`, the classifier also sees x minus its 3x3 binomial blur (x8,
 layer rather than after it has learned a high-pass filter itself; the blur
 adds 2 px to the patch.
 
+`features_of` returns the features at the end of every level (feature
+matching, ddn.losses.feature_matching).
+
 Options: ReLU or leaky ReLU (slope `leaky_slope`, 0.2 by default), spectral
 normalization of every conv and dense kernel (flax `nn.SpectralNorm`; its
 power-iteration state lives in the 'batch_stats' collection, updated only
@@ -130,6 +133,9 @@ class Classifier(nn.Module):
         y = self._layer(conv(feat, strides=(stride, stride),
                              name=f"conv{level}_{i}"), y, train)
         y = self._act(y, train)
+      # Each level's features, kept only when applied with
+      # mutable=['intermediates'] (feature matching, `features_of`).
+      self.sow("intermediates", f"level{level}", y)
     if self.kind == "patch":
       u = self._layer(conv(1, dtype=jnp.float32, name="score"), y, train)
       return u[..., 0]
@@ -191,6 +197,16 @@ class Classifier(nn.Module):
               f"patches every {rf.jump} px")
     return (f"whole-image classifier: {self.pool} pooling of features that "
             f"each see {rf.size}x{rf.size} px")
+
+
+def features_of(disc: Classifier, variables: dict, x: jax.Array
+                ) -> list[jax.Array]:
+  """D's features of `x` at the end of each level (evaluation mode), the
+  first level first: what feature matching compares."""
+  _, inter = disc.apply(variables, x, train=False,
+                        mutable=["intermediates"])
+  levels = inter["intermediates"]
+  return [levels[f"level{i}"][0] for i in range(len(disc.features))]
 
 
 def highpass(x: jax.Array) -> jax.Array:

@@ -181,6 +181,17 @@ def classification_metrics(u: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
 GEN_LOSSES = ("score", "nonsaturating", "hinge", "relativistic")
 
 
+def feature_matching(fake: list[jax.Array], real: list[jax.Array]
+                     ) -> jax.Array:
+  """pix2pixHD's feature-matching term (Wang et al. 2018): the mean over D's
+  levels of the mean absolute difference between D's features of each
+  output and of its own clean image (paired, level by level). G is pulled
+  towards what D sees in the clean image, not only away from what D
+  flags."""
+  terms = [jnp.mean(jnp.abs(f - r)) for f, r in zip(fake, real)]
+  return sum(terms) / len(terms)
+
+
 def generator_loss(name: str, u: jax.Array, margin: float = 1.0,
                    u_real: jax.Array | None = None) -> jax.Array:
   """The adversarial term the generator minimises, from the classifier's

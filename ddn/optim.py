@@ -13,6 +13,12 @@ plus an optional linear warm-up from 0 over `warmup_images` (the step
 schedule's decays still fall at multiples of decay_every_images; cosine
 decays over the images after the warm-up).
 
+`lr_mult` > 1 (or any value != 1) scales the learning rate of the
+parameters under modules whose name starts with one of `lr_mult_prefixes`
+(e.g. ('encatt', 'decatt'): the non-local blocks a fine-tune adds to a
+trained network, zero-initialised, which learn slowly at the network's
+learning rate); the rest keep `lr`.
+
 Weight decay is decoupled (applied after the optimizer's scaling, as AdamW):
 'adamw' is Adam with it; 'sgd' with weight_decay > 0 is decoupled SGD-W.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import optax
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -89,5 +96,26 @@ def optimizer(cfg, lr_schedule: optax.Schedule,
     parts.append(optax.scale_by_adam(b1=cfg.b1, b2=cfg.b2, eps=cfg.eps))
   if cfg.weight_decay > 0:
     parts.append(optax.add_decayed_weights(cfg.weight_decay))
-  parts.append(optax.scale_by_learning_rate(lr_schedule))
+  mult = float(cfg.get("lr_mult", 1.0))
+  prefixes = tuple(cfg.get("lr_mult_prefixes", ()))
+  if mult <= 0:
+    raise ValueError(f"{field}.lr_mult={mult}: must be > 0 (1: every "
+                     "parameter at lr).")
+  if mult == 1.0 or not prefixes:
+    parts.append(optax.scale_by_learning_rate(lr_schedule))
+    return optax.chain(*parts)
+  scaled = lambda count: mult * lr_schedule(count)
+  parts.append(optax.multi_transform(
+      {"base": optax.scale_by_learning_rate(lr_schedule),
+       "mult": optax.scale_by_learning_rate(scaled)},
+      lambda params: module_labels(params, prefixes)))
   return optax.chain(*parts)
+
+
+def module_labels(params, prefixes: tuple[str, ...]):
+  """'mult' for every leaf under a module whose name starts with one of
+  `prefixes`, 'base' for the rest (optax.multi_transform's labels)."""
+  def label(path, _):
+    names = [str(getattr(k, "key", k)) for k in path]
+    return "mult" if any(n.startswith(prefixes) for n in names) else "base"
+  return jax.tree_util.tree_map_with_path(label, params)

@@ -279,6 +279,7 @@ def test_balance_warns_after_a_sustained_window():
     ("adv.g_loss", "wgan", "config.adv.g_loss='wgan'"),
     ("adv.ema_decay", 1.0, "config.adv.ema_decay=1.0"),
     ("adv.r1", -1.0, r"config.adv.r1=-1.0: must be >= 0"),
+    ("adv.fm_weight", -0.5, r"config.adv.fm_weight=-0.5: must be >= 0"),
     ("train.total_images", 32, "leaves no adversarial phase"),
     ("train.init_from", "/nonexistent/ae", "has no checkpoint"),
 ])
@@ -672,3 +673,48 @@ def test_r1_penalty_reaches_the_adversarial_d_step():
   assert "d/r1" not in m0 and float(m1["d/r1"]) > 0
   assert float(m1["d/loss"]) > float(m0["d/loss"])
   assert _changed(s0, s1, "d_params")
+
+
+def test_feature_matching_is_the_mean_l1_of_d_features_per_level():
+  """losses.feature_matching over discriminators.features_of: one feature map
+  per D level, the mean |D_l(fake) - D_l(real)| averaged over the levels;
+  zero for an output equal to its clean image."""
+  from ddn import discriminators
+  c = _config()
+  _, d_kw, *_ = _parts(c)
+  disc = d_kw["disc"]
+  x = _batch()
+  variables = disc.init(jax.random.PRNGKey(0), x)
+  feats = discriminators.features_of(disc, variables, x)
+  assert len(feats) == len(disc.features)
+  assert [f.shape[-1] for f in feats] == list(disc.features)
+  other = jnp.clip(x + 0.1, 0.0, 1.0)
+  fo = discriminators.features_of(disc, variables, other)
+  want = np.mean([np.mean(np.abs(np.asarray(a) - np.asarray(b)))
+                  for a, b in zip(fo, feats)])
+  np.testing.assert_allclose(losses.feature_matching(fo, feats), want,
+                             rtol=1e-5)
+  assert float(losses.feature_matching(feats, feats)) == 0.0
+  # Scores are unchanged by the sown features.
+  np.testing.assert_array_equal(
+      disc.apply(variables, x), disc.apply(variables, x,
+                                           mutable=["intermediates"])[0])
+
+
+def test_feature_matching_reaches_the_g_step():
+  """adv.fm_weight > 0 adds fm_weight · g/fm to G's adversarial term (so the
+  fixed-λ loss grows by λ · fm_weight · g/fm) and changes G's update."""
+  c = _config()
+  state, _, g_kw, *_ = _parts(c)
+  kw = dict(g_kw, adaptive=False, adv_weight=0.5)
+  step = lambda w: jax.jit(lambda s, b, r: adversarial.g_train_step(
+      s, b, r, fm_weight=w, **kw))(_copy(state), _batch(),
+                                   jax.random.PRNGKey(3))
+  (s0, m0), (s1, m1) = step(0.0), step(2.0)
+  assert "g/fm" not in m0 and float(m1["g/fm"]) > 0
+  np.testing.assert_allclose(m1["g/adv"], m0["g/adv"] + 2.0 * m1["g/fm"],
+                             rtol=1e-5)
+  np.testing.assert_allclose(m1["g/loss"] - m0["g/loss"],
+                             0.5 * 2.0 * m1["g/fm"], rtol=1e-4)
+  assert not np.allclose(jax.tree_util.tree_leaves(s0.params)[0],
+                         jax.tree_util.tree_leaves(s1.params)[0])

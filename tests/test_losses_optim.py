@@ -1,5 +1,6 @@
 """Losses against numpy; schedules and optimizers."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -41,6 +42,36 @@ def test_sigma_weighted_loss_is_the_weighted_mean_of_each_images_loss():
   ones = losses.reconstruction(p, t, 1.0, 0.1, jnp.ones(4))[0]
   np.testing.assert_allclose(ones, losses.reconstruction(p, t, 1.0, 0.1)[0],
                              rtol=1e-6)
+
+
+def test_lr_mult_scales_only_the_named_modules():
+  """lr_mult: parameters under a module whose name starts with one of
+  lr_mult_prefixes step lr_mult times further (Adam's first step is lr per
+  unit gradient sign); the rest, and every parameter with lr_mult = 1, at
+  lr. The same state shape as without it when it is off."""
+  c = cfg(lr=0.01, schedule="constant", warmup_images=0, lr_mult=10.0,
+          lr_mult_prefixes=("encatt", "decatt"))
+  params = {"encatt1": {"out": {"kernel": jnp.ones(3)}},
+            "enc0_0": {"kernel": jnp.ones(3)},
+            "dec1": {"decatt_like": jnp.ones(2)},  # inner name: matched too
+            "att": {"kernel": jnp.ones(2)}}  # not a prefix match
+  assert optim.module_labels(params, ("encatt", "decatt")) == {
+      "encatt1": {"out": {"kernel": "mult"}}, "enc0_0": {"kernel": "base"},
+      "dec1": {"decatt_like": "mult"}, "att": {"kernel": "base"}}
+  grads = jax.tree_util.tree_map(jnp.ones_like, params)
+  tx = optim.optimizer(c, optim.schedule(c, 1, 100))
+  up, _ = tx.update(grads, tx.init(params), params)
+  np.testing.assert_allclose(up["encatt1"]["out"]["kernel"], -0.1, rtol=1e-4)
+  np.testing.assert_allclose(up["dec1"]["decatt_like"], -0.1, rtol=1e-4)
+  np.testing.assert_allclose(up["enc0_0"]["kernel"], -0.01, rtol=1e-4)
+  np.testing.assert_allclose(up["att"]["kernel"], -0.01, rtol=1e-4)
+  off = cfg(lr=0.01, schedule="constant", warmup_images=0)
+  tx0 = optim.optimizer(off, optim.schedule(off, 1, 100))
+  same = optim.optimizer(cfg(lr=0.01, schedule="constant", warmup_images=0,
+                             lr_mult=1.0, lr_mult_prefixes=("encatt",)),
+                         optim.schedule(off, 1, 100))
+  assert (jax.tree_util.tree_structure(tx0.init(params))
+          == jax.tree_util.tree_structure(same.init(params)))
 
 
 @pytest.mark.parametrize("over,match", [
@@ -123,6 +154,7 @@ def test_weight_decay_is_decoupled():
     ({"schedule": "linear"}, "valid schedules"),
     ({"name": "rmsprop"}, "valid optimizers"),
     ({"name": "adam", "weight_decay": 0.1}, "adamw"),
+    ({"lr_mult": 0.0, "lr_mult_prefixes": ("att",)}, r"lr_mult=0.0: must be > 0"),
 ])
 def test_bad_optim_config(over, match):
   c = cfg(**over)

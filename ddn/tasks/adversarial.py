@@ -151,6 +151,8 @@ class AdversarialTask(base.Task):
               ("ema_decay", 0 <= a.ema_decay < 1, "must be in [0, 1)"),
               ("samples", a.get("samples", 1) >= 1, "must be >= 1"),
               ("r1", a.get("r1", 0.0) >= 0, "must be >= 0 (0: no penalty)"),
+              ("fm_weight", a.get("fm_weight", 0.0) >= 0,
+               "must be >= 0 (0: no feature matching)"),
               ("balance_window", a.balance_window >= 1, "must be >= 1")]
     for field, ok, why in checks:
       if not ok:
@@ -527,6 +529,10 @@ def default_config() -> ml_collections.ConfigDict:
       # γ > 0: D's loss adds the R1 gradient penalty γ/2 · |∇_x u(real)|²
       # (Mescheder et al. 2018), which keeps D smooth around real images.
       r1=0.0,
+      # > 0: G's adversarial term adds fm_weight · feature matching
+      # (pix2pixHD): the mean absolute difference of D's features, level by
+      # level, between each output and its clean image.
+      fm_weight=0.0,
       # Balance warnings: a side has "won" when, over `balance_window`
       # consecutive log lines, D's loss < d_won_loss (D wins), or D's
       # accuracy is within `chance_band` of 0.5 (D is at chance).
@@ -651,13 +657,15 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
 def g_terms(params, d_vars, batch: jax.Array, noisy: jax.Array, sigma,
             rngs: dict, weights, *, g: nn.Module, disc: nn.Module | None,
             samples: int, ssd_weight: float, l1_weight: float, g_loss: str,
-            margin: float):
+            margin: float, fm_weight: float = 0.0):
   """G's loss terms (Pred, adversarial) for one batch, and (Pred's parts,
-  the mean output (B, ...), the samples (B·K, ...), mean u). With
-  `samples` = K > 1 every noisy image goes through G K times (rows
-  b·K .. b·K + K - 1, independent z from rngs['z']): Pred is on the mean of
-  its K samples, the adversarial term on each sample. `disc` None: no
-  adversarial term (0)."""
+  the mean output (B, ...), the samples (B·K, ...), mean u, the feature-
+  matching term). With `samples` = K > 1 every noisy image goes through G
+  K times (rows b·K .. b·K + K - 1, independent z from rngs['z']): Pred is
+  on the mean of its K samples, the adversarial term on each sample.
+  `fm_weight` > 0 adds fm_weight · losses.feature_matching (D's features of
+  each sample against those of its clean image) to the adversarial term,
+  so the adaptive λ scales both. `disc` None: no adversarial term (0)."""
   if samples > 1:
     noisy = jnp.repeat(noisy, samples, axis=0)
     sigma = jnp.repeat(sigma, samples, axis=0)
@@ -668,15 +676,22 @@ def g_terms(params, d_vars, batch: jax.Array, noisy: jax.Array, sigma,
     mean = jnp.mean(outs.reshape((-1, samples) + outs.shape[1:]), axis=1)
   pred, parts = losses.reconstruction(mean, batch, ssd_weight, l1_weight,
                                       weights)
+  zero = jnp.zeros(())
   if disc is None:
-    return (pred, jnp.zeros(())), (parts, mean, outs, jnp.zeros(()))
-  d_params, d_stats = d_vars
-  score = lambda x: disc.apply({"params": d_params, steps.STATS: d_stats}, x,
-                               train=False)
+    return (pred, zero), (parts, mean, outs, zero, zero)
+  d_vars = {"params": d_vars[0], steps.STATS: d_vars[1]}
+  score = lambda x: disc.apply(d_vars, x, train=False)
   u = score(jnp.clip(outs, 0.0, 1.0))
   u_real = score(batch) if g_loss == "relativistic" else None
   adv = losses.generator_loss(g_loss, u, margin, u_real)
-  return (pred, adv), (parts, mean, outs, jnp.mean(u))
+  fm = zero
+  if fm_weight > 0:
+    real = jnp.repeat(batch, samples, axis=0) if samples > 1 else batch
+    fm = losses.feature_matching(
+        discriminators.features_of(disc, d_vars, jnp.clip(outs, 0.0, 1.0)),
+        discriminators.features_of(disc, d_vars, real))
+    adv = adv + fm_weight * fm
+  return (pred, adv), (parts, mean, outs, jnp.mean(u), fm)
 
 
 def sample_metrics(batch: jax.Array, outs: jax.Array, samples: int) -> dict:
@@ -699,7 +714,8 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
                  margin: float, ema_decay: float, n_g: int,
                  adaptive: bool = False, max_weight: float = 0.0,
                  sigma_power: float = 0.0, sigma_floor: float = 5.0,
-                 samples: int = 1, skip_nonfinite: bool = False):
+                 samples: int = 1, skip_nonfinite: bool = False,
+                 fm_weight: float = 0.0):
   """One G update on clean images `batch`: loss = a·SSD + b·L1 of G(noisy)
   vs clean (the "Pred" term) + λ · generator_loss(u(G(noisy))), with
   λ = adv_weight, or with `adaptive` (VQGAN's rule) λ = adv_weight ·
@@ -707,7 +723,8 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   at most `max_weight` when that is > 0. `sigma_power` weighs each crop's
   Pred term by its noise level, as in autoencoder.ae_train_step. With
   `samples` = K > 1 (a G that samples) Pred is on the mean of K samples per
-  crop, the adversarial term on each (g_terms).
+  crop, the adversarial term on each (g_terms); `fm_weight` > 0 adds
+  feature matching to the adversarial term (g_terms).
 
   Noise and dropout come from `fold_in(rng, g_step)` with the autoencoder
   step's tags (z with TAG_Z), so with adv_weight = 0 and K = 1 this is the
@@ -719,7 +736,8 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
     (new state, metrics 'g/loss', 'g/pred', 'g/ssd', 'g/l1', 'g/adv',
      'g/u_fake', 'g/adv_weight' (λ), 'g/grad_ratio', 'g/psnr' (of the
      mean), 'grad_norm', 'param_norm', 'lr', 'g/sample_std' and
-     'g/psnr_sample' with K > 1, and 'skipped' with `skip_nonfinite`, as
+     'g/psnr_sample' with K > 1, 'g/fm' with fm_weight > 0, and
+     'skipped' with `skip_nonfinite`, as
      in autoencoder.ae_train_step).
   """
   key = lambda tag: steps.step_key(rng, state.g_step, tag)
@@ -733,8 +751,8 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
       g_terms, d_vars=(state.d_params, state.d_stats), batch=batch,
       noisy=noisy, sigma=sigma, rngs=rngs, weights=weights, g=g, disc=disc,
       samples=samples, ssd_weight=ssd_weight, l1_weight=l1_weight,
-      g_loss=g_loss, margin=margin)
-  (pred, adv), vjp, (parts, out, outs, u_fake) = jax.vjp(
+      g_loss=g_loss, margin=margin, fm_weight=fm_weight)
+  (pred, adv), vjp, (parts, out, outs, u_fake, fm) = jax.vjp(
       terms, state.params, has_aux=True)
   grads, weight, ratio = steps.weighted_gradient(
       vjp, disc is not None, adv_weight, adaptive, max_weight)
@@ -761,7 +779,8 @@ def g_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
     # grad_ratio: the adversarial term's push against reconstruction's at
     # G's last layer (|λ ∇adv| / |∇pred|); ~0: the adversary does nothing.
     metrics.update({"g/adv": adv, "g/u_fake": u_fake, "g/adv_weight": weight,
-                    "g/grad_ratio": ratio})
+                    "g/grad_ratio": ratio,
+                    **({"g/fm": fm} if fm_weight > 0 else {})})
   g_step = state.g_step + 1
   new_state = state.replace(
       step=state.step + (g_step % n_g == 0).astype(jnp.int32), g_step=g_step,
@@ -800,7 +819,8 @@ def make_adversarial_steps(g, disc, g_tx, g_lr_fn, d_tx, d_lr_fn, noise_spec,
               max_weight=float(a.get("max_weight", 0.0)),
               sigma_power=float(lc.sigma_power),
               sigma_floor=float(lc.sigma_floor),
-              samples=int(a.get("samples", 1)), skip_nonfinite=skip)
+              samples=int(a.get("samples", 1)), skip_nonfinite=skip,
+              fm_weight=float(a.get("fm_weight", 0.0)))
   g_fn = functools.partial(g_train_step, disc=disc, **g_kw)
   g_rec_fn = functools.partial(g_train_step, disc=None, **g_kw)
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# What D asks for, at σ = 25 (docs/adversarial.md, "Levers of D"): the
+# adversarial recipe (experiments/adv_s25.py: gray-s25 fine-tuned on
+# Train400 for 6,400 images against the 33 px patch D, push 1) with one of
+# D's levers changed, judged on a development set, not a test set: the
+# structure-rich set of benchmarks/structure_devset.py (35 building
+# photographs, 512 px, in neither Train400 nor the test sets).
+#
+#   bash benchmarks/adv_d_levers.sh [OUT]      # default OUT=runs/dlevers
+#
+#   control     the recipe as it is (its row of docs/records/adv_levers_s25)
+#   dcap        D 2x wider: features (64, 128, 128) instead of (32, 64, 64)
+#   fm          + pix2pixHD's feature matching: G's adversarial term adds
+#               the mean |D's features of G's output - of its clean crop|,
+#               level by level (adv.fm_weight = 1; the adaptive λ scales both)
+# Not run: a multi-scale patch D (pix2pixHD's). The recipe's D sees 48 px
+# crops, so a 33 px patch at half scale (24 px) does not fit; it needs
+# G and D on 96 px crops, 4x the G cost of every run.
+# Then ONE ddn.evaluate call judges gray-s25 and every run on the same tiles,
+# noise and judges (CNN and NSS families, intervals over images and judge
+# seeds). A finished run is skipped (launch.py resumes). On a 2-core CPU
+# each run takes about 8-12 minutes and the judging about 2 minutes per
+# method.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/dlevers}
+DEV=${DEV:-runs/structure_dev}
+RUNS=${RUNS:-control dcap fm}
+mkdir -p "$OUT"
+[ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
+
+train() {  # NAME [overrides...]
+  local name=$1; shift
+  python launch.py --config=experiments/adv_s25.py --workdir="$OUT/$name" \
+    --config.eval.final=False "$@" > "$OUT/$name.log" 2>&1
+}
+
+for r in $RUNS; do
+  case $r in
+    control) train control ;;
+    dcap) train dcap --config.disc.features='(64, 128, 128)' ;;
+    fm) train fm --config.adv.fm_weight=1.0 ;;
+    *) echo "adv_d_levers: unknown run $r" >&2; exit 2 ;;
+  esac
+done
+
+runs=gray-s25
+for r in control dcap fm; do
+  [ -d "$OUT/$r/checkpoints" ] && runs="$runs,$OUT/$r"
+done
+python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" --sigmas=25 \
+  --realism --out="$OUT/d_levers_s25.json"
