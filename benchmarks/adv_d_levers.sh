@@ -10,13 +10,17 @@
 #
 #   control     the recipe as it is (its row of docs/records/adv_levers_s25)
 #   dcap        D 2x wider: features (64, 128, 128) instead of (32, 64, 64)
+#   dcap_lr     D 2x wider at D learning rate 2.5e-4 (dcap's 1e-3 held
+#               the wider D at chance)
 #   fm          + pix2pixHD's feature matching: G's adversarial term adds
 #               the mean |D's features of G's output - of its clean crop|,
 #               level by level (adv.fm_weight = 1; the adaptive λ scales both)
 # Not run: a multi-scale patch D (pix2pixHD's). The recipe's D sees 48 px
 # crops, so a 33 px patch at half scale (24 px) does not fit; it needs
 # G and D on 96 px crops, 4x the G cost of every run.
-# Then ONE ddn.evaluate call judges gray-s25 and every run on the same tiles,
+# RUNS picks the runs to train (default: control dcap fm), JUDGE those to
+# judge (default: every one trained), NAME the record (d_levers_s25).
+# Then ONE ddn.evaluate call judges gray-s25 and those runs on the same tiles,
 # noise and judges (CNN and NSS families, intervals over images and judge
 # seeds). A finished run is skipped (launch.py resumes). On a 2-core CPU
 # each run takes about 8-12 minutes and the judging about 2 minutes per
@@ -39,14 +43,16 @@ for r in $RUNS; do
   case $r in
     control) train control ;;
     dcap) train dcap --config.disc.features='(64, 128, 128)' ;;
+    dcap_lr) train dcap_lr --config.disc.features='(64, 128, 128)' \
+      --config.disc_optim.lr=2.5e-4 ;;
     fm) train fm --config.adv.fm_weight=1.0 ;;
     *) echo "adv_d_levers: unknown run $r" >&2; exit 2 ;;
   esac
 done
 
 runs=gray-s25
-for r in control dcap fm; do
+for r in ${JUDGE:-control dcap dcap_lr fm}; do
   [ -d "$OUT/$r/checkpoints" ] && runs="$runs,$OUT/$r"
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" --sigmas=25 \
-  --realism --out="$OUT/d_levers_s25.json"
+  --realism --out="$OUT/${NAME:-d_levers_s25}.json"

@@ -20,7 +20,9 @@ Smoke run: --config=experiments/ae_map_attn.py:smoke
 
 Measured at 6,000 crops each (--config.train.total_images=6000), on the
 whole structure-rich set at σ = 25: attention − control +0.002 dB
-[−0.011, +0.013], 7x the inference time on 512² images (docs/quality.md).
+[−0.011, +0.013], 7x the inference time on 512² images; with the blocks at
+10x the learning rate for 12,000 crops (benchmarks/attn_lr.sh) +0.012 dB
+[+0.000, +0.023] (docs/quality.md).
 """
 
 from ddn import configs
