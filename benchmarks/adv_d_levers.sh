@@ -12,6 +12,9 @@
 #   dcap        D 2x wider: features (64, 128, 128) instead of (32, 64, 64)
 #   dcap_lr     D 2x wider at D learning rate 2.5e-4 (dcap's 1e-3 held
 #               the wider D at chance)
+#   dcap_lr_long  dcap_lr for 25,600 images (the length lever of
+#               adv_levers.sh; constant schedules, so its first 6,400 images
+#               are dcap_lr's run)
 #   fm          + pix2pixHD's feature matching: G's adversarial term adds
 #               the mean |D's features of G's output - of its clean crop|,
 #               level by level (adv.fm_weight = 1; the adaptive λ scales both)
@@ -45,13 +48,15 @@ for r in $RUNS; do
     dcap) train dcap --config.disc.features='(64, 128, 128)' ;;
     dcap_lr) train dcap_lr --config.disc.features='(64, 128, 128)' \
       --config.disc_optim.lr=2.5e-4 ;;
+    dcap_lr_long) train dcap_lr_long --config.disc.features='(64, 128, 128)' \
+      --config.disc_optim.lr=2.5e-4 --config.train.total_images=25600 ;;
     fm) train fm --config.adv.fm_weight=1.0 ;;
     *) echo "adv_d_levers: unknown run $r" >&2; exit 2 ;;
   esac
 done
 
 runs=gray-s25
-for r in ${JUDGE:-control dcap dcap_lr fm}; do
+for r in ${JUDGE:-control dcap dcap_lr dcap_lr_long fm}; do
   [ -d "$OUT/$r/checkpoints" ] && runs="$runs,$OUT/$r"
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" --sigmas=25 \

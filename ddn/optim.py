@@ -13,11 +13,11 @@ plus an optional linear warm-up from 0 over `warmup_images` (the step
 schedule's decays still fall at multiples of decay_every_images; cosine
 decays over the images after the warm-up).
 
-`lr_mult` > 1 (or any value != 1) scales the learning rate of the
-parameters under modules whose name starts with one of `lr_mult_prefixes`
-(e.g. ('encatt', 'decatt'): the non-local blocks a fine-tune adds to a
-trained network, zero-initialised, which learn slowly at the network's
-learning rate); the rest keep `lr`.
+`lr_mult` (!= 1) scales the learning rate of the parameters under modules
+whose name starts with one of `lr_mult_prefixes` (e.g. ('encatt',
+'decatt'): the non-local blocks a fine-tune adds to a trained network,
+zero-initialised, which learn slowly at the network's learning rate); the
+rest keep `lr`. Prefixes that name no module are an error at init.
 
 Weight decay is decoupled (applied after the optimizer's scaling, as AdamW):
 'adamw' is Adam with it; 'sgd' with weight_decay > 0 is decoupled SGD-W.
@@ -108,14 +108,23 @@ def optimizer(cfg, lr_schedule: optax.Schedule,
   parts.append(optax.multi_transform(
       {"base": optax.scale_by_learning_rate(lr_schedule),
        "mult": optax.scale_by_learning_rate(scaled)},
-      lambda params: module_labels(params, prefixes)))
+      lambda params: module_labels(params, prefixes, field)))
   return optax.chain(*parts)
 
 
-def module_labels(params, prefixes: tuple[str, ...]):
+def module_labels(params, prefixes: tuple[str, ...],
+                  field: str = "config.optim"):
   """'mult' for every leaf under a module whose name starts with one of
-  `prefixes`, 'base' for the rest (optax.multi_transform's labels)."""
+  `prefixes`, 'base' for the rest (optax.multi_transform's labels); raises
+  when no leaf is 'mult' (a misspelt prefix would silently do nothing)."""
   def label(path, _):
     names = [str(getattr(k, "key", k)) for k in path]
     return "mult" if any(n.startswith(prefixes) for n in names) else "base"
-  return jax.tree_util.tree_map_with_path(label, params)
+  labels = jax.tree_util.tree_map_with_path(label, params)
+  if "mult" not in jax.tree_util.tree_leaves(labels):
+    tops = sorted({str(getattr(p[0], "key", p[0])) for p, _ in
+                   jax.tree_util.tree_leaves_with_path(params)})
+    raise ValueError(
+        f"{field}.lr_mult_prefixes={prefixes}: no module's name starts with "
+        f"these; the model's top-level modules are {', '.join(tops)}.")
+  return labels

@@ -72,6 +72,12 @@ def test_lr_mult_scales_only_the_named_modules():
                          optim.schedule(off, 1, 100))
   assert (jax.tree_util.tree_structure(tx0.init(params))
           == jax.tree_util.tree_structure(same.init(params)))
+  typo = optim.optimizer(cfg(lr=0.01, lr_mult=10.0,
+                             lr_mult_prefixes=("encatn",)),
+                         optim.schedule(off, 1, 100))
+  with pytest.raises(ValueError, match=r"lr_mult_prefixes=\('encatn',\): "
+                     "no module's name starts with these.*encatt1"):
+    typo.init(params)
 
 
 @pytest.mark.parametrize("over,match", [
