@@ -12,9 +12,9 @@
 #   dcap        D 2x wider: features (64, 128, 128) instead of (32, 64, 64)
 #   dcap_lr     D 2x wider at D learning rate 2.5e-4 (dcap's 1e-3 held
 #               the wider D at chance)
-#   dcap_lr_long  dcap_lr for 25,600 images (the length lever of
+#   dcap_lr_long  dcap_lr for 19,200 images (the length lever of
 #               adv_levers.sh; constant schedules, so its first 6,400 images
-#               are dcap_lr's run)
+#               are dcap_lr's run, bit for bit on one machine)
 #   fm          + pix2pixHD's feature matching: G's adversarial term adds
 #               the mean |D's features of G's output - of its clean crop|,
 #               level by level (adv.fm_weight = 1; the adaptive λ scales both)
@@ -26,8 +26,8 @@
 # Then ONE ddn.evaluate call judges gray-s25 and those runs on the same tiles,
 # noise and judges (CNN and NSS families, intervals over images and judge
 # seeds). A finished run is skipped (launch.py resumes). On a 2-core CPU
-# each run takes about 8-12 minutes and the judging about 2 minutes per
-# method.
+# each 6,400-image run takes about 6-8 minutes (dcap_lr_long about 30) and
+# the judging about 2 minutes per method.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/dlevers}
@@ -49,7 +49,7 @@ for r in $RUNS; do
     dcap_lr) train dcap_lr --config.disc.features='(64, 128, 128)' \
       --config.disc_optim.lr=2.5e-4 ;;
     dcap_lr_long) train dcap_lr_long --config.disc.features='(64, 128, 128)' \
-      --config.disc_optim.lr=2.5e-4 --config.train.total_images=25600 ;;
+      --config.disc_optim.lr=2.5e-4 --config.train.total_images=19200 ;;
     fm) train fm --config.adv.fm_weight=1.0 ;;
     *) echo "adv_d_levers: unknown run $r" >&2; exit 2 ;;
   esac
