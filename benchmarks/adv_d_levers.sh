@@ -30,17 +30,14 @@
 # the judging about 2 minutes per method.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/snapshot.sh
 OUT=${1:-runs/dlevers}
 DEV=${DEV:-runs/structure_dev}
 RUNS=${RUNS:-control dcap fm}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-train() {  # NAME [overrides...]
-  local name=$1; shift
-  python launch.py --config=experiments/adv_s25.py --workdir="$OUT/$name" \
-    --config.eval.final=False "$@" > "$OUT/$name.log" 2>&1
-}
+train() { adv_run 25 "$@"; }  # NAME [overrides...] (snapshot.sh)
 
 for r in $RUNS; do
   case $r in

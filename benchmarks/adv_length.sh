@@ -25,9 +25,8 @@ DEV=${DEV:-runs/structure_dev}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-python launch.py --config="experiments/adv_s$SIGMA.py" --workdir="$OUT/push1" \
-  --config.eval.final=False --config.train.total_images=38400 \
-  --config.train.max_to_keep=14 > "$OUT/push1.log" 2>&1
+adv_run "$SIGMA" push1 --config.train.total_images=38400 \
+  --config.train.max_to_keep=14
 runs=gray-s$SIGMA
 for step in 200 800 1200; do
   snapshot "$OUT/push1" "$step"

@@ -36,11 +36,7 @@ R1=${R1:-0.1}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-train() {  # NAME [overrides...]
-  local name=$1; shift
-  python launch.py --config=experiments/adv_s25.py --workdir="$OUT/$name" \
-    --config.eval.final=False "$@" > "$OUT/$name.log" 2>&1
-}
+train() { adv_run 25 "$@"; }  # NAME [overrides...] (snapshot.sh)
 
 # The long run, with a copy of its checkpoint at each 6,400 images.
 train push1 --config.train.total_images=25600 --config.train.max_to_keep=10

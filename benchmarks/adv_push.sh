@@ -29,10 +29,9 @@ NAME=push${PUSH}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-python launch.py --config="experiments/adv_s$SIGMA.py" --workdir="$OUT/$NAME" \
-  --config.train.init_from="gray-s$SIGMA-adv" --config.adv.weight="$PUSH" \
-  --config.train.total_images=14400 --config.eval.final=False \
-  --config.train.max_to_keep=10 > "$OUT/$NAME.log" 2>&1
+adv_run "$SIGMA" "$NAME" --config.train.init_from="gray-s$SIGMA-adv" \
+  --config.adv.weight="$PUSH" --config.train.total_images=14400 \
+  --config.train.max_to_keep=10
 runs=gray-s$SIGMA,gray-s$SIGMA-adv
 for step in 200 450; do
   snapshot "$OUT/$NAME" "$step"
