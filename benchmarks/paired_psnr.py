@@ -23,13 +23,27 @@ import numpy as np
 from ddn.figures import stats
 
 
-def _cells(path, method):
+def method_cells(path, method):
   with open(path) as f:
     # A self-ensemble run may keep the method name "ddn" (--method unset):
     # plain "ddn" means single-pass rows.
     return {(r["data"], r["sigma"]): r for r in json.load(f)
             if r.get("method") == method
             and not (method == "ddn" and r.get("ensemble"))}
+
+
+def paired(ra: dict, rb: dict) -> dict:
+  """Two records of one (data, σ) cell, image by image: A's and B's mean
+  PSNR over the images both hold, the mean of A − B with its bootstrap 95%
+  interval over those images, and how many A wins."""
+  ia = {x["name"]: x["psnr"] for x in ra["per_image"]}
+  ib = {x["name"]: x["psnr"] for x in rb["per_image"]}
+  names = sorted(set(ia) & set(ib))
+  d = np.array([ia[n] - ib[n] for n in names])
+  mean, (lo, hi) = stats.mean_ci(d)  # bootstrap over the images
+  return {"images": len(names), "a": float(np.mean([ia[n] for n in names])),
+          "b": float(np.mean([ib[n] for n in names])), "diff": mean,
+          "ci95": [lo, hi], "a_wins": int((d > 0).sum())}
 
 
 def main():
@@ -39,21 +53,18 @@ def main():
   p.add_argument("--method_a", default="ddn", help="A's rows (method field)")
   p.add_argument("--method_b", default="ddn", help="B's rows, e.g. bm3d")
   args = p.parse_args()
-  a, b = _cells(args.a, args.method_a), _cells(args.b, args.method_b)
+  a = method_cells(args.a, args.method_a)
+  b = method_cells(args.b, args.method_b)
   shared = sorted(set(a) & set(b))
   if not shared:
     raise SystemExit(f"no (data, σ) cell has {args.method_a!r} rows in "
                      f"{args.a} and {args.method_b!r} rows in {args.b}")
   print("data | σ | A | B | A − B [95% CI] | A wins")
   for key in shared:
-    ia = {x["name"]: x["psnr"] for x in a[key]["per_image"]}
-    ib = {x["name"]: x["psnr"] for x in b[key]["per_image"]}
-    names = sorted(set(ia) & set(ib))
-    d = np.array([ia[n] - ib[n] for n in names])
-    mean, (lo, hi) = stats.mean_ci(d)  # bootstrap over the images
-    print(f"{key[0]} | {key[1]:g} | {np.mean([ia[n] for n in names]):.2f} | "
-          f"{np.mean([ib[n] for n in names]):.2f} | {mean:+.3f} "
-          f"[{lo:+.3f}, {hi:+.3f}] | {(d > 0).sum()}/{len(d)}")
+    p = paired(a[key], b[key])
+    print(f"{key[0]} | {key[1]:g} | {p['a']:.2f} | {p['b']:.2f} | "
+          f"{p['diff']:+.3f} [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] | "
+          f"{p['a_wins']}/{p['images']}")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,8 @@ import argparse
 import json
 import os
 
-import numpy as np
-
-from ddn.figures import stats
+from paired_psnr import method_cells
+from paired_psnr import paired
 
 # DnCNN-S (trained on Train400 at each σ), Zhang et al., IEEE TIP 2017.
 DNCNN_S = {"Set12": {15: 32.86, 25: 30.44, 50: 27.18},
@@ -39,32 +38,25 @@ def label(data: str) -> str:
 
 
 def cells(paths) -> dict:
-  """(data, σ) -> {'ddn': record, 'bm3d': record} over all files."""
+  """(data, σ) -> {'ddn': record, 'bm3d': record} over all files (ddn:
+  single-pass rows, as paired_psnr.py reads them)."""
   out = {}
   for path in paths:
-    with open(path) as f:
-      for r in json.load(f):
-        single = r.get("method") == "ddn" and not r.get("ensemble")
-        if single or r.get("method") == "bm3d":
-          key = (r["data"], float(r["sigma"]))
-          out.setdefault(key, {})["ddn" if single else "bm3d"] = r
+    for method in ("ddn", "bm3d"):
+      for (data, sigma), r in method_cells(path, method).items():
+        out.setdefault((data, float(sigma)), {})[method] = r
   return {k: v for k, v in out.items() if len(v) == 2}
 
 
 def row(data: str, sigma: float, pair: dict) -> dict:
-  ia = {x["name"]: x["psnr"] for x in pair["ddn"]["per_image"]}
-  ib = {x["name"]: x["psnr"] for x in pair["bm3d"]["per_image"]}
-  names = sorted(set(ia) & set(ib))
-  d = np.array([ia[n] - ib[n] for n in names])
-  mean, (lo, hi) = stats.mean_ci(d)
-  verdict = "ahead" if lo > 0 else "behind" if hi < 0 else "tie"
+  p = paired(pair["ddn"], pair["bm3d"])
+  lo, hi = p["ci95"]
   name = label(data)
-  return {"data": data, "set": name, "sigma": sigma, "images": len(names),
-          "checkpoint": pair["ddn"].get("checkpoint"),
-          "ddn": float(np.mean([ia[n] for n in names])),
-          "bm3d": float(np.mean([ib[n] for n in names])),
-          "ddn_minus_bm3d": mean, "ci95": [lo, hi],
-          "ddn_wins": int((d > 0).sum()), "verdict": verdict,
+  return {"data": data, "set": name, "sigma": sigma, "images": p["images"],
+          "checkpoint": pair["ddn"].get("checkpoint"), "ddn": p["a"],
+          "bm3d": p["b"], "ddn_minus_bm3d": p["diff"], "ci95": [lo, hi],
+          "ddn_wins": p["a_wins"],
+          "verdict": "ahead" if lo > 0 else "behind" if hi < 0 else "tie",
           "dncnn_s_published": DNCNN_S.get(name, {}).get(int(sigma))}
 
 
