@@ -16,6 +16,13 @@
 # over images and judge seeds). On a 2-core CPU the run takes about 70
 # minutes alone, the judging about 2 minutes per method. A finished run is
 # skipped (launch.py resumes).
+#
+# The push x length grid (docs/adversarial.md, "Push at length"):
+#   SIGMA=25 PUSHES="2 3" TOTAL=25600 READ="200 400 800" EXTRA=gray-s25-adv \
+#     NAME=push_length_s25 bash benchmarks/adv_length.sh runs/pushlen25
+# PUSHES: relative pushes (adv.weight), one run each (pushP); TOTAL: images
+# per run; READ: the checkpoints (steps of 32 images) judged; EXTRA:
+# checkpoints judged beside gray-s$SIGMA (comma-separated); NAME: the record.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/snapshot.sh
@@ -25,12 +32,16 @@ DEV=${DEV:-runs/structure_dev}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-adv_run "$SIGMA" push1 --config.train.total_images=38400 \
-  --config.train.max_to_keep=14
-runs=gray-s$SIGMA
-for step in 200 800 1200; do
-  snapshot "$OUT/push1" "$step"
-  runs="$runs,$OUT/push1_s$step"
+TOTAL=${TOTAL:-38400}
+runs=gray-s$SIGMA${EXTRA:+,$EXTRA}
+for push in ${PUSHES:-1}; do
+  adv_run "$SIGMA" "push$push" --config.adv.weight="$push" \
+    --config.train.total_images="$TOTAL" \
+    --config.train.max_to_keep=$((TOTAL / 3200 + 2))
+  for step in ${READ:-200 800 1200}; do
+    snapshot "$OUT/push$push" "$step"
+    runs="$runs,$OUT/push${push}_s$step"
+  done
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
-  --sigmas="$SIGMA" --realism --out="$OUT/length_s$SIGMA.json"
+  --sigmas="$SIGMA" --realism --out="$OUT/${NAME:-length_s$SIGMA}.json"

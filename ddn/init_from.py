@@ -38,11 +38,12 @@ def check_exists(src: str, scratch: str = "") -> None:
 
 
 def load_params_into(workdir: str, expected, what: str, repl,
-                     grow_z: bool = False):
+                     grow_z: bool = False, z_scale: float = 0.0):
   """The parameters of a workdir's latest checkpoint or a shipped model,
   checked against `expected` and placed by `repl`; returns (params, step).
   `grow_z` (a G that samples, config.model.noise_input > 0): a start
-  without z inputs gets zero weights for them (models.grow_z_inputs). Non-
+  without z inputs gets weights for them, zero or `z_scale` times
+  `expected`'s (models.grow_z_inputs). Non-
   local blocks the start lacks (config.model.attention) start as the
   identity (models.add_new_blocks)."""
   if is_shipped(workdir):
@@ -51,7 +52,7 @@ def load_params_into(workdir: str, expected, what: str, repl,
   else:
     params, step = checkpoint.load_params(workdir)
   if grow_z:
-    params = models.grow_z_inputs(params, expected)
+    params = models.grow_z_inputs(params, expected, z_scale)
   params = models.add_new_blocks(params, expected)
   checkpoint.check_compatible(params, expected, what,
                               "config.model (of that run)")

@@ -441,13 +441,16 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
       dtype=jnp.dtype(dtype))
 
 
-def grow_z_inputs(params, expected):
+def grow_z_inputs(params, expected, scale: float = 0.0):
   """`params` of a U-Net that does not sample, fitted to `expected` (a tree
   of arrays or shapes of the same U-Net with noise_input > 0): the first
-  conv's kernel gets zero weights for z's input channels (the last on its
-  input axis), so the grown network computes the same function whatever
-  z is, and training can then learn to use z. Returns `params` unchanged
-  when the first kernels differ otherwise (check_compatible then says how).
+  conv's kernel gets weights for z's input channels (the last on its input
+  axis). `scale` = 0: zero weights, so the grown network computes the same
+  function whatever z is, and training can then learn to use z; `scale` >
+  0 (with `expected` holding arrays, a fresh initialisation): `scale` times
+  the fresh kernel's z weights, so the samples differ from the first step.
+  Returns `params` unchanged when the first kernels differ otherwise
+  (check_compatible then says how).
   """
   try:
     have, want = params["enc0_0"]["kernel"], expected["enc0_0"]["kernel"]
@@ -458,8 +461,11 @@ def grow_z_inputs(params, expected):
     return params
   if isinstance(have, (np.ndarray, jax.Array)):
     have = np.asarray(have)
-    grown = np.concatenate(
-        [have, np.zeros(hs[:2] + (ws[2] - hs[2], hs[3]), have.dtype)], axis=2)
+    if scale and isinstance(want, (np.ndarray, jax.Array)):
+      z = scale * np.asarray(want)[:, :, hs[2]:, :].astype(have.dtype)
+    else:
+      z = np.zeros(hs[:2] + (ws[2] - hs[2], hs[3]), have.dtype)
+    grown = np.concatenate([have, z], axis=2)
   else:  # shapes only (a checkpoint's metadata)
     grown = jax.ShapeDtypeStruct(ws, have.dtype)
   return {**params, "enc0_0": {**params["enc0_0"], "kernel": grown}}

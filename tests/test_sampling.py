@@ -113,6 +113,37 @@ def test_a_start_without_z_grows_zero_weights_and_keeps_its_function():
   assert shapes["enc0_0"]["kernel"].shape == expected["enc0_0"]["kernel"].shape
 
 
+def test_z_init_grows_scaled_fresh_weights_so_samples_differ_at_once():
+  cfg, model, _ = _sampler()
+  plain = models.from_config(ml_collections.ConfigDict(
+      dict(cfg, noise_input=0)), 1)
+  x = _images(size=20)
+  start = jax.device_get(plain.init(jax.random.PRNGKey(4), x)["params"])
+  fresh = jax.device_get(model.init(
+      {"params": jax.random.PRNGKey(5), "z": jax.random.PRNGKey(6)}, x)[
+          "params"])
+  grown = models.grow_z_inputs(start, fresh, 0.25)
+  kernel = grown["enc0_0"]["kernel"]
+  np.testing.assert_array_equal(kernel[:, :, :1], start["enc0_0"]["kernel"])
+  np.testing.assert_allclose(kernel[:, :, 1:],
+                             0.25 * fresh["enc0_0"]["kernel"][:, :, 1:])
+  assert np.abs(kernel[:, :, 1:]).min() >= 0 and np.any(kernel[:, :, 1:])
+  f = lambda k: np.asarray(model.apply({"params": grown}, x,
+                                       rngs={"z": jax.random.PRNGKey(k)}))
+  assert np.abs(f(1) - f(2)).mean() > 1e-4  # the samples differ at step 0
+  # With scale 0 (the default) the same call keeps zero z weights.
+  assert not np.any(models.grow_z_inputs(start, fresh)["enc0_0"]["kernel"][
+      :, :, 1:])
+
+
+def test_a_negative_z_init_is_refused(tmp_path):
+  c = _config(samples=2)
+  c.adv.z_init = -0.1
+  with pytest.raises(ValueError, match=r"config.adv.z_init=-0.1: must be >= 0"):
+    train.train_and_evaluate(c, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
+
+
 def test_the_mean_of_n_samples_varies_less_and_tiles_agree():
   cfg, _, params = _sampler()
   noisy = np.asarray(_images(1, 48, 5)[0])
@@ -191,6 +222,34 @@ def test_samples_need_a_g_that_samples(tmp_path):
   with pytest.raises(ValueError, match=r"adv.samples=2 needs .*noise_input"):
     train.train_and_evaluate(c, str(tmp_path / "run"))
   assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_grown_start_samples_from_its_first_g_step_with_z_init(tmp_path):
+  """init_from a run without z: with adv.z_init the first G step's samples
+  already differ; with the default 0 they start equal (zero z weights)."""
+  ae = configs.apply_args(configs.defaults("autoencoder"), "smoke")
+  ae.train.total_images = 16
+  ae.data.train, ae.data.eval = "embedded:train", "embedded:eval"
+  train.train_and_evaluate(ae, str(tmp_path / "plain"))
+  first = {}
+  for z_init in (0.0, 0.5):
+    c = _config(samples=2, z_init=z_init, g_warmup_images=0,
+                d_warmup_images=0)
+    c.model = ae.model.copy_and_resolve_references()
+    c.model.noise_input = 2
+    c.train.init_from = str(tmp_path / "plain")
+    c.train.total_images = 16
+    c.log.every_images = 8
+    c.data.train, c.data.eval = "embedded:train", "embedded:eval"
+    c.eval.final = False
+    run = str(tmp_path / f"z{z_init}")
+    train.train_and_evaluate(c, run)
+    records = [json.loads(line) for line in open(
+        os.path.join(run, "metrics.jsonl"))]
+    first[z_init] = [r["train/g/sample_std"] for r in records
+                     if "train/g/sample_std" in r][0]
+  assert first[0.5] > 1e-3 and first[0.5] > 20 * first[0.0]
 
 
 def test_the_autoencoder_task_refuses_a_g_that_samples(tmp_path):
