@@ -3,13 +3,13 @@
 #
 # adv_run SIGMA NAME [overrides...]: one run of experiments/adv_s$SIGMA.py in
 # $OUT/NAME without its final evaluation (the runs are judged together
-# afterwards), its log in $OUT/NAME.log; a finished run is skipped
-# (launch.py resumes).
+# afterwards), its log appended to $OUT/NAME.log; a finished run is skipped
+# (launch.py resumes) and keeps its training log.
 adv_run() {
   local sigma=$1 name=$2; shift 2
   python launch.py --config="experiments/adv_s$sigma.py" \
     --workdir="$OUT/$name" --config.eval.final=False "$@" \
-    > "$OUT/$name.log" 2>&1
+    >> "$OUT/$name.log" 2>&1
 }
 
 # snapshot RUN STEP: RUN_sSTEP, a workdir holding RUN's checkpoint STEP and
