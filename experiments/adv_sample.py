@@ -13,7 +13,13 @@ samples.
 
 The start is gray-s50, which has no z inputs: init_from grows its first
 conv with zero weights for the z channels (models.grow_z_inputs), so
-training starts from exactly gray-s50's function and learns to use z.
+training starts from exactly gray-s50's function and learns to use z
+(slowly: a 3,200-image run's samples differed by 0.002). --config.adv.z_init=0.1
+starts the z weights at 0.1 x a fresh initialisation's instead, so the
+samples differ from the first step (at σ = 25, benchmarks/adv_sample.sh:
+they keep a spread of about 0.009, but one sample lost 1.0 dB against the
+same run without z and both judge families caught it more often;
+docs/adversarial.md).
 
 Command (needs ../shared/data):
   python launch.py --config=experiments/adv_sample.py --workdir=runs/adv_sample
