@@ -15,6 +15,7 @@
 #   dcap_lr_long  dcap_lr for 19,200 images (the length lever of
 #               adv_levers.sh; constant schedules, so its first 6,400 images
 #               are dcap_lr's run, bit for bit on one machine)
+#   d_lr        D as the recipe's at a quarter of its learning rate (2.5e-4)
 #   fm          + pix2pixHD's feature matching: G's adversarial term adds
 #               the mean |D's features of G's output - of its clean crop|,
 #               level by level (adv.fm_weight = 1; the adaptive λ scales both)
@@ -22,7 +23,9 @@
 # crops, so a 33 px patch at half scale (24 px) does not fit; it needs
 # G and D on 96 px crops, 4x the G cost of every run.
 # RUNS picks the runs to train (default: control dcap fm), JUDGE those to
-# judge (default: every one trained), NAME the record (d_levers_s25).
+# judge (default: every one trained), NAME the record (d_levers_s25),
+# SIGMA the noise (default 25: experiments/adv_s$SIGMA.py from gray-s$SIGMA),
+# EXTRA more checkpoints judged beside gray-s$SIGMA (comma-separated).
 # Then ONE ddn.evaluate call judges gray-s25 and those runs on the same tiles,
 # noise and judges (CNN and NSS families, intervals over images and judge
 # seeds). A finished run is skipped (launch.py resumes). On a 2-core CPU
@@ -34,10 +37,11 @@ source benchmarks/snapshot.sh
 OUT=${1:-runs/dlevers}
 DEV=${DEV:-runs/structure_dev}
 RUNS=${RUNS:-control dcap fm}
+SIGMA=${SIGMA:-25}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-train() { adv_run 25 "$@"; }  # NAME [overrides...] (snapshot.sh)
+train() { adv_run "$SIGMA" "$@"; }  # NAME [overrides...] (snapshot.sh)
 
 for r in $RUNS; do
   case $r in
@@ -47,14 +51,15 @@ for r in $RUNS; do
       --config.disc_optim.lr=2.5e-4 ;;
     dcap_lr_long) train dcap_lr_long --config.disc.features='(64, 128, 128)' \
       --config.disc_optim.lr=2.5e-4 --config.train.total_images=19200 ;;
+    d_lr) train d_lr --config.disc_optim.lr=2.5e-4 ;;
     fm) train fm --config.adv.fm_weight=1.0 ;;
     *) echo "adv_d_levers: unknown run $r" >&2; exit 2 ;;
   esac
 done
 
-runs=gray-s25
-for r in ${JUDGE:-control dcap dcap_lr dcap_lr_long fm}; do
+runs=gray-s$SIGMA${EXTRA:+,$EXTRA}
+for r in ${JUDGE:-control dcap dcap_lr dcap_lr_long d_lr fm}; do
   [ -d "$OUT/$r/checkpoints" ] && runs="$runs,$OUT/$r"
 done
-python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" --sigmas=25 \
-  --realism --out="$OUT/${NAME:-d_levers_s25}.json"
+python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
+  --sigmas="$SIGMA" --realism --out="$OUT/${NAME:-d_levers_s$SIGMA}.json"
