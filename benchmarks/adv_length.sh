@@ -38,10 +38,7 @@ for push in ${PUSHES:-1}; do
   adv_run "$SIGMA" "push$push" --config.adv.weight="$push" \
     --config.train.total_images="$TOTAL" \
     --config.train.max_to_keep=$((TOTAL / 3200 + 2))
-  for step in ${READ:-200 800 1200}; do
-    snapshot "$OUT/push$push" "$step"
-    runs="$runs,$OUT/push${push}_s$step"
-  done
+  add_snapshots "$OUT/push$push" ${READ:-200 800 1200}
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
   --sigmas="$SIGMA" --realism --out="$OUT/${NAME:-length_s$SIGMA}.json"

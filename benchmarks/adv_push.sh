@@ -33,9 +33,6 @@ adv_run "$SIGMA" "$NAME" --config.train.init_from="gray-s$SIGMA-adv" \
   --config.adv.weight="$PUSH" --config.train.total_images=14400 \
   --config.train.max_to_keep=10
 runs=gray-s$SIGMA,gray-s$SIGMA-adv
-for step in 200 450; do
-  snapshot "$OUT/$NAME" "$step"
-  runs="$runs,$OUT/${NAME}_s$step"
-done
+add_snapshots "$OUT/$NAME" 200 450
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
   --sigmas="$SIGMA" --realism --out="$OUT/${NAME}_s$SIGMA.json"

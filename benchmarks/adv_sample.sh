@@ -41,14 +41,12 @@ mkdir -p "$OUT"
 
 adv_run 25 "$NAME" --config.adv.weight="$PUSH" --config.model.noise_input=2 \
   --config.adv.samples=4 --config.adv.z_init="$Z_INIT" \
-  --config.train.total_images="$TOTAL" --config.train.max_to_keep=$((TOTAL / 3200 + 2))
-reads=""
-last=""
-for step in $READ; do
-  snapshot "$OUT/$NAME" "$step"
-  reads="$reads,$OUT/${NAME}_s$step"
-  last="$OUT/${NAME}_s$step"
-done
+  --config.train.total_images="$TOTAL" \
+  --config.train.max_to_keep=$((TOTAL / 3200 + 2))
+runs=""
+add_snapshots "$OUT/$NAME" $READ
+reads=$runs
+last=${reads##*,}
 python -m ddn.evaluate --checkpoint="$REFS$reads" \
   --data=folder:"$DEV" --sigmas=25 --realism --samples=1 \
   --out="$OUT/${NAME}_n1.json"

@@ -13,9 +13,9 @@ the same noisy image as ddn.evaluate's): S independent samples of G (seeds
     realism axis needs `ddn.evaluate --realism --samples=N`);
   * the MSE model's PSNR.
 
-  python benchmarks/sample_diversity.py --run=runs/sample25/z01_s800 \
+  python benchmarks/sample_diversity.py --run=runs/sample25/push2_z0.1_s400 \
     --mse=gray-s25 --data=folder:runs/structure_dev --sigma=25 \
-    --out=runs/sample25/diversity.json
+    --out=runs/sample25/push2_z0.1_diversity.json
 
 Means carry a bootstrap 95% interval over the images (ddn.figures.stats).
 """
@@ -26,6 +26,7 @@ import json
 
 import numpy as np
 
+from ddn import configs
 from ddn import data as data_lib
 from ddn import inference
 from ddn import protocol
@@ -67,11 +68,12 @@ def main():
     raise SystemExit(f"--run={a.run}: this model does not sample "
                      "(config.model.noise_input = 0).")
   mse = inference.load(a.mse)
-  source = data_lib.load_source(a.data, _data_cfg(run.channels))
+  data_cfg = configs.defaults("autoencoder").data
+  data_cfg.channels = run.channels
+  source = data_lib.load_source(a.data, data_cfg)
   rows = []
   for i in range(min(len(source), a.max_images or len(source))):
-    clean = source[i]
-    clean = np.asarray(clean, np.float32)
+    clean = np.asarray(source[i], np.float32)
     noisy = protocol.noisy_version(clean, a.sigma, i)
     rows.append(per_image(run, mse, clean, noisy, n_list, max(n_list)))
     print(f"image {i}: spread {rows[-1]['spread']:.4f} (MSE model's error "
@@ -91,14 +93,6 @@ def main():
       json.dump({"run": a.run, "mse": a.mse, "data": a.data,
                  "sigma": a.sigma, "images": len(rows), "summary": summary,
                  "rows": rows}, f, indent=1)
-
-
-def _data_cfg(channels):
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from ddn import configs  # pylint: disable=g-import-not-at-top
-  c = configs.defaults("autoencoder").data
-  c.channels = channels
-  return ml_collections.ConfigDict(c)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-# Sourced by benchmarks/adv_levers.sh, adv_d_levers.sh, adv_length.sh and
-# adv_push.sh.
+# Sourced by benchmarks/adv_levers.sh, adv_d_levers.sh, adv_length.sh,
+# adv_push.sh and adv_sample.sh.
 #
 # adv_run SIGMA NAME [overrides...]: one run of experiments/adv_s$SIGMA.py in
 # $OUT/NAME without its final evaluation (the runs are judged together
@@ -22,4 +22,14 @@ snapshot() {
     cp "$run/config.json" "${run}_s$step/"
     cp -r "$run/checkpoints/$step" "${run}_s$step/checkpoints/"
   fi
+}
+
+# add_snapshots RUN STEP...: snapshot RUN at each STEP and append
+# ",RUN_sSTEP" to $runs, the ddn.evaluate --checkpoint list being built.
+add_snapshots() {
+  local run=$1 step; shift
+  for step in "$@"; do
+    snapshot "$run" "$step"
+    runs="$runs,${run}_s$step"
+  done
 }

@@ -127,7 +127,7 @@ def test_z_init_grows_scaled_fresh_weights_so_samples_differ_at_once():
   np.testing.assert_array_equal(kernel[:, :, :1], start["enc0_0"]["kernel"])
   np.testing.assert_allclose(kernel[:, :, 1:],
                              0.25 * fresh["enc0_0"]["kernel"][:, :, 1:])
-  assert np.abs(kernel[:, :, 1:]).min() >= 0 and np.any(kernel[:, :, 1:])
+  assert np.any(kernel[:, :, 1:])
   f = lambda k: np.asarray(model.apply({"params": grown}, x,
                                        rngs={"z": jax.random.PRNGKey(k)}))
   assert np.abs(f(1) - f(2)).mean() > 1e-4  # the samples differ at step 0
