@@ -18,6 +18,11 @@ ddn.baselines, run on exactly the same noisy images. FILE.json gets the
 records and FILE.md the Markdown table (ddn.report); without --out the
 table is printed and nothing is written.
 
+--fuse=bm3d blends every model's output with BM3D's, one weight per image
+chosen by SURE without the clean image (ddn.fusion: non-local structure
+the network cannot see; each image's weight is in per_image as
+fusion_alpha; about twice BM3D's time).
+
 Colour: --channels=3 scores RGB images; a gray model denoises them as
 ddn.denoise does (--colour=opponent: an opponent colour space, each channel
 by the model at its own σ; or per_channel), bm3d runs BM3D's bm3d_rgb.
@@ -48,6 +53,7 @@ every σ. Other tools rely on this contract.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -63,6 +69,7 @@ from ddn import checkpoint
 from ddn import colour as colour_lib
 from ddn import configs
 from ddn import data as data_lib
+from ddn import fusion
 from ddn import inference
 from ddn.methods import Method
 from ddn.methods import load_eval_source
@@ -119,17 +126,20 @@ def evaluate_methods(methods: list[Method], source, sigma: float | None,
       bar.set_postfix_str(m.name)
       fn = m.for_sigma(s) if s is not None else m.fn
       if m.compiled and clean.shape not in seen[m.name]:
-        fn(noisy)  # compile outside the timing
+        getattr(fn, "warm", fn)(noisy)  # compile outside the timing
         seen[m.name].add(clean.shape)
       t0 = time.perf_counter()
-      out = np.asarray(fn(noisy))
+      out, extras = fn(noisy), {}
+      if isinstance(out, tuple):  # (output, per-image figures)
+        out, extras = out
+      out = np.asarray(out)
       seconds = time.perf_counter() - t0
       est = protocol.quantise(out)
       scores = ev_psnr.score(out, clean)
       if outputs is not None:
         outputs.setdefault(m.name, []).append(est.astype(np.float32) / 255)
       per_image[m.name].append({
-          "name": name, **scores, "seconds": seconds,
+          "name": name, **scores, **extras, "seconds": seconds,
           "megapixels": clean.shape[0] * clean.shape[1] / 1e6,
           **({"sigma": s} if s is not None else {})})
   return {m.name: _record(m, per_image[m.name], sigma, paired)
@@ -241,32 +251,32 @@ def run(checkpoints: str | list[str] | None, data_specs: list[str],
         channels: int | None = None, realism_cfg=None,
         interpolate: list[float] = (), ensemble: bool = False,
         samples: int = 1, colour: str = "opponent",
-        progress: bool = False) -> list[dict]:
+        progress: bool = False, fuse: str = "") -> list[dict]:
   """Evaluates denoisers (`checkpoints`: workdirs or shipped models; None:
   at each σ the shipped model inference.best_shipped picks, named in its
-  records; "none" for baselines only) and `baselines` on
-  every (data, σ); writes OUT (JSON records) and OUT with .md (the Markdown
-  table), or with `out` None prints the table. Methods are named `method`
-  (default "ddn") for one checkpoint,
-  "ddn <name>" for several. With `realism_cfg` (a config.eval.realism
-  group), every record gets the realism test of ddn.realism, judges trained
-  on `tune_data`, and calibration records are added per (data, σ).
-  `interpolate` (alphas in [0, 1]) adds the network interpolations between
-  the first two checkpoints (inference.interpolate), 'ddn α=A'. With
-  `ensemble`, every denoiser averages its 8 flipped and rotated passes
-  (inference.self_ensemble). `samples` = N: a G that samples
-  (model.noise_input > 0) is the mean of N samples (N = 1: one sample);
-  other models ignore it, with a warning. `channels` (default the model's,
-  else 1): 3 with a gray model scores colour images in `colour` mode
-  (colour.MODES). `sigmas` None: DEFAULT_SIGMAS, and for pairs: sources σ
-  estimated per image (module docstring)."""
+  records; "none" for baselines only) and `baselines` on every (data, σ);
+  writes OUT (JSON records) and OUT with .md (the Markdown table), or with
+  `out` None prints the table. Methods are named `method` (default "ddn")
+  for one checkpoint, "ddn <name>" for several. With `realism_cfg` (a
+  config.eval.realism group), every record gets the realism test of
+  ddn.realism, judges trained on `tune_data`, and calibration records are
+  added per (data, σ). `interpolate` (alphas in [0, 1]) adds the network
+  interpolations between the first two checkpoints (inference.interpolate),
+  'ddn α=A'. With `ensemble`, every denoiser averages its 8 flipped and
+  rotated passes (inference.self_ensemble); with `fuse` ('bm3d') it is
+  blended with BM3D per image by SURE (ddn.fusion; α in per_image); a G
+  that samples is the mean of `samples` samples (others warn and ignore).
+  `channels` (default the model's, else 1): 3 with a gray model scores
+  colour images in `colour` mode (colour.MODES). `sigmas` None:
+  DEFAULT_SIGMAS, and for pairs: sources σ estimated per image."""
   specs = data_lib.join_pairs(data_specs)
   estimated = not sigmas and any(data_lib.parse_source(s)[0] == "pairs"
                                  for s in specs)
   per_sigma, denoiser = denoisers_per_sigma(
       checkpoints, method, list(sigmas or DEFAULT_SIGMAS) + (
           [None] if estimated else []), bool(baselines), interpolate,
-      tile=tile, memory_mb=memory_mb, ensemble=ensemble, samples=samples)
+      tile=tile, memory_mb=memory_mb, ensemble=ensemble, samples=samples,
+      fuse=fuse)
   warn_not_sampling(per_sigma, samples)
   channels = check_channels(denoiser, channels, colour)
   sources = [(spec, eval_source(spec, channels)) for spec in specs]
@@ -352,11 +362,14 @@ def methods_at(sigma: float | None, per_sigma: dict, baselines, tuning,
     def at(s, d=d):
       if colour and d.channels == 1:
         return lambda x: colour_lib.denoise_rgb(d.at, x, s, colour)
+      if d.fuse:
+        return fused_method(d.at(s))
       return d.at(s)
     methods.append(SigmaMethod(name, at, sigma, compiled=True, extra={
         "checkpoint": d.name, "checkpoint_step": d.step,
         "tile": str(info["tile"]), "ensemble": bool(info["ensemble"]),
         **({"colour": colour} if colour and d.channels == 1 else {}),
+        **({"fuse": d.fuse} if d.fuse else {}),
         **({"samples": d.samples} if d.noise_input else {})}))
   tune_at = sigma
   if sigma is None and any(b in baselines_lib.GRIDS for b in baselines):
@@ -368,6 +381,17 @@ def methods_at(sigma: float | None, per_sigma: dict, baselines, tuning,
     methods.append(baseline_method(b, sigma, widths.get((b, tune_at)),
                                    tuning, tune_at))
   return methods
+
+
+def fused_method(d: inference.Denoiser) -> Callable:
+  """noisy -> (output, {'fusion_alpha': α}) of a denoiser with `fuse`;
+  its `warm` (the network alone) compiles without running the partner."""
+  def fn(x):
+    out, alpha = d.fused(x)
+    return out, {"fusion_alpha": alpha}
+  fn.warm = copy.copy(d)
+  fn.warm.fuse = ""
+  return fn
 
 
 def console_line(rec: dict) -> str:
@@ -385,7 +409,10 @@ def console_line(rec: dict) -> str:
 def denoisers_per_sigma(checkpoints, method: str, sigmas: list[float],
                         need: bool, interpolate, **kw):
   """({σ: {record name: Denoiser}}, the first denoiser or None) of run's
-  arguments; keyword arguments go to inference.load."""
+  arguments; keyword arguments go to inference.load. Fused denoisers are
+  named "ddn + <partner>" unless `method` names them."""
+  if kw.get("fuse") and not method:
+    method = f"ddn + {kw['fuse']}"
   auto = checkpoints is None or checkpoints == [None]
   if auto:  # at each σ its shipped model
     picks = {s: inference.best_shipped(s) for s in sigmas}
@@ -579,6 +606,10 @@ def define_flags():
                        "(1: one realistic sample; more walk towards the MSE "
                        "estimate; N x the time). Other models ignore it, "
                        "with a warning.")
+  flags.DEFINE_enum("fuse", "", ("",) + fusion.PARTNERS, "Blend every "
+                    "model's output with this classical denoiser's, α per "
+                    "image by SURE (ddn.fusion; Gaussian noise of known σ; "
+                    "~2x BM3D's time per image).")
   flags.mark_flags_as_required(["data"])
 
 
@@ -606,7 +637,7 @@ def main(argv):
         f.method, f.seed, baselines_lib.parse(f.baselines), f.tune_data,
         f.tune_images, f.tile, f.memory_mb, f.channels, realism_flags(f),
         [float(a) for a in f.interpolate], f.ensemble, f.samples, f.colour,
-        progress=True)
+        progress=True, fuse=f.fuse)
   except ValueError as e:  # bad input: one clear line, no usage dump
     sys.exit(f"ddn.evaluate: {e}")
   if f.out:

@@ -7,6 +7,7 @@ applied to whole images of any size, tiled when memory asks for it.
   clean = denoiser(noisy)                  # (H, W, C) float, tiled if large
   clean = denoiser.at(25)(noisy)           # told the noise level (σ = 25)
   mean = inference.load("runs/adv_sample", samples=8)(noisy)  # G samples
+  fused = inference.load(fuse="bm3d").at(25)(noisy)  # blended with BM3D
 
 A G that samples (model.noise_input > 0) is given z ~ N(0, 1) drawn from
 the Denoiser's `seed` (one field for the whole image, so tiles agree); with
@@ -44,6 +45,7 @@ import ml_collections
 import numpy as np
 
 from ddn import checkpoint
+from ddn import fusion
 from ddn import models
 from ddn import registry
 from ddn import steps
@@ -126,6 +128,8 @@ class Denoiser:
     info: the shipped model's provenance (empty for a workdir).
     samples: for a G that samples, outputs averaged per call (see above).
     seed: z's seed for a G that samples.
+    fuse: '' (the network alone) or a classical partner ('bm3d') blended
+      with the network's output per image by SURE (ddn.fusion).
   """
 
   def __init__(self, model_cfg: dict, channels: int, params: Any, step: int,
@@ -133,7 +137,7 @@ class Denoiser:
                tile: int | str = "auto", memory_mb: float = 1024.0,
                margin: int | None = None, blend: int | None = None,
                ensemble: bool = False, progress: bool = False,
-               samples: int = 1, seed: int = 0):
+               samples: int = 1, seed: int = 0, fuse: str = ""):
     self.model = models.from_config(ml_collections.ConfigDict(model_cfg),
                                     channels)
     self.model_cfg, self.channels, self.params = model_cfg, channels, params
@@ -156,6 +160,7 @@ class Denoiser:
       raise ValueError(f"samples={samples}: give how many samples of a G "
                        "that samples to average, >= 1.")
     self.samples, self.seed = int(samples), int(seed)
+    self.fuse = fusion.check_partner(fuse) if fuse else ""
     self.sigma = None  # the inputs' σ, when known (`at`)
     _check_tile(tile, self.multiple, self.blend)
     self._apply = _jitted_apply(self.model)
@@ -271,10 +276,46 @@ class Denoiser:
                sigma: float | None = None) -> np.ndarray:
     """The denoised image; with `ensemble` (default: the Denoiser's), the
     mean over the 8 flips and rotations (self_ensemble), 8x the cost; for
-    a G that samples, the mean of `samples` samples (N x the cost).
+    a G that samples, the mean of `samples` samples (N x the cost); with
+    `fuse`, blended with its partner (see `fused`).
     `sigma` (0-255; default the one given by `at`) is read by a noise_map
     model only, which estimates it from the image (colour.estimate_sigma)
     when it is given none."""
+    if self.fuse:
+      return self.fused(noisy, tile, ensemble, sigma)[0]
+    noisy, sigma = self._checked(noisy, sigma)
+    if self.ensemble if ensemble is None else ensemble:
+      return self_ensemble(
+          lambda x: self(x, tile, ensemble=False, sigma=sigma), noisy)
+    core = self.plan(noisy.shape[0], noisy.shape[1], tile)
+    if not self.noise_input:
+      return self._whole_or_tiled(noisy, core, sigma)
+    out = np.zeros(noisy.shape, np.float64)
+    for i in range(self.samples):
+      z = self.draw_z(noisy.shape[:2], i)
+      out += self._whole_or_tiled(np.concatenate([noisy, z], -1), core, sigma)
+    return (out / self.samples).astype(np.float32)
+
+  def fused(self, noisy: np.ndarray, tile: int | str | None = None,
+            ensemble: bool | None = None,
+            sigma: float | None = None) -> tuple[np.ndarray, float]:
+    """(output, α): α x the network's output + (1 - α) x the `fuse`
+    partner's (BM3D), α in [0, 1] chosen per image by SURE (ddn.fusion),
+    which needs σ: given, else estimated from the image. About 2x the
+    network's and 2x the partner's cost."""
+    noisy, sigma = self._checked(noisy, sigma)
+    if sigma is None:
+      from ddn import colour  # pylint: disable=g-import-not-at-top
+      sigma = colour.estimate_sigma(noisy)
+    alone = copy.copy(self)
+    alone.fuse = ""
+    return fusion.fuse(
+        lambda x: alone(x, tile, ensemble, sigma), noisy, sigma,
+        self.fuse or "bm3d", self.seed)
+
+  def _checked(self, noisy, sigma) -> tuple[np.ndarray, float | None]:
+    """(noisy as float32 (H, W, C), σ): the given σ, else `at`'s, else
+    (noise_map models) estimated from the image."""
     noisy = np.asarray(noisy)
     if not np.issubdtype(noisy.dtype, np.floating):
       raise ValueError(
@@ -288,17 +329,7 @@ class Denoiser:
     if self.noise_map and sigma is None:
       from ddn import colour  # pylint: disable=g-import-not-at-top
       sigma = colour.estimate_sigma(noisy)
-    if self.ensemble if ensemble is None else ensemble:
-      return self_ensemble(
-          lambda x: self(x, tile, ensemble=False, sigma=sigma), noisy)
-    core = self.plan(noisy.shape[0], noisy.shape[1], tile)
-    if not self.noise_input:
-      return self._whole_or_tiled(noisy, core, sigma)
-    out = np.zeros(noisy.shape, np.float64)
-    for i in range(self.samples):
-      z = self.draw_z(noisy.shape[:2], i)
-      out += self._whole_or_tiled(np.concatenate([noisy, z], -1), core, sigma)
-    return (out / self.samples).astype(np.float32)
+    return noisy, sigma
 
   def _whole_or_tiled(self, x: np.ndarray, core: int | None, sigma):
     """The network on one (H, W, C) image, whole (core None) or tiled; a G
