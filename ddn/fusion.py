@@ -83,7 +83,7 @@ def fuse(network: Callable[[np.ndarray], np.ndarray], noisy: np.ndarray,
   """(α network(noisy) + (1 − α) other(noisy), α), α chosen by SURE at
   noise σ (0-255); `other` a PARTNERS name or any denoising function; the
   probe b is drawn from `seed`."""
-  if not sigma or sigma <= 0:
+  if not (sigma and np.isfinite(sigma) and sigma > 0):
     raise ValueError(f"fusion needs the noise level σ > 0, got {sigma}: "
                      "tell it (--sigma, Denoiser.at) or let it be "
                      "estimated.")

@@ -85,8 +85,9 @@ def test_a_fused_denoiser_blends_network_and_bm3d():
   np.testing.assert_allclose(d(noisy), out, atol=1e-5)
   with pytest.raises(ValueError, match="fuse='nlm'.*bm3d"):
     inference.load("gray-map", fuse="nlm")
-  with pytest.raises(ValueError, match="σ > 0"):
-    fusion.fuse(net_fn := (lambda v: v), noisy, 0.0)  # noqa: F841
+  for bad in (0.0, -5.0, float("nan")):
+    with pytest.raises(ValueError, match="σ > 0"):
+      fusion.fuse(lambda v: v, noisy, bad)
 
 
 def test_evaluate_and_denoise_take_fuse(tmp_path):
