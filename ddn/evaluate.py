@@ -53,7 +53,6 @@ every σ. Other tools rely on this contract.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sys
@@ -389,8 +388,7 @@ def fused_method(d: inference.Denoiser) -> Callable:
   def fn(x):
     out, alpha = d.fused(x)
     return out, {"fusion_alpha": alpha}
-  fn.warm = copy.copy(d)
-  fn.warm.fuse = ""
+  fn.warm = d.alone()
   return fn
 
 

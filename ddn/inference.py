@@ -303,19 +303,23 @@ class Denoiser:
     partner's (BM3D), α in [0, 1] chosen per image by SURE (ddn.fusion),
     which needs σ: given, else estimated from the image. About 2x the
     network's and 2x the partner's cost."""
-    noisy, sigma = self._checked(noisy, sigma)
-    if sigma is None:
-      from ddn import colour  # pylint: disable=g-import-not-at-top
-      sigma = colour.estimate_sigma(noisy)
-    alone = copy.copy(self)
-    alone.fuse = ""
+    noisy, sigma = self._checked(noisy, sigma, need_sigma=True)
+    alone = self.alone()
     return fusion.fuse(
         lambda x: alone(x, tile, ensemble, sigma), noisy, sigma,
         self.fuse or "bm3d", self.seed)
 
-  def _checked(self, noisy, sigma) -> tuple[np.ndarray, float | None]:
+  def alone(self) -> "Denoiser":
+    """This denoiser without its `fuse` partner: the network's output only.
+    Shares parameters and compiled code."""
+    view = copy.copy(self)
+    view.fuse = ""
+    return view
+
+  def _checked(self, noisy, sigma, need_sigma: bool = False
+               ) -> tuple[np.ndarray, float | None]:
     """(noisy as float32 (H, W, C), σ): the given σ, else `at`'s, else
-    (noise_map models) estimated from the image."""
+    (noise_map models, or `need_sigma`) estimated from the image."""
     noisy = np.asarray(noisy)
     if not np.issubdtype(noisy.dtype, np.floating):
       raise ValueError(
@@ -326,7 +330,7 @@ class Denoiser:
       raise ValueError(f"expected one (H, W, C) image, got shape "
                        f"{noisy.shape}.")
     sigma = self.sigma if sigma is None else float(sigma)
-    if self.noise_map and sigma is None:
+    if sigma is None and (self.noise_map or need_sigma):
       from ddn import colour  # pylint: disable=g-import-not-at-top
       sigma = colour.estimate_sigma(noisy)
     return noisy, sigma
