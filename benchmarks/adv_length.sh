@@ -23,6 +23,10 @@
 # PUSHES: relative pushes (adv.weight), one run each (pushP); TOTAL: images
 # per run; READ: the checkpoints (steps of 32 images) judged; EXTRA:
 # checkpoints judged beside gray-s$SIGMA (comma-separated); NAME: the record.
+# ARGS: more launch.py overrides for every run, TAG: appended to the run
+# names, e.g. G's learning rate:
+#   SIGMA=25 PUSHES=2 TOTAL=12800 READ="200 400" ARGS=--config.optim.lr=4e-4 \
+#     TAG=_lr4e-4 NAME=lr_s25 bash benchmarks/adv_length.sh runs/lr25
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/snapshot.sh
@@ -35,10 +39,10 @@ mkdir -p "$OUT"
 TOTAL=${TOTAL:-38400}
 runs=gray-s$SIGMA${EXTRA:+,$EXTRA}
 for push in ${PUSHES:-1}; do
-  adv_run "$SIGMA" "push$push" --config.adv.weight="$push" \
+  adv_run "$SIGMA" "push$push${TAG:-}" --config.adv.weight="$push" \
     --config.train.total_images="$TOTAL" \
-    --config.train.max_to_keep=$((TOTAL / 3200 + 2))
-  add_snapshots "$OUT/push$push" ${READ:-200 800 1200}
+    --config.train.max_to_keep=$((TOTAL / 3200 + 2)) ${ARGS:-}
+  add_snapshots "$OUT/push$push${TAG:-}" ${READ:-200 800 1200}
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
   --sigmas="$SIGMA" --realism --out="$OUT/${NAME:-length_s$SIGMA}.json"

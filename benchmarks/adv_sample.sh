@@ -14,7 +14,10 @@
 # Z_INIT (default 0.1) times a fresh initialisation's (adv.z_init; 0 leaves
 # them zero, and a 3,200-image run at σ = 50 then barely used z). TOTAL
 # images (default 12,800), constant schedules, read at READ (steps of 32
-# images; default 200 400). Then:
+# images; default 200 400). Z_AT (model.z_at, default input): where z
+# enters G, `input` (concatenated to the noisy image) or `decoder` (projected
+# into the full-resolution decoder convs, where texture lives; the run is
+# then push${PUSH}_z${Z_INIT}_decoder). Then:
 #   * one ddn.evaluate call, one sample per image (--samples=1), judging
 #     REFS (default gray-s25,gray-s25-adv; the same run without z is
 #     adv_length.sh's pushP at the same reads) and the reads, CNN and NSS
@@ -35,12 +38,14 @@ PUSH=${PUSH:-2}
 TOTAL=${TOTAL:-12800}
 READ=${READ:-200 400}
 REFS=${REFS:-gray-s25,gray-s25-adv}
-NAME=push${PUSH}_z$Z_INIT
+Z_AT=${Z_AT:-input}
+NAME=push${PUSH}_z$Z_INIT$([ "$Z_AT" = input ] || echo "_$Z_AT")
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
 adv_run 25 "$NAME" --config.adv.weight="$PUSH" --config.model.noise_input=2 \
   --config.adv.samples=4 --config.adv.z_init="$Z_INIT" \
+  --config.model.z_at="$Z_AT" \
   --config.train.total_images="$TOTAL" \
   --config.train.max_to_keep=$((TOTAL / 3200 + 2))
 runs=""

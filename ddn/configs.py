@@ -177,7 +177,7 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "adv.max_weight": 0.0, "loss.sigma_power": 0.0,
                 "loss.sigma_floor": 5.0, "model.noise_input": 0,
                 "adv.samples": 1, "model.attention": (), "adv.r1": 0.0,
-                "adv.z_init": 0.0,
+                "adv.z_init": 0.0, "model.z_at": "input",
                 "adv.fm_weight": 0.0, "optim.lr_mult": 1.0,
                 "optim.lr_mult_prefixes": (), "disc_optim.lr_mult": 1.0,
                 "disc_optim.lr_mult_prefixes": ()}

@@ -43,6 +43,7 @@ ACTIVATIONS = {
 OUTPUTS = ("identity", "sigmoid", "clip", "residual")
 UPSAMPLES = ("transpose", "resize")
 ATTENTION = ("", "mdta", "nonlocal")
+Z_AT = ("input", "decoder")  # where a G that samples takes z (Autoencoder)
 
 
 # ----------------------------------------------------------------------------
@@ -118,6 +119,13 @@ class Autoencoder(nn.Module):
       see ddn.steps.z_rngs) or is given as `z`; without either `__call__`
       raises, except in `init`, which uses zeros. 0 turns it off (the
       network is then exactly the one without the field).
+    z_at: where z enters. 'input': concatenated to the input, as above, so
+      the encoder carries it down to the coarse levels. 'decoder': where
+      texture lives (StyleGAN's noise injection): a 1x1 projection of z,
+      one weight per z channel and feature, is added before the
+      activation of each of the decoder's full-resolution convs (level 0),
+      so z sets fine detail and leaves the coarse content to the noisy
+      image; needs two levels or more.
     res_blocks: residual blocks per level, () for none: after a level's
       `blocks` convs (in the encoder, and in the decoder for every level
       but the deepest), res_blocks[level] blocks of x + conv(act(conv(x)))
@@ -149,13 +157,14 @@ class Autoencoder(nn.Module):
   res_blocks: Sequence[int] = ()
   attention: Sequence[str] = ()
   noise_input: int = 0
+  z_at: str = "input"
   dtype: Any = jnp.float32
 
   # The config.model fields that set the parameters' shapes (init_from and
   # inference compare them between runs).
   shape_fields = ("features", "blocks", "kernel_size", "skip", "upsample",
                   "noise_map", "unshuffle", "res_blocks", "noise_input",
-                  "attention")
+                  "z_at", "attention")
 
   @staticmethod
   def default_config() -> ml_collections.ConfigDict:
@@ -164,7 +173,7 @@ class Autoencoder(nn.Module):
         name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
         skip=True, upsample="transpose", activation="relu", dropout=0.0,
         output="residual", noise_map=False, unshuffle=1, res_blocks=(),
-        noise_input=0, attention=()))
+        noise_input=0, z_at="input", attention=()))
 
   @staticmethod
   def from_config(cfg, channels: int, dtype: str = "float32"):
@@ -258,6 +267,7 @@ class Autoencoder(nn.Module):
     h, w = x.shape[1:3]
     r = self.unshuffle
     y = self._inputs(x, sigma, z)
+    zd = self._z_decoder(x, z)
 
     skips = []
     for level, feat in enumerate(self.features):
@@ -280,7 +290,11 @@ class Autoencoder(nn.Module):
       if self.skip:
         y = jnp.concatenate([y, skips[level]], axis=-1)
       for i in range(self.blocks):
-        y = self._act(self._conv(y, feat, name=f"dec{level}_{i}"), train)
+        y = self._conv(y, feat, name=f"dec{level}_{i}")
+        if level == 0 and zd is not None:
+          y = y + nn.Conv(feat, (1, 1), use_bias=False, dtype=self.dtype,
+                          name=f"zinj{level}_{i}")(zd)
+        y = self._act(y, train)
       y = self._res(y, level, train, "decres")
       y = self._attend(y, level, "decatt")
     y = nn.Conv(self.channels * r * r, (1, 1), dtype=jnp.float32,
@@ -313,9 +327,21 @@ class Autoencoder(nn.Module):
       level = jnp.asarray(sigma, jnp.float32).reshape(-1, 1, 1, 1) / 255.0
       y = jnp.concatenate(
           [y, jnp.broadcast_to(level, y.shape[:3] + (1,)).astype(y.dtype)], -1)
-    if self.noise_input:
+    if self.noise_input and self.z_at == "input":
       y = jnp.concatenate([y, pad(self._z(x, z)).astype(y.dtype)], -1)
     return y
+
+  def _z_decoder(self, x, z):
+    """z laid out as the decoder's level 0 sees it (padded like x, its pixel
+    phases) when it enters there (z_at='decoder'); else None."""
+    if not self.noise_input or self.z_at != "decoder":
+      return None
+    h, w = x.shape[1:3]
+    m = self.multiple
+    ph, pw = (-h) % m, (-w) % m
+    mode = "reflect" if (ph < h and pw < w) else "edge"
+    z = jnp.pad(self._z(x, z), ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
+    return space_to_depth(z, self.unshuffle).astype(self.dtype)
 
   def _z(self, x, z):
     """The random input: `z` when given, else N(0, 1) from the 'z' rng
@@ -431,14 +457,21 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
   if not isinstance(noise_input, int) or noise_input < 0:
     raise ValueError(f"config.model.noise_input={noise_input!r}: give the "
                      "number of random input channels, >= 0 (0: off).")
+  z_at = cfg.get("z_at", "input")
+  if z_at not in Z_AT:
+    raise ValueError(f"config.model.z_at={z_at!r}: give one of {Z_AT}.")
+  if z_at == "decoder" and noise_input and len(features) < 2:
+    raise ValueError(f"config.model.z_at='decoder' injects z into the "
+                     f"decoder, which features={features} (one level) lacks:"
+                     " give two levels or more, or z_at='input'.")
   return Autoencoder(
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
       upsample=cfg.upsample, activation=cfg.activation,
       dropout=float(cfg.dropout), output=cfg.output,
       noise_map=bool(cfg.get("noise_map", False)), unshuffle=int(unshuffle),
-      res_blocks=res_blocks, noise_input=noise_input, attention=attention,
-      dtype=jnp.dtype(dtype))
+      res_blocks=res_blocks, noise_input=noise_input, z_at=z_at,
+      attention=attention, dtype=jnp.dtype(dtype))
 
 
 def grow_z_inputs(params, expected, scale: float = 0.0):
@@ -449,9 +482,11 @@ def grow_z_inputs(params, expected, scale: float = 0.0):
   function whatever z is, and training can then learn to use z; `scale` >
   0 (with `expected` holding arrays, a fresh initialisation): `scale` times
   the fresh kernel's z weights, so the samples differ from the first step.
-  Returns `params` unchanged when the first kernels differ otherwise
-  (check_compatible then says how).
+  The same for z's decoder projections (z_at='decoder'), which the start
+  lacks: zero, or `scale` times `expected`'s. Returns `params` unchanged
+  when the first kernels differ otherwise (check_compatible then says how).
   """
+  params = _grow_z_projections(params, expected, scale)
   try:
     have, want = params["enc0_0"]["kernel"], expected["enc0_0"]["kernel"]
   except (KeyError, TypeError):
@@ -469,6 +504,21 @@ def grow_z_inputs(params, expected, scale: float = 0.0):
   else:  # shapes only (a checkpoint's metadata)
     grown = jax.ShapeDtypeStruct(ws, have.dtype)
   return {**params, "enc0_0": {**params["enc0_0"], "kernel": grown}}
+
+
+def _grow_z_projections(params, expected, scale: float):
+  """grow_z_inputs for z_at='decoder': the 'zinj' modules `params` lacks."""
+  if not isinstance(params, dict) or not isinstance(expected, dict):
+    return params
+  new = {}
+  for name, module in expected.items():
+    if name in params or not name.startswith("zinj"):
+      continue
+    want = module["kernel"]
+    if isinstance(want, (np.ndarray, jax.Array)):
+      want = np.asarray(want, np.float32) * scale
+    new[name] = {"kernel": want}
+  return {**params, **new} if new else params
 
 
 def add_new_blocks(params, expected):

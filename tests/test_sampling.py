@@ -136,6 +136,74 @@ def test_z_init_grows_scaled_fresh_weights_so_samples_differ_at_once():
       :, :, 1:])
 
 
+def _decoder_sampler(features=(8, 16)):
+  cfg = models.Autoencoder.default_config()
+  cfg.update(dict(TINY, features=features, noise_input=2, z_at="decoder"))
+  return cfg, models.from_config(cfg, 1)
+
+
+def test_z_at_decoder_enters_only_the_full_resolution_decoder_convs():
+  """z_at='decoder': the image alone enters the first conv; z reaches the
+  output through one 1x1 projection per level-0 decoder conv, so the
+  samples differ by key, and with those projections zero every z gives
+  the same output."""
+  cfg, model = _decoder_sampler()
+  x = _images(size=21)
+  params = jax.device_get(model.init(jax.random.PRNGKey(0), x)["params"])
+  assert params["enc0_0"]["kernel"].shape[2] == 1
+  assert sorted(k for k in params if k.startswith("zinj")) == ["zinj0_0"]
+  assert params["zinj0_0"]["kernel"].shape == (1, 1, 2, 8)
+  f = lambda p, k: np.asarray(model.apply({"params": p}, x,
+                                          rngs={"z": jax.random.PRNGKey(k)}))
+  assert np.abs(f(params, 1) - f(params, 2)).mean() > 1e-3
+  np.testing.assert_array_equal(f(params, 1), f(params, 1))
+  silent = {**params, "zinj0_0": {"kernel": 0 * params["zinj0_0"]["kernel"]}}
+  np.testing.assert_array_equal(f(silent, 1), f(silent, 2))
+  two = models.from_config(ml_collections.ConfigDict(
+      dict(cfg, blocks=2)), 1).init(jax.random.PRNGKey(0), x)["params"]
+  assert sorted(k for k in two if k.startswith("zinj")) == ["zinj0_0",
+                                                           "zinj0_1"]
+
+
+def test_z_at_is_checked_and_old_configs_read_as_input():
+  cfg, _ = _decoder_sampler()
+  with pytest.raises(ValueError, match=r"z_at='middle'.*'input', 'decoder'"):
+    models.from_config(ml_collections.ConfigDict(dict(cfg, z_at="middle")), 1)
+  with pytest.raises(ValueError, match="one level"):
+    models.from_config(ml_collections.ConfigDict(dict(cfg, features=(8,))), 1)
+  old = models.Autoencoder.default_config().to_dict()
+  del old["z_at"]
+  assert configs.with_added_fields({"model": old})["model"]["z_at"] == "input"
+
+
+def test_a_start_without_z_grows_decoder_projections_zero_or_scaled():
+  """A start without z, grown to z_at='decoder': projections of zero keep
+  its function whatever z is; z_init scales a fresh init's instead."""
+  cfg, model = _decoder_sampler()
+  plain = models.from_config(ml_collections.ConfigDict(
+      dict(cfg, noise_input=0)), 1)
+  x = _images(size=20)
+  start = jax.device_get(plain.init(jax.random.PRNGKey(4), x)["params"])
+  fresh = jax.device_get(model.init(jax.random.PRNGKey(5), x)["params"])
+  shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), x))[
+      "params"]
+  checkpoint.check_compatible(models.grow_z_inputs(start, shapes), shapes,
+                              "grown")
+  out = lambda p, k: np.asarray(model.apply(
+      {"params": p}, x, rngs={"z": jax.random.PRNGKey(k)}))
+  zero = models.grow_z_inputs(start, fresh)
+  assert not np.any(zero["zinj0_0"]["kernel"])
+  for k in (1, 2):
+    np.testing.assert_allclose(out(zero, k), plain.apply({"params": start}, x),
+                               atol=1e-6)
+  scaled = models.grow_z_inputs(start, fresh, 0.25)
+  np.testing.assert_allclose(scaled["zinj0_0"]["kernel"],
+                             0.25 * fresh["zinj0_0"]["kernel"])
+  np.testing.assert_array_equal(scaled["enc0_0"]["kernel"],
+                                start["enc0_0"]["kernel"])
+  assert np.abs(out(scaled, 1) - out(scaled, 2)).mean() > 1e-4
+
+
 def test_a_negative_z_init_is_refused(tmp_path):
   c = _config(samples=2)
   c.adv.z_init = -0.1
@@ -225,9 +293,12 @@ def test_samples_need_a_g_that_samples(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_grown_start_samples_from_its_first_g_step_with_z_init(tmp_path):
+@pytest.mark.parametrize("z_at", ["input", "decoder"])
+def test_a_grown_start_samples_from_its_first_g_step_with_z_init(tmp_path,
+                                                                  z_at):
   """init_from a run without z: with adv.z_init the first G step's samples
-  already differ; with the default 0 they start equal (zero z weights)."""
+  already differ; with the default 0 they start equal (zero z weights),
+  wherever z enters."""
   ae = configs.apply_args(configs.defaults("autoencoder"), "smoke")
   ae.train.total_images = 16
   ae.data.train, ae.data.eval = "embedded:train", "embedded:eval"
@@ -238,6 +309,7 @@ def test_a_grown_start_samples_from_its_first_g_step_with_z_init(tmp_path):
                 d_warmup_images=0)
     c.model = ae.model.copy_and_resolve_references()
     c.model.noise_input = 2
+    c.model.z_at = z_at
     c.train.init_from = str(tmp_path / "plain")
     c.train.total_images = 16
     c.log.every_images = 8
