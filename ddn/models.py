@@ -312,13 +312,7 @@ class Autoencoder(nn.Module):
     """The first conv's input: x padded to a multiple of the downsampling
     (reflected; repeated at the edge when too small), its pixel phases
     (unshuffle), then the noise-map channel, then z's pixel phases."""
-    h, w = x.shape[1:3]
-    r = self.unshuffle
-    m = 2 ** (self.levels - 1) * r
-    ph, pw = (-h) % m, (-w) % m
-    mode = "reflect" if (ph < h and pw < w) else "edge"
-    pad = lambda t: space_to_depth(
-        jnp.pad(t, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode), r)
+    pad = lambda t: self._pad_like(x, t)
     y = pad(x)
     if self.noise_map:
       if sigma is None:
@@ -331,17 +325,23 @@ class Autoencoder(nn.Module):
       y = jnp.concatenate([y, pad(self._z(x, z)).astype(y.dtype)], -1)
     return y
 
+  def _pad_like(self, x, t):
+    """`t` (B, H, W, C), laid out as the network sees x: padded to a
+    multiple of the downsampling (reflected; repeated at the edge when too
+    small), then its pixel phases (unshuffle)."""
+    h, w = x.shape[1:3]
+    ph, pw = (-h) % self.multiple, (-w) % self.multiple
+    mode = "reflect" if (ph < h and pw < w) else "edge"
+    return space_to_depth(
+        jnp.pad(t, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode),
+        self.unshuffle)
+
   def _z_decoder(self, x, z):
-    """z laid out as the decoder's level 0 sees it (padded like x, its pixel
-    phases) when it enters there (z_at='decoder'); else None."""
+    """z laid out as the decoder's level 0 sees it (`_pad_like`) when it
+    enters there (z_at='decoder'); else None."""
     if not self.noise_input or self.z_at != "decoder":
       return None
-    h, w = x.shape[1:3]
-    m = self.multiple
-    ph, pw = (-h) % m, (-w) % m
-    mode = "reflect" if (ph < h and pw < w) else "edge"
-    z = jnp.pad(self._z(x, z), ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
-    return space_to_depth(z, self.unshuffle).astype(self.dtype)
+    return self._pad_like(x, self._z(x, z)).astype(self.dtype)
 
   def _z(self, x, z):
     """The random input: `z` when given, else N(0, 1) from the 'z' rng
