@@ -371,9 +371,8 @@ def denoise_one(src: str, dst: str, index: int, models, bits: str,
   for d, sigmas in asked.values():  # the first σ it was wrong for
     row["warnings"] += [w for w in (sigma_warning(d, x) for x in sigmas)
                         if w][:1]
-  fused = lambda n, d: (f"{n} + {d.fuse}" if getattr(d, "fuse", "") else n)
-  row.update(sigma=s, models=sorted(fused(n, d) for n, (d, _) in
-                                    asked.items()),
+  row.update(sigma=s, models=sorted(f"{n} + {d.fuse}" if d.fuse else n
+                                    for n, (d, _) in asked.items()),
              colour=colour if rgb else None)
   if add_noise > 0:
     ref = protocol.quantise(clean)

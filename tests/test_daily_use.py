@@ -100,7 +100,7 @@ def test_estimate_keeps_working_on_tiny_and_flat_images():
 class _Fake:
   """A stand-in for inference.Denoiser: the identity, with a trained σ."""
 
-  channels, sigma = 1, None
+  channels, sigma, fuse = 1, None, ""
 
   def __init__(self, name="fake", noise=None):
     self.name, self.noise = name, noise or {"blind": False, "sigma": 50.0}
