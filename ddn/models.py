@@ -506,14 +506,19 @@ def grow_z_inputs(params, expected, scale: float = 0.0):
   return {**params, "enc0_0": {**params["enc0_0"], "kernel": grown}}
 
 
+def _missing_modules(params, expected, prefixes) -> dict:
+  """`expected`'s modules named with one of `prefixes` that `params` lacks
+  ({} unless both are dicts of modules)."""
+  if not isinstance(params, dict) or not isinstance(expected, dict):
+    return {}
+  return {k: v for k, v in expected.items()
+          if k not in params and k.startswith(prefixes)}
+
+
 def _grow_z_projections(params, expected, scale: float):
   """grow_z_inputs for z_at='decoder': the 'zinj' modules `params` lacks."""
-  if not isinstance(params, dict) or not isinstance(expected, dict):
-    return params
   new = {}
-  for name, module in expected.items():
-    if name in params or not name.startswith("zinj"):
-      continue
+  for name, module in _missing_modules(params, expected, ("zinj",)).items():
     want = module["kernel"]
     if isinstance(want, (np.ndarray, jax.Array)):
       want = np.asarray(want, np.float32) * scale
@@ -526,10 +531,7 @@ def add_new_blocks(params, expected):
   (config.model.attention) with those blocks taken from `expected` (fresh,
   zero-initialised output: the identity), so a trained network takes them
   on unchanged. Any other difference is left for check_compatible."""
-  if not isinstance(params, dict) or not isinstance(expected, dict):
-    return params
-  new = {k: v for k, v in expected.items() if k not in params
-         and k.startswith(("encatt", "decatt"))}
+  new = _missing_modules(params, expected, ("encatt", "decatt"))
   return {**params, **new} if new else params
 
 
