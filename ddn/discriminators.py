@@ -24,6 +24,14 @@ adds 2 px to the patch.
 `features_of` returns the features at the end of every level (feature
 matching, ddn.losses.feature_matching).
 
+With `scales` = S > 1 (kind 'patch'; pix2pixHD's multi-scale D, Wang et al.
+2018), S stacks of the same design, each with its own weights, score the
+image average-pooled by 1, 2, ..., 2^(S-1): the k-th stack's patch covers
+2^k times the first's side, so D sees more context for the same cost of
+its first stack plus a quarter, a sixteenth... The scores are a tuple of S
+maps, and every loss is the mean over scales of that scale's loss
+(ddn.losses.per_scale).
+
 Options: ReLU or leaky ReLU (slope `leaky_slope`, 0.2 by default), spectral
 normalization of every conv and dense kernel (flax `nn.SpectralNorm`; its
 power-iteration state lives in the 'batch_stats' collection, updated only
@@ -68,6 +76,7 @@ class Classifier(nn.Module):
     power_iterations: power-iteration steps per call (spectral norm).
     dropout: dropout rate after every activation (0 disables it).
     detail: also feed the image's detail channels (`highpass`).
+    scales: stacks on the image pooled by 1, 2, ... 2^(scales-1).
     dtype: of the conv activations (config.compute_dtype); pooling, dense
       layers and scores are float32, as are the parameters.
   """
@@ -87,6 +96,7 @@ class Classifier(nn.Module):
   power_iterations: int = 1
   dropout: float = 0.0
   detail: bool = False
+  scales: int = 1
   dtype: Any = jnp.float32
 
   def _layer(self, layer: nn.Module, x, train: bool):
@@ -101,7 +111,7 @@ class Classifier(nn.Module):
     return models.act_dropout(x, act, self.dropout, train)
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False):
     """Scores a batch.
 
     Args:
@@ -110,12 +120,25 @@ class Classifier(nn.Module):
         `mutable=['batch_stats']`) and enables dropout (needs a 'dropout' rng).
 
     Returns:
-      u: (B,) for kind 'image'; (B, H', W') for kind 'patch'.
+      u: (B,) for kind 'image'; (B, H', W') for kind 'patch'; with `scales`
+      = S > 1, a tuple of S score maps, the k-th of x average-pooled by 2^k
+      (ddn.losses averages a loss over them, `per_scale`).
     """
     if x.ndim != 4 or x.shape[-1] != self.channels:
       raise ValueError(f"classifier expects (B, H, W, {self.channels}) "
                        f"images, got shape {x.shape}; set "
                        "config.data.channels to match.")
+    if self.scales == 1:
+      return self._scores(x, train, "")
+    return tuple(
+        self._scores(nn.avg_pool(x, (2 ** s, 2 ** s), (2 ** s, 2 ** s))
+                     if s else x, train, f"s{s}_" if s else "")
+        for s in range(self.scales))
+
+  def _scores(self, x: jax.Array, train: bool, prefix: str) -> jax.Array:
+    """One stack's scores of x; its modules and sown features are named
+    with `prefix` ('' for the first scale, so a single-scale D's names do
+    not change)."""
     k = self.kernel_size
     conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding,
                              dtype=self.dtype)
@@ -131,21 +154,22 @@ class Classifier(nn.Module):
           y = nn.max_pool(y, (2, 2), (2, 2))
         stride = 2 if (first and self.downsample == "stride") else 1
         y = self._layer(conv(feat, strides=(stride, stride),
-                             name=f"conv{level}_{i}"), y, train)
+                             name=f"{prefix}conv{level}_{i}"), y, train)
         y = self._act(y, train)
       # Each level's features, kept only when applied with
       # mutable=['intermediates'] (feature matching, `features_of`).
-      self.sow("intermediates", f"level{level}", y)
+      self.sow("intermediates", f"{prefix}level{level}", y)
     if self.kind == "patch":
-      u = self._layer(conv(1, dtype=jnp.float32, name="score"), y, train)
+      u = self._layer(conv(1, dtype=jnp.float32, name=f"{prefix}score"), y,
+                      train)
       return u[..., 0]
     y = y.astype(jnp.float32)
     y = jnp.mean(y, axis=(1, 2)) if self.pool == "avg" else jnp.max(
         y, axis=(1, 2))
     for i, width in enumerate(self.dense):
-      y = self._act(self._layer(nn.Dense(width, name=f"dense{i}"), y, train),
-                    train)
-    return self._layer(nn.Dense(1, name="score"), y, train)[:, 0]
+      y = self._act(self._layer(nn.Dense(width, name=f"{prefix}dense{i}"), y,
+                                train), train)
+    return self._layer(nn.Dense(1, name=f"{prefix}score"), y, train)[:, 0]
 
   def _stack(self) -> list[tuple[models.Layer, bool]]:
     """(layer, is_pooling) along one axis, up to the score map or pooling."""
@@ -179,7 +203,9 @@ class Classifier(nn.Module):
 
   def output_size(self, size: int) -> int:
     """Side of the last feature map (the score map for kind 'patch') for an
-    input of side `size`; < 1 when the input vanishes on the way."""
+    input of side `size`, of the coarsest scale's stack; < 1 when the input
+    vanishes on the way."""
+    size //= 2 ** (self.scales - 1)
     for layer, pooling in self._stack():
       if size < 1:
         return size
@@ -192,6 +218,11 @@ class Classifier(nn.Module):
   def describe(self) -> str:
     """One line for logs: kind, patch size and stride of the scores."""
     rf = models.receptive_field(self.layers())
+    if self.kind == "patch" and self.scales > 1:
+      top = 2 ** (self.scales - 1)
+      return (f"multi-scale patch classifier: {self.scales} scales, one score "
+              f"per {rf.size}x{rf.size} patch of the image pooled by 1 .. "
+              f"{top} (up to {rf.size * top} px of context)")
     if self.kind == "patch":
       return (f"patch classifier: one score per {rf.size}x{rf.size} patch, "
               f"patches every {rf.jump} px")
@@ -202,11 +233,14 @@ class Classifier(nn.Module):
 def features_of(disc: Classifier, variables: dict, x: jax.Array
                 ) -> list[jax.Array]:
   """D's features of `x` at the end of each level (evaluation mode), the
-  first level first: what feature matching compares."""
+  first level first (then the next scale's, with `scales` > 1): what
+  feature matching compares."""
   _, inter = disc.apply(variables, x, train=False,
                         mutable=["intermediates"])
   levels = inter["intermediates"]
-  return [levels[f"level{i}"][0] for i in range(len(disc.features))]
+  prefixes = [""] + [f"s{s}_" for s in range(1, disc.scales)]
+  return [levels[f"{p}level{i}"][0] for p in prefixes
+          for i in range(len(disc.features))]
 
 
 def highpass(x: jax.Array) -> jax.Array:
@@ -256,6 +290,10 @@ def from_config(cfg, channels: int, crop: int | None = None,
   if cfg.leaky_slope < 0:
     raise ValueError(f"config.disc.leaky_slope={cfg.leaky_slope}: must be "
                      ">= 0.")
+  scales = int(cfg.get("scales", 1))
+  if scales < 1 or (scales > 1 and cfg.kind != "patch"):
+    raise ValueError(f"config.disc.scales={cfg.get('scales')}: must be >= 1, "
+                     "and > 1 only with kind='patch' (a multi-scale patch D).")
   if cfg.spectral_norm and cfg.power_iterations < 1:
     raise ValueError(f"config.disc.power_iterations={cfg.power_iterations}: "
                      "spectral norm needs at least 1.")
@@ -266,11 +304,13 @@ def from_config(cfg, channels: int, crop: int | None = None,
       activation=cfg.activation, leaky_slope=float(cfg.leaky_slope),
       spectral_norm=bool(cfg.spectral_norm),
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
-      detail=bool(cfg.get("detail", False)), dtype=jnp.dtype(dtype))
+      detail=bool(cfg.get("detail", False)), scales=scales,
+      dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:
-    fix = (f"raise the crop to >= {model.patch_size}, or use padding='SAME', "
-           "fewer levels or a smaller kernel" if padding == "VALID" else
-           "raise the crop or use fewer levels")
+    need = model.patch_size * 2 ** (scales - 1)
+    fix = (f"raise the crop to >= {need}, or use padding='SAME', fewer "
+           "levels or scales, or a smaller kernel" if padding == "VALID" else
+           "raise the crop or use fewer levels or scales")
     raise ValueError(
         f"config.data.crop={crop} is too small for config.disc "
         f"({model.describe()}): the input vanishes before the last layer; "

@@ -9,6 +9,8 @@ B*H*W*C, which Adam is invariant to (for SGD, scale the learning rate).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -87,10 +89,46 @@ def validate(cfg) -> None:
 # The classifier's score is u = log P(denoised | x) / P(real | x) and labels
 # are y = +1 for real and -1 for denoised, so a correct decision has y·u < 0.
 # Scores may be per image (B,) or per patch (B, H', W'); labels are (B,) and
-# broadcast over the patches, and every mean runs over all scores.
+# broadcast over the patches, and every mean runs over all scores. A
+# multi-scale D's scores are a tuple of maps, one per scale (ddn.
+# discriminators, `scales`): every loss and metric here is then the mean over
+# the scales of its value on each (`per_scale`), so each scale weighs alike
+# whatever its number of patches.
 
 REAL, DENOISED = 1.0, -1.0
 DISC_LOSSES = ("logistic", "hinge", "relativistic")
+
+
+def per_scale(fn):
+  """`fn` of one score map, extended to a multi-scale D's scores: when any
+  argument is a tuple of maps (u, u_real), `fn` runs scale by scale and
+  the result is the mean over scales of each value (a dict's entries
+  alike)."""
+  @functools.wraps(fn)
+  def wrapped(*args, **kwargs):
+    tuples = [a for a in (*args, *kwargs.values())
+              if isinstance(a, (tuple, list))]
+    if not tuples:
+      return fn(*args, **kwargs)
+    pick = lambda a, s: a[s] if isinstance(a, (tuple, list)) else a
+    values = [fn(*[pick(a, s) for a in args],
+                 **{k: pick(v, s) for k, v in kwargs.items()})
+              for s in range(len(tuples[0]))]
+    return jax.tree_util.tree_map(lambda *v: sum(v) / len(v), *values)
+  return wrapped
+
+
+@per_scale
+def mean_score(u: jax.Array) -> jax.Array:
+  """The mean score (over the scales' means for a multi-scale D)."""
+  return jnp.mean(u)
+
+
+@per_scale
+def image_scores(u: jax.Array) -> jax.Array:
+  """Each image's mean score (B,) (over the scales' means for a multi-scale
+  D)."""
+  return jnp.mean(u.reshape((u.shape[0], -1)), axis=1)
 
 
 def _labels_like(u: jax.Array, y: jax.Array) -> jax.Array:
@@ -135,6 +173,7 @@ def relativistic(u: jax.Array, y: jax.Array) -> jax.Array:
                 mean(fake, jax.nn.softplus(mean_real - u)))
 
 
+@per_scale
 def disc_loss(name: str, u: jax.Array, y: jax.Array, margin: float = 1.0):
   """The classifier loss named by `config.disc.loss`."""
   if name == "logistic":
@@ -147,6 +186,7 @@ def disc_loss(name: str, u: jax.Array, y: jax.Array, margin: float = 1.0):
                    f"{', '.join(DISC_LOSSES)}.")
 
 
+@per_scale
 def classification_metrics(u: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
   """Error rates and accuracies on real and on denoised separately.
 
@@ -192,6 +232,7 @@ def feature_matching(fake: list[jax.Array], real: list[jax.Array]
   return sum(terms) / len(terms)
 
 
+@per_scale
 def generator_loss(name: str, u: jax.Array, margin: float = 1.0,
                    u_real: jax.Array | None = None) -> jax.Array:
   """The adversarial term the generator minimises, from the classifier's

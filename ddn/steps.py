@@ -117,6 +117,7 @@ def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
   (`keep_if_finite`). With `r1` = γ > 0 the loss adds the R1 gradient
   penalty (Mescheder et al. 2018): γ/2 · the mean over real images of
   |∇_x mean u(x)|², the squared gradient of each real image's mean score
+  (over the scales' means for a multi-scale D)
   with respect to its pixels, which keeps D smooth around the real data.
 
   Returns:
@@ -135,8 +136,7 @@ def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
 
     def real_score_sum(xx):  # Σ over real images of each one's mean score
       u, updates = scores(xx)
-      per_image = jnp.mean(u.reshape((u.shape[0], -1)), axis=1)
-      return jnp.sum(per_image * real), (u, updates)
+      return jnp.sum(losses.image_scores(u) * real), (u, updates)
 
     gx, (u, updates) = jax.grad(real_score_sum, has_aux=True)(x)
     penalty = jnp.sum(jnp.square(gx)) / jnp.maximum(jnp.sum(real), 1.0)

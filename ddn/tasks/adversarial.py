@@ -406,10 +406,11 @@ class AdversarialEvaluator:
     metrics, grid = self.images(g)
     u_real, u_fake = self._scores((g, state.d_params, state.d_stats),
                                   self.clean, self.noisy)
-    n = len(u_real)
+    n = len(self.clean)
     y = np.concatenate([np.full(n, losses.REAL), np.full(n, losses.DENOISED)])
-    dm = losses.classification_metrics(jnp.asarray(np.concatenate(
-        [u_real, u_fake])), jnp.asarray(y, jnp.float32))
+    u = jax.tree_util.tree_map(lambda r, f: jnp.asarray(np.concatenate([r, f])),
+                               u_real, u_fake)  # a tuple for a multi-scale D
+    dm = losses.classification_metrics(u, jnp.asarray(y, jnp.float32))
     metrics.update({"val/d_err": float(dm["err"]),
                     "val/d_err_real": float(dm["err_real"]),
                     "val/d_err_fake": float(dm["err_denoised"]),
@@ -700,7 +701,7 @@ def g_terms(params, d_vars, batch: jax.Array, noisy: jax.Array, sigma,
         discriminators.features_of(disc, d_vars, jnp.clip(outs, 0.0, 1.0)),
         discriminators.features_of(disc, d_vars, real))
     adv = adv + fm_weight * fm
-  return (pred, adv), (parts, mean, outs, jnp.mean(u), fm)
+  return (pred, adv), (parts, mean, outs, losses.mean_score(u), fm)
 
 
 def sample_metrics(batch: jax.Array, outs: jax.Array, samples: int) -> dict:

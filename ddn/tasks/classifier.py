@@ -64,6 +64,10 @@ class ClassifierTask(base.Task):
                        "needs at least 2 crops, e.g. 1024.")
     self.noise_spec = noise_lib.spec_from_config(config.noise)
     losses.validate_disc(config.disc)
+    if config.disc.scales != 1:
+      raise ValueError(f"config.disc.scales={config.disc.scales}: the "
+                       "classifier task scores one map per image; a "
+                       "multi-scale D is for the adversarial task (use 1).")
     self.disc = discriminators.from_config(config.disc, int(d.channels),
                                            int(d.crop), config.compute_dtype)
     self.denoiser = None  # set by attach()
