@@ -140,3 +140,22 @@ def test_the_classifier_task_refuses_scales():
 def test_an_old_config_reads_one_scale():
   saved = {"disc": {"kind": "patch"}}
   assert configs.with_added_fields(saved)["disc"]["scales"] == 1
+
+
+@pytest.mark.slow
+def test_a_run_with_a_multiscale_d_trains_and_validates(tmp_path):
+  """launch's path end to end: the held-out D error (the evaluator scores
+  clean crops and G's outputs, a tuple per batch) is finite, and both
+  scales' weights are in the checkpointed state."""
+  import json  # pylint: disable=g-import-not-at-top
+  from ddn import train  # pylint: disable=g-import-not-at-top
+  c = _config(n_d=1)
+  c.disc.update(dict(_disc_config(2)))
+  c.data.crop = 32
+  c.eval.final = False
+  state = train.train_and_evaluate(c, str(tmp_path))
+  assert {"conv0_0", "s1_conv0_0", "s1_score"} <= set(state.d_params)
+  with open(tmp_path / "metrics.jsonl") as f:
+    rows = [json.loads(line) for line in f]
+  errs = [r["val/d_err"] for r in rows if "val/d_err" in r]
+  assert errs and all(0.0 <= e <= 1.0 for e in errs)
