@@ -4,8 +4,9 @@
 # validation PSNR still rose over the last quarter of its cosine schedule.
 # This run restarts from gray-map with a short warm-up and a second cosine
 # (Adam, peak LR, default 2e-4, to 1% of it) over CROPS more crops (default
-# 200,000, about 37 minutes on a 2-core Xeon: 150 minutes in all, inside
-# the 2.5 hours), with fresh draws (seed 1), validating on 4
+# 200,000; the recorded run, CROPS=150000, trained 27 minutes on a 2-core
+# Xeon, 137 minutes in all with gray-map's 110, inside the 2.5
+# hours), with fresh draws (seed 1), validating on 4
 # structure-rich development images (not Set12). Then it is read on the
 # development set beside gray-map, same noisy images, σ = 15, 25, 50
 # (benchmarks/structure_devset.py), paired over the images:

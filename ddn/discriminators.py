@@ -132,7 +132,7 @@ class Classifier(nn.Module):
       return self._scores(x, train, "")
     return tuple(
         self._scores(nn.avg_pool(x, (2 ** s, 2 ** s), (2 ** s, 2 ** s))
-                     if s else x, train, f"s{s}_" if s else "")
+                     if s else x, train, scale_prefix(s))
         for s in range(self.scales))
 
   def _scores(self, x: jax.Array, train: bool, prefix: str) -> jax.Array:
@@ -238,9 +238,14 @@ def features_of(disc: Classifier, variables: dict, x: jax.Array
   _, inter = disc.apply(variables, x, train=False,
                         mutable=["intermediates"])
   levels = inter["intermediates"]
-  prefixes = [""] + [f"s{s}_" for s in range(1, disc.scales)]
-  return [levels[f"{p}level{i}"][0] for p in prefixes
-          for i in range(len(disc.features))]
+  return [levels[f"{scale_prefix(s)}level{i}"][0]
+          for s in range(disc.scales) for i in range(len(disc.features))]
+
+
+def scale_prefix(scale: int) -> str:
+  """The names' prefix of a multi-scale D's stack `scale`: '' for the
+  first (a one-scale D's names), 's1_', 's2_', ... after it."""
+  return f"s{scale}_" if scale else ""
 
 
 def highpass(x: jax.Array) -> jax.Array:
