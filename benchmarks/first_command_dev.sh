@@ -11,6 +11,14 @@
 # VARIANTS: space-separated NAME=OVERRIDES pairs, OVERRIDES comma-separated
 # launch.py overrides (default: the command as shipped, and G's EMA at 0.9):
 #   VARIANTS="base= ema0.9=--config.adv.ema_decay=0.9" bash ...
+# SIGMA (default 50): the noise level, G starting from gray-s$SIGMA; EXTRA:
+# more checkpoints judged beside it (comma-separated, e.g. gray-s25-adv);
+# NAME: the record's name. The screen of a D started from a trained one:
+#   SIGMA=25 EXTRA=gray-s25-adv NAME=first_command_d_init VARIANTS="\
+#     fresh=--config.adv.weight=2,--config.train.total_images=6400 \
+#     pre=--config.adv.weight=2,--config.train.total_images=6400,\
+#   --config.adv.d_warmup_images=0,--config.adv.d_init_from=runs/pushlen25/push2_s800" \
+#     bash benchmarks/first_command_dev.sh runs/fc38
 # Each variant trains without its final evaluation into OUT/NAME (a finished
 # run is skipped: launch.py resumes), then ONE ddn.evaluate call judges
 # gray-s50 and every variant on the same tiles, noise and judges (CNN and NSS
@@ -24,13 +32,16 @@ VARIANTS=${VARIANTS:-base= ema0.9=--config.adv.ema_decay=0.9}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
-runs=gray-s50
+SIGMA=${SIGMA:-50}
+runs=gray-s$SIGMA${EXTRA:+,$EXTRA}
 for variant in $VARIANTS; do
   name=${variant%%=*}
   overrides=${variant#*=}
   python launch.py --config=experiments/adv.py --workdir="$OUT/$name" \
-    --config.eval.final=False ${overrides//,/ } >> "$OUT/$name.log" 2>&1
+    --config.eval.final=False --config.noise.gaussian.sigma="$SIGMA" \
+    --config.train.init_from=gray-s"$SIGMA" ${overrides//,/ } \
+    >> "$OUT/$name.log" 2>&1
   runs="$runs,$OUT/$name"
 done
 python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
-  --sigmas=50 --realism --out="$OUT/${NAME:-first_command_dev}.json"
+  --sigmas="$SIGMA" --realism --out="$OUT/${NAME:-first_command_dev}.json"

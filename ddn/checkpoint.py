@@ -301,6 +301,25 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   Raises:
     ValueError: when the workdir has no checkpoint.
   """
+  restored, step = _load_state(workdir, step)
+  params = restored.get("ema") or restored["params"]  # {} when there is none
+  return jax.tree_util.tree_map(np.asarray, params), step
+
+
+def load_disc_params(workdir: str, step: int | None = None
+                     ) -> tuple[Any, int]:
+  """An adversarial run's discriminator parameters (latest step), as numpy
+  arrays, and the step; a ValueError naming the fix for any other run."""
+  restored, step = _load_state(workdir, step)
+  if not restored.get("d_params"):
+    raise ValueError(f"{workdir!r} has no discriminator (not an adversarial "
+                     "run); give an adversarial run's workdir.")
+  return jax.tree_util.tree_map(np.asarray, restored["d_params"]), step
+
+
+def _load_state(workdir: str, step: int | None) -> tuple[Any, int]:
+  """The whole saved state of `workdir` at `step` (None: the newest intact
+  one) on this process's first device, and its step."""
   ckpt_dir = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(ckpt_dir):
     raise ValueError(f"no checkpoints in {workdir!r} (expected "
@@ -328,8 +347,7 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
       restored, _, step = found
   finally:
     mngr.close()
-  params = restored.get("ema") or restored["params"]  # {} when there is none
-  return jax.tree_util.tree_map(np.asarray, params), int(step)
+  return restored, int(step)
 
 
 def check_compatible(loaded: Any, expected: Any, what: str,

@@ -181,7 +181,8 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "adv.z_init": 0.0, "model.z_at": "input",
                 "adv.fm_weight": 0.0, "optim.lr_mult": 1.0,
                 "optim.lr_mult_prefixes": (), "disc_optim.lr_mult": 1.0,
-                "disc_optim.lr_mult_prefixes": (), "disc.scales": 1}
+                "disc_optim.lr_mult_prefixes": (), "disc.scales": 1,
+                "adv.d_init_from": ""}
 
 
 def with_added_fields(saved: dict) -> dict:

@@ -54,6 +54,9 @@ SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "shipped")
 DEFAULT_MODEL = "gray-map"
 PARAMS_FILE = "params.msgpack"
 MODEL_FILE = "model.json"
+# An adversarial model may ship the D it was trained against (its config
+# under model.json's "disc"): config.adv.d_init_from can start a D from it.
+DISC_FILE = "discriminator.msgpack"
 
 
 def shipped_models() -> list[str]:
@@ -68,6 +71,26 @@ def shipped_meta(name: str) -> dict:
   """A shipped model's model.json."""
   with open(os.path.join(SHIPPED_DIR, name, MODEL_FILE)) as f:
     return json.load(f)
+
+
+def shipped_disc(name: str) -> tuple[Any, dict]:
+  """The discriminator a shipped adversarial model ships: (its parameters,
+  its config.disc as a dict); a ValueError naming the fix when it ships
+  none."""
+  path = os.path.join(SHIPPED_DIR, name, DISC_FILE)
+  if not os.path.exists(path):
+    ships = [n for n in shipped_models()
+             if os.path.exists(os.path.join(SHIPPED_DIR, n, DISC_FILE))]
+    raise ValueError(f"shipped model {name!r} ships no discriminator; give "
+                     "an adversarial run's workdir"
+                     + (f" or one of {', '.join(ships)}." if ships else "."))
+  try:
+    with open(path, "rb") as f:
+      params = flax.serialization.msgpack_restore(f.read())
+    return params, shipped_meta(name)["disc"]
+  except (OSError, ValueError, KeyError) as e:
+    raise ValueError(f"shipped model {name!r}'s discriminator is unreadable "
+                     f"({e}); reinstall ddn (pip install -e .).") from None
 
 
 def best_shipped(sigma: float | None, channels: int = 1) -> str:
@@ -505,9 +528,15 @@ def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
           "objective": "adversarial" if adversarial else "mse",
           "info": {**info, "workdir": workdir,
                    "train_data": cfg["data"]["train"]}}
-  for fname, payload, mode in (
-      (PARAMS_FILE, flax.serialization.msgpack_serialize(params), "wb"),
-      (MODEL_FILE, json.dumps(meta, indent=1), "w")):
+  files = [(PARAMS_FILE, flax.serialization.msgpack_serialize(params), "wb")]
+  if cfg.get("task") == "adversarial":  # and the D it was trained against
+    d_params, _ = checkpoint.load_disc_params(workdir, d.step)
+    meta["disc"] = cfg["disc"]
+    files.append((DISC_FILE, flax.serialization.msgpack_serialize(
+        jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32),
+                               d_params)), "wb"))
+  for fname, payload, mode in files + [
+      (MODEL_FILE, json.dumps(meta, indent=1), "w")]:
     tmp = os.path.join(folder, fname + ".tmp")
     with open(tmp, mode) as f:
       f.write(payload)

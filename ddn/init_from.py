@@ -1,13 +1,16 @@
 """Where a run's starting parameters come from: `config.train.init_from`
 names a workdir (its latest intact checkpoint) or a model shipped in the
 package (ddn/shipped, ddn.inference). The tasks check it before any compute
-or write (`check_exists`, `check`) and load it (`load_params_into`).
+or write (`check_exists`, `check`) and load it (`load_params_into`). An
+adversarial run's D can start likewise from `config.adv.d_init_from`
+(`load_disc`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import jax
 
@@ -134,3 +137,40 @@ def _differences(src: str, config) -> str:
     if there is not None and here is not None and there != here:
       out.append(f"config.{path}={there!r} (here {here!r})")
   return ", ".join(out)
+
+
+def load_disc(config, expected) -> tuple[Any, int]:
+  """D's starting parameters, `config.adv.d_init_from`: the D a shipped
+  adversarial model ships (ddn.inference.shipped_disc) or an adversarial
+  run's latest D, checked against `expected` (a tree of arrays or
+  ShapeDtypeStructs: this config's D); (params as numpy arrays, step). One
+  ValueError naming the fix for a missing source, a run without D or a D
+  of another design (the config.disc fields that differ)."""
+  src = config.adv.d_init_from
+  what = f"config.adv.d_init_from={src!r}"
+  if is_shipped(src):
+    params, disc = inference.shipped_disc(src)
+    step = int(inference.shipped_meta(src)["step"])
+  elif checkpoint.has_checkpoint(src):
+    params, step = checkpoint.load_disc_params(src)
+    disc = checkpoint.load_config(src).get("disc", {})
+  else:
+    raise ValueError(
+        f"{what} has no checkpoint: give an adversarial run's workdir or a "
+        "shipped adversarial model that ships its D, or leave it empty for "
+        "a fresh D.")
+  try:
+    checkpoint.check_compatible(params, expected, what, "config.disc")
+  except ValueError as e:
+    differs = [f"config.disc.{k}={_tuple(v)!r} (here {_tuple(config.disc[k])!r})"
+               for k, v in sorted(disc.items())
+               if k in config.disc and _tuple(v) != _tuple(config.disc[k])]
+    if not differs:
+      raise
+    raise ValueError(f"{e} That D has {', '.join(differs)}; use those "
+                     "values, or leave config.adv.d_init_from empty.") from None
+  return params, step
+
+
+def _tuple(v):
+  return tuple(v) if isinstance(v, (list, tuple)) else v

@@ -230,6 +230,9 @@ class AdversarialTask(base.Task):
     if src and not resuming:  # G's parameters must fit, before any write
       expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
       init_from.check(self.config, expected)
+    if self.config.adv.get("d_init_from") and not resuming:  # D's, likewise
+      init_from.load_disc(self.config, jax.eval_shape(
+          self.init, jax.random.PRNGKey(0)).d_params)
 
   def init(self, rng: jax.Array) -> AdversarialState:
     return init_adversarial_state(
@@ -239,6 +242,13 @@ class AdversarialTask(base.Task):
   def start(self, state: AdversarialState):
     src = self.config.train.init_from
     plan = self.phases.describe(int(self.config.data.batch_size))
+    d_src = self.config.adv.get("d_init_from", "")
+    if d_src:
+      d_params, d_step = init_from.load_disc(self.config, state.d_params)
+      d_params = jax.device_put(d_params, self.setup.repl)
+      state = state.replace(d_params=d_params, d_opt_state=jax.jit(
+          self.d_tx.init, out_shardings=self.setup.repl)(d_params))
+      plan = f"D initialised from {d_src} step {d_step}; {plan}"
     if not src:
       return state, f"G from scratch; {plan}"
     params, step = init_from.load_params_into(
@@ -525,6 +535,10 @@ def default_config() -> ml_collections.ConfigDict:
       # Then D steps with G still on reconstruction only.
       d_warmup_images=1_600,
       freeze_disc=False,  # True: D stops after its warm-up (the 17.3.1 test)
+      # D's starting weights: an adversarial run's workdir (its latest D) or a
+      # shipped adversarial model that ships the D it was trained against
+      # (gray-s25-adv); its optimizer starts fresh. '': a fresh D.
+      d_init_from="",
       ema_decay=0.0,  # > 0: keep an EMA of G, used for evaluation
       # K > 1 (needs model.noise_input > 0): G draws K samples (independent
       # z) per noisy crop; Pred is on their mean, the adversarial term on
