@@ -161,14 +161,21 @@ def main():
                    "gray; made by benchmarks/structure_devset.py"),
       source=dict(repo=REPO, commit=COMMIT, licence=LICENCE),
       crop=a.crop, images=entries, left_out=LEFT_OUT)
-  os.makedirs(os.path.dirname(a.manifest) or ".", exist_ok=True)
-  with open(a.manifest, "w") as f:
+  write_manifest(manifest, a.manifest, a.out, "structure_devset")
+
+
+def write_manifest(manifest: dict, path: str, out: str, tool: str) -> None:
+  """Writes a development set's manifest (JSON) and prints the set's size;
+  also natural_devset.py's."""
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path, "w") as f:
     json.dump(manifest, f, indent=1, ensure_ascii=False)
     f.write("\n")
+  entries = manifest["images"]
   pixels = sum((e["crop_box"][2] - e["crop_box"][0])
                * (e["crop_box"][3] - e["crop_box"][1]) for e in entries)
-  print(f"structure_devset: {len(entries)} gray PNGs in {a.out} "
-        f"({pixels / 1e6:.1f} MP), manifest {a.manifest}")
+  print(f"{tool}: {len(entries)} gray PNGs in {out} "
+        f"({pixels / 1e6:.1f} MP), manifest {path}")
 
 
 if __name__ == "__main__":

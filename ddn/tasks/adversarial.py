@@ -516,8 +516,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.task = "adversarial"
   c.disc = configs.disc(spectral_norm=True)
   c.disc_optim = configs.optim(lr=1e-3, warmup_images=0)
-  c.disc_optim.b1 = 0.5
-  c.disc_optim.schedule = "constant"
+  c.disc_optim.update(dict(b1=0.5, schedule="constant"))
   c.adv = ml_collections.ConfigDict(dict(
       weight=3e-3,  # λ: G loss = Pred + λ · adversarial term
       # True: λ = weight · |∇Pred| / |∇adversarial| at G's last layer
@@ -535,9 +534,8 @@ def default_config() -> ml_collections.ConfigDict:
       # Then D steps with G still on reconstruction only.
       d_warmup_images=1_600,
       freeze_disc=False,  # True: D stops after its warm-up (the 17.3.1 test)
-      # D's starting weights: an adversarial run's workdir (its latest D) or a
-      # shipped adversarial model that ships the D it was trained against
-      # (gray-s25-adv); its optimizer starts fresh. '': a fresh D.
+      # D's start: an adversarial run's workdir or a shipped adversarial
+      # model that ships its D (fresh optimizer); '': a fresh D.
       d_init_from="",
       ema_decay=0.0,  # > 0: keep an EMA of G, used for evaluation
       # K > 1 (needs model.noise_input > 0): G draws K samples (independent
