@@ -124,21 +124,25 @@ def git_blob(mirror: str, blob: str, what: str) -> bytes:
   return res.stdout
 
 
-def resize_and_crop(img: Image.Image, short: int):
-  """`img` resized so its short side is `short`, then centre-cropped to at
-  most 1.5 x short on the long side; (image, crop box in resized pixels)."""
+def resize_and_crop(img: Image.Image, short: int, zoom: float = 1.0):
+  """`img` resized so its short side is `short` x `zoom`, then centre-cropped
+  to at most short x 1.5 short (short side by long); (image, crop box in
+  resized pixels)."""
   w, h = img.size
-  scale = short / min(w, h)
+  scale = short * zoom / min(w, h)
   img = img.resize((max(short, round(w * scale)), max(short, round(h * scale))),
                    Image.LANCZOS)
   w, h = img.size
-  cw, ch = min(w, short * 3 // 2), min(h, short * 3 // 2)
+  long = short * 3 // 2
+  cw, ch = (min(w, long), min(h, short)) if w >= h else (min(w, short),
+                                                         min(h, long))
   left, top = (w - cw) // 2, (h - ch) // 2
   box = (left, top, left + cw, top + ch)
   return img.crop(box), box
 
 
-def build(mirrors: dict, out: str, short: int) -> list[dict]:
+def build(mirrors: dict, out: str, short: int, zoom: float = 1.0
+          ) -> list[dict]:
   """Writes the PNGs into `out`; returns the manifest's image entries."""
   if short < 256:
     sys.exit(f"natural_devset: --short={short}: pass --short >= 256.")
@@ -147,14 +151,15 @@ def build(mirrors: dict, out: str, short: int) -> list[dict]:
   for name, source, blob, commit, path, licence in IMAGES:
     img = Image.open(io.BytesIO(git_blob(mirrors[source], blob, path)))
     size = img.size
-    gray, box = resize_and_crop(img.convert("L"), short)
+    gray, box = resize_and_crop(img.convert("L"), short, zoom)
     png = os.path.join(out, f"{name}.png")
     gray.save(png)
     with open(png, "rb") as f:
       digest = hashlib.sha256(f.read()).hexdigest()
     entries.append(dict(
         name=f"{name}.png", repo=MIRRORS[source][0], commit=commit, blob=blob,
-        path=path, original_size=list(size), resized_short_side=short,
+        path=path, original_size=list(size),
+        resized_short_side=round(short * zoom),
         crop_box=list(box), gray="PIL convert('L')", sha256=digest,
         licence=licence))
   return entries
@@ -169,15 +174,20 @@ def main():
                  help="folder for the PNGs (keep it out of git)")
   p.add_argument("--manifest", default="docs/records/natural_dev_manifest.json")
   p.add_argument("--short", type=int, default=384,
-                 help="the short side after resizing, pixels")
+                 help="the crop's short side, pixels")
+  p.add_argument("--zoom", type=float, default=1.0,
+                 help="resize the short side to short x zoom before the "
+                 "centre crop (2: half the downsizing, the scene's centre)")
   a = p.parse_args()
-  entries = build({k: getattr(a, k) for k in MIRRORS}, a.out, a.short)
+  entries = build({k: getattr(a, k) for k in MIRRORS}, a.out, a.short,
+                  a.zoom)
   manifest = dict(
       description=("ddn's natural-texture development set: downsized "
                    "photographs of foliage, grass, rock, water, fur and "
                    "feathers, 8-bit gray; made by "
                    "benchmarks/natural_devset.py"),
       sources={k: v[0] for k, v in MIRRORS.items()}, short_side=a.short,
+      zoom=a.zoom,
       images=entries, left_out=LEFT_OUT)
   structure_devset.write_manifest(manifest, a.manifest, a.out,
                                   "natural_devset")

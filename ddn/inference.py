@@ -517,10 +517,6 @@ def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
   to OUT_ROOT/NAME, the shipped-model format; returns the folder."""
   d = Denoiser.from_workdir(workdir, step)
   cfg = checkpoint.load_config(workdir)
-  folder = os.path.join(out_root, name)
-  os.makedirs(folder, exist_ok=True)
-  params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32),
-                                  jax.device_get(d.params))
   adversarial = (cfg.get("task") == "adversarial"
                  and float(cfg.get("adv", {}).get("weight", 0)) > 0)
   meta = {"model": cfg["model"], "channels": d.channels, "step": d.step,
@@ -528,15 +524,53 @@ def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
           "objective": "adversarial" if adversarial else "mse",
           "info": {**info, "workdir": workdir,
                    "train_data": cfg["data"]["train"]}}
-  files = [(PARAMS_FILE, flax.serialization.msgpack_serialize(params), "wb")]
+  files = {}
   if cfg.get("task") == "adversarial":  # and the D it was trained against
     d_params, _ = checkpoint.load_disc_params(workdir, d.step)
     meta["disc"] = cfg["disc"]
-    files.append((DISC_FILE, flax.serialization.msgpack_serialize(
-        jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32),
-                               d_params)), "wb"))
-  for fname, payload, mode in files + [
-      (MODEL_FILE, json.dumps(meta, indent=1), "w")]:
+    files[DISC_FILE] = _packed(d_params)
+  return _write_shipped(os.path.join(out_root, name), d.params, meta, files)
+
+
+def export_interpolation(a_src: str, b_src: str, alpha: float, name: str,
+                         info: dict, out_root: str = SHIPPED_DIR) -> str:
+  """Writes the network interpolation (1 - alpha) · A + alpha · B
+  (`interpolate`; A and B shipped names or workdirs, e.g. an MSE model and
+  its adversarial fine-tune) as the shipped model OUT_ROOT/NAME, with B's
+  σ and step and both sources in its model.json; returns the folder."""
+  a, b = load(a_src), load(b_src)
+  d = interpolate(a, b, alpha)
+  provenance = {}
+  for role, src, m in (("from", a_src, a), ("to", b_src, b)):
+    provenance[role] = {"source": src, "step": m.step, **(
+        {"info": m.info} if m.info else {})}
+    if os.path.isdir(src):
+      provenance[role]["train_data"] = checkpoint.load_config(src)[
+          "data"]["train"]
+  if os.path.isdir(b_src):
+    adversarial = checkpoint.load_config(b_src).get("task") == "adversarial"
+  else:
+    adversarial = shipped_meta(b_src).get("objective") == "adversarial"
+  meta = {"model": dict(a.model_cfg), "channels": d.channels, "step": b.step,
+          "noise": b.noise, "objective": "adversarial" if adversarial
+          else "mse",
+          "info": {**info, "interpolation": {"alpha": alpha, **provenance}}}
+  return _write_shipped(os.path.join(out_root, name), d.params, meta, {})
+
+
+def _packed(params) -> bytes:
+  return flax.serialization.msgpack_serialize(jax.tree_util.tree_map(
+      lambda a: np.asarray(a, np.float32), jax.device_get(params)))
+
+
+def _write_shipped(folder: str, params, meta: dict, files: dict) -> str:
+  """Writes G's parameters, `files` ({name: bytes}) and model.json (last,
+  each file atomically) into `folder`; returns it."""
+  os.makedirs(folder, exist_ok=True)
+  for fname, payload, mode in ([(PARAMS_FILE, _packed(params), "wb")]
+                               + [(n, b, "wb") for n, b in files.items()]
+                               + [(MODEL_FILE, json.dumps(meta, indent=1),
+                                   "w")]):
     tmp = os.path.join(folder, fname + ".tmp")
     with open(tmp, mode) as f:
       f.write(payload)
@@ -546,15 +580,21 @@ def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
 
 def main(argv):
   """python -m ddn.inference --export=WORKDIR --name=NAME [--note=TEXT]:
-  packs a run's G as a shipped model (ddn/shipped/NAME)."""
+  packs a run's G as a shipped model (ddn/shipped/NAME); with
+  --interpolate_to=B --alpha=α, the network interpolation (1 - α) · EXPORT
+  + α · B instead (EXPORT and B workdirs or shipped names)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   del argv
   f = flags.FLAGS
   info = {"note": f.note, "command": f.command, "machine": f.machine}
   if f.wall_seconds:
     info["training_wall_seconds"] = f.wall_seconds
-  folder = export(f.export, f.name, {k: v for k, v in info.items() if v},
-                  f.out_root)
+  info = {k: v for k, v in info.items() if v}
+  if f.interpolate_to:
+    folder = export_interpolation(f.export, f.interpolate_to, f.alpha,
+                                  f.name, info, f.out_root)
+  else:
+    folder = export(f.export, f.name, info, f.out_root)
   size = sum(os.path.getsize(os.path.join(folder, n))
              for n in os.listdir(folder))
   print(f"wrote {folder} ({size / 1e6:.2f} MB)")
@@ -565,12 +605,18 @@ if __name__ == "__main__":
   from absl import flags  # pylint: disable=g-import-not-at-top
   from ddn import runtime  # pylint: disable=g-import-not-at-top
   flags.DEFINE_string("export", None, "Workdir of an autoencoder or "
-                      "adversarial run.")
+                      "adversarial run (or, with --interpolate_to, a shipped "
+                      "name).")
   flags.DEFINE_string("name", None, "The shipped model's name.")
   flags.DEFINE_string("note", "", "Provenance: how it was trained.")
   flags.DEFINE_string("command", "", "Provenance: the training command.")
   flags.DEFINE_integer("wall_seconds", 0, "Provenance: training wall time.")
   flags.DEFINE_string("machine", "", "Provenance: where it was trained.")
   flags.DEFINE_string("out_root", SHIPPED_DIR, "Where shipped models live.")
+  flags.DEFINE_string("interpolate_to", "", "A second model (workdir or "
+                      "shipped name): export (1 - alpha) · export + alpha · "
+                      "it (network interpolation).")
+  flags.DEFINE_float("alpha", 0.5, "The interpolation's weight on "
+                     "--interpolate_to, in [0, 1].")
   flags.mark_flags_as_required(["export", "name"])
   app.run(main, flags_parser=runtime.parse_flags)

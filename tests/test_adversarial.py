@@ -603,6 +603,33 @@ def test_interpolation_endpoints_are_the_two_models():
     inference.interpolate(a, b, 1.5)
 
 
+def test_an_exported_interpolation_is_the_interpolated_model(tmp_path,
+                                                             monkeypatch):
+  """python -m ddn.inference --export=A --interpolate_to=B --alpha=α ships
+  (1 - α) · A + α · B: the same outputs as inference.interpolate, B's σ
+  and objective, both sources named; and loads as a shipped model."""
+  from ddn import inference
+  folder = inference.export_interpolation(
+      "gray-s25", "gray-s25-adv", 0.75, "mix", {"note": "test"},
+      out_root=str(tmp_path))
+  meta = json.load(open(os.path.join(folder, inference.MODEL_FILE)))
+  assert meta["objective"] == "adversarial" and meta["noise"]["sigma"] == 25
+  assert meta["info"]["interpolation"]["alpha"] == 0.75
+  assert (meta["info"]["interpolation"]["from"]["source"],
+          meta["info"]["interpolation"]["to"]["source"]) == (
+              "gray-s25", "gray-s25-adv")
+  monkeypatch.setattr(inference, "SHIPPED_DIR", str(tmp_path))
+  shipped = inference.load("mix", tile="none")
+  monkeypatch.undo()
+  ref = inference.interpolate(inference.load("gray-s25"),
+                              inference.load("gray-s25-adv"), 0.75,
+                              tile="none")
+  x = np.asarray(_batch(1, 40)[0])
+  np.testing.assert_array_equal(shipped(x), ref(x))
+  assert not np.array_equal(ref(x), inference.load("gray-s25-adv",
+                                                   tile="none")(x))
+
+
 def test_init_from_a_shipped_model():
   """`train.init_from` may name a shipped model: its parameters are checked
   against config.model before any compute, and a mismatch names the
