@@ -27,6 +27,13 @@
 # names, e.g. G's learning rate:
 #   SIGMA=25 PUSHES=2 TOTAL=12800 READ="200 400" ARGS=--config.optim.lr=4e-4 \
 #     TAG=_lr4e-4 NAME=lr_s25 bash benchmarks/adv_length.sh runs/lr25
+# DEV: the development set's folder, or several comma-separated (one
+# realism test each), e.g. D's detail band an octave lower, judged on both
+# development sets beside the recipe's run at the same length:
+#   SIGMA=25 PUSHES=2 TOTAL=6400 READ=200 ARGS=--config.disc.detail_width=5 \
+#     TAG=_dw5 EXTRA=runs/pushlen25/push2_s200 \
+#     DEV=runs/natural_dev,runs/structure_dev NAME=detail5_s25 \
+#     bash benchmarks/adv_length.sh runs/dw25
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/snapshot.sh
@@ -34,7 +41,8 @@ SIGMA=${SIGMA:-50}
 OUT=${1:-runs/levers$SIGMA}
 DEV=${DEV:-runs/structure_dev}
 mkdir -p "$OUT"
-[ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
+[ -d runs/structure_dev ] || [ "$DEV" != runs/structure_dev ] ||
+  python benchmarks/structure_devset.py --out=runs/structure_dev
 
 TOTAL=${TOTAL:-38400}
 runs=gray-s$SIGMA${EXTRA:+,$EXTRA}
@@ -44,5 +52,5 @@ for push in ${PUSHES:-1}; do
     --config.train.max_to_keep=$((TOTAL / 3200 + 2)) ${ARGS:-}
   add_snapshots "$OUT/push$push${TAG:-}" ${READ:-200 800 1200}
 done
-python -m ddn.evaluate --checkpoint="$runs" --data=folder:"$DEV" \
+python -m ddn.evaluate --checkpoint="$runs" --data="folder:${DEV//,/,folder:}" \
   --sigmas="$SIGMA" --realism --out="$OUT/${NAME:-length_s$SIGMA}.json"

@@ -96,6 +96,7 @@ class Classifier(nn.Module):
   power_iterations: int = 1
   dropout: float = 0.0
   detail: bool = False
+  detail_width: int = 3  # the detail channel's binomial blur (highpass)
   scales: int = 1
   dtype: Any = jnp.float32
 
@@ -144,7 +145,8 @@ class Classifier(nn.Module):
                              dtype=self.dtype)
     y = 2.0 * x - 1.0  # centre [0, 1] on zero
     if self.detail:
-      y = jnp.concatenate([y, highpass(x)[..., x.shape[-1]:]], axis=-1)
+      y = jnp.concatenate(
+          [y, highpass(x, self.detail_width)[..., x.shape[-1]:]], axis=-1)
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
         first = level > 0 and i == 0
@@ -193,7 +195,9 @@ class Classifier(nn.Module):
   def layers(self) -> list[models.Layer]:
     """The conv/pool stack (up to the score map or global pooling), along one
     axis, for `models.receptive_field`; with `detail`, the blur first."""
-    blur = [models.Layer(kernel=3, stride=1, padding=1)] if self.detail else []
+    w = self.detail_width
+    blur = ([models.Layer(kernel=w, stride=1, padding=w // 2)]
+            if self.detail else [])
     return blur + [layer for layer, _ in self._stack()]
 
   @property
@@ -248,10 +252,14 @@ def scale_prefix(scale: int) -> str:
   return f"s{scale}_" if scale else ""
 
 
-def highpass(x: jax.Array) -> jax.Array:
-  """x (N, H, W, C) and its detail (x minus a 3x3 binomial blur, x8) as
-  2C channels."""
-  k1 = jnp.array([1.0, 2.0, 1.0], x.dtype) / 4
+DETAIL_WIDTHS = (3, 5)
+
+
+def highpass(x: jax.Array, width: int = 3) -> jax.Array:
+  """x (N, H, W, C) and its detail (x minus a `width` x `width` binomial
+  blur, x8) as 2C channels; width 5 puts the detail band an octave lower."""
+  k1 = {3: jnp.array([1.0, 2.0, 1.0]) / 4,
+        5: jnp.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16}[width].astype(x.dtype)
   k = (k1[:, None] * k1[None, :])[:, :, None, None]
   c = x.shape[-1]
   blur = jax.lax.conv_general_dilated(
@@ -299,6 +307,11 @@ def from_config(cfg, channels: int, crop: int | None = None,
   if scales < 1 or (scales > 1 and cfg.kind != "patch"):
     raise ValueError(f"config.disc.scales={cfg.get('scales')}: must be >= 1, "
                      "and > 1 only with kind='patch' (a multi-scale patch D).")
+  detail_width = int(cfg.get("detail_width", 3))
+  if detail_width not in DETAIL_WIDTHS:
+    raise ValueError(f"config.disc.detail_width={detail_width}: valid widths "
+                     f"are {', '.join(map(str, DETAIL_WIDTHS))} (the detail "
+                     "channel's binomial blur).")
   if cfg.spectral_norm and cfg.power_iterations < 1:
     raise ValueError(f"config.disc.power_iterations={cfg.power_iterations}: "
                      "spectral norm needs at least 1.")
@@ -309,7 +322,8 @@ def from_config(cfg, channels: int, crop: int | None = None,
       activation=cfg.activation, leaky_slope=float(cfg.leaky_slope),
       spectral_norm=bool(cfg.spectral_norm),
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
-      detail=bool(cfg.get("detail", False)), scales=scales,
+      detail=bool(cfg.get("detail", False)), detail_width=detail_width,
+      scales=scales,
       dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:
     need = model.patch_size * 2 ** (scales - 1)

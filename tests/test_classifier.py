@@ -103,6 +103,31 @@ def test_detail_channels_see_texture_the_image_channel_hides():
   assert float(jnp.abs(discriminators.highpass(board)[..., 1]).mean()) > 2
 
 
+@pytest.mark.parametrize("width, taps", [(3, [1, 2, 1]), (5, [1, 4, 6, 4, 1])])
+def test_detail_width_is_the_binomial_blur_of_the_detail_channel(width, taps):
+  """disc.detail_width: the detail channel is 8 (x - the width x width
+  binomial blur of x, zero outside); the patch grows by width - 3; other
+  widths are refused naming the valid ones; old configs read 3."""
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  x = np.random.default_rng(0).uniform(0, 1, (1, 20, 20, 1)).astype(
+      np.float32)
+  k = np.asarray(taps, np.float64) / sum(taps)
+  ref = 8 * (x[0, ..., 0] - ndimage.convolve(
+      x[0, ..., 0].astype(np.float64), np.outer(k, k), mode="constant"))
+  np.testing.assert_allclose(
+      np.asarray(discriminators.highpass(jnp.asarray(x), width))[0, ..., 1],
+      ref, atol=1e-5)
+  c = configs.disc(kind="patch", padding="VALID", features=(32, 64, 64),
+                   blocks=2, dense=(), detail=True, detail_width=width)
+  assert discriminators.from_config(c, 1, 48).patch_size == 30 + width
+  c.detail_width = 4
+  with pytest.raises(ValueError, match=r"detail_width=4: valid widths are "
+                     r"3, 5"):
+    discriminators.from_config(c, 1, 48)
+  assert configs.with_added_fields({"disc": {"detail": True}})["disc"][
+      "detail_width"] == 3
+
+
 def test_spectral_norm_keeps_top_singular_value_near_one():
   """After Adam updates, every normalized kernel has its largest singular
   value ≈ 1, using the state the training calls left behind."""
