@@ -28,7 +28,7 @@
 #   SIGMA=25 PUSHES=2 TOTAL=12800 READ="200 400" ARGS=--config.optim.lr=4e-4 \
 #     TAG=_lr4e-4 NAME=lr_s25 bash benchmarks/adv_length.sh runs/lr25
 # DEV: the development set's folder, or several comma-separated (one
-# realism test each), e.g. D's detail band an octave lower, judged on both
+# realism test each), e.g. D's detail band half an octave lower, judged on both
 # development sets beside the recipe's run at the same length:
 #   SIGMA=25 PUSHES=2 TOTAL=6400 READ=200 ARGS=--config.disc.detail_width=5 \
 #     TAG=_dw5 EXTRA=runs/pushlen25/push2_s200 \
@@ -41,8 +41,17 @@ SIGMA=${SIGMA:-50}
 OUT=${1:-runs/levers$SIGMA}
 DEV=${DEV:-runs/structure_dev}
 mkdir -p "$OUT"
-[ -d runs/structure_dev ] || [ "$DEV" != runs/structure_dev ] ||
-  python benchmarks/structure_devset.py --out=runs/structure_dev
+for dev in ${DEV//,/ }; do  # every set there before any training
+  if [ ! -d "$dev" ]; then
+    if [ "$dev" = runs/structure_dev ]; then
+      python benchmarks/structure_devset.py --out="$dev"
+    else
+      echo "adv_length.sh: no development set at $dev; build it first" \
+        "(benchmarks/natural_devset.py --out=$dev, or structure_devset.py)" >&2
+      exit 2
+    fi
+  fi
+done
 
 TOTAL=${TOTAL:-38400}
 runs=gray-s$SIGMA${EXTRA:+,$EXTRA}

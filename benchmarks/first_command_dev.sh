@@ -13,16 +13,17 @@
 #   VARIANTS="base= ema0.9=--config.adv.ema_decay=0.9" bash ...
 # SIGMA (default 50): the noise level, G starting from gray-s$SIGMA; EXTRA:
 # more checkpoints judged beside it (comma-separated, e.g. gray-s25-adv);
-# NAME: the record's name. The screen of a D started from a trained one:
-#   SIGMA=25 EXTRA=gray-s25-adv NAME=first_command_d_init VARIANTS="\
-#     fresh=--config.adv.weight=2,--config.train.total_images=6400 \
-#     pre=--config.adv.weight=2,--config.train.total_images=6400,\
-#   --config.adv.d_warmup_images=0,--config.adv.d_init_from=runs/pushlen25/push2_s800" \
-#     bash benchmarks/first_command_dev.sh runs/fc38
+# NAME: the record's name. The screen of a D started from a trained one
+# (each variant's overrides on one line: no space inside a variant):
+#   F=--config.adv.weight=2,--config.train.total_images=6400
+#   P=$F,--config.adv.d_warmup_images=0
+#   P=$P,--config.adv.d_init_from=runs/pushlen25/push2_s800
+#   SIGMA=25 EXTRA=gray-s25-adv NAME=first_command_d_init \
+#     VARIANTS="fresh=$F pre=$P" bash benchmarks/first_command_dev.sh runs/fc38
 # Each variant trains without its final evaluation into OUT/NAME (a finished
 # run is skipped: launch.py resumes), then ONE ddn.evaluate call judges
-# gray-s50 and every variant on the same tiles, noise and judges (CNN and NSS
-# families, intervals over images and judge seeds). On a 2-core CPU each
+# gray-s$SIGMA, EXTRA and every variant on the same tiles, noise and
+# judges (CNN and NSS families, intervals over images and judge seeds). On a 2-core CPU each
 # training takes 2-3 minutes, the judging about 2 minutes per method.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -144,8 +144,9 @@ def resize_and_crop(img: Image.Image, short: int, zoom: float = 1.0):
 def build(mirrors: dict, out: str, short: int, zoom: float = 1.0
           ) -> list[dict]:
   """Writes the PNGs into `out`; returns the manifest's image entries."""
-  if short < 256:
-    sys.exit(f"natural_devset: --short={short}: pass --short >= 256.")
+  if short < 256 or zoom < 1:
+    sys.exit(f"natural_devset: --short={short}, --zoom={zoom}: pass --short "
+             ">= 256 and --zoom >= 1 (below 1 the crop would not fit).")
   os.makedirs(out, exist_ok=True)
   entries = []
   for name, source, blob, commit, path, licence in IMAGES:

@@ -67,7 +67,7 @@ def main():
                                 float(alpha))
     else:
       d = inference.load(c)
-    models[os.path.basename(c.rstrip("/"))] = d.at(a.sigma)
+    models[c] = d.at(a.sigma)
   rng = np.random.default_rng(0)
   crops = {k: [] for k in ["clean", *models]}
   for f in files:
@@ -80,6 +80,7 @@ def main():
   mean, sd = feats["clean"].mean(0), feats["clean"].std(0) + 1e-12
   shift = {k: ((feats[k].mean(0) - mean) / sd).tolist() for k in models}
   names = feature_names()
+  assert len(names) == nss.FEATURES, "ddn.nss's features changed"
   print(f"{len(files)} images of {a.data}, {len(crops['clean'])} tiles of "
         f"{a.tile} px, σ = {a.sigma:g}: (model mean - clean mean) / clean sd")
   print("| feature | " + " | ".join(models) + " |")

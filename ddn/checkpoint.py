@@ -306,15 +306,17 @@ def load_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   return jax.tree_util.tree_map(np.asarray, params), step
 
 
-def load_disc_params(workdir: str, step: int | None = None
-                     ) -> tuple[Any, int]:
-  """An adversarial run's discriminator parameters (latest step), as numpy
-  arrays, and the step; a ValueError naming the fix for any other run."""
+def load_disc(workdir: str, step: int | None = None
+              ) -> tuple[Any, Any, int]:
+  """An adversarial run's discriminator (latest step): its parameters and
+  its spectral-norm state ({} without), as numpy arrays, and the step; a
+  ValueError naming the fix for any other run."""
   restored, step = _load_state(workdir, step)
   if not restored.get("d_params"):
     raise ValueError(f"{workdir!r} has no discriminator (not an adversarial "
                      "run); give an adversarial run's workdir.")
-  return jax.tree_util.tree_map(np.asarray, restored["d_params"]), step
+  as_np = lambda t: jax.tree_util.tree_map(np.asarray, t or {})
+  return as_np(restored["d_params"]), as_np(restored.get("d_stats")), step
 
 
 def _load_state(workdir: str, step: int | None) -> tuple[Any, int]:

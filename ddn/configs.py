@@ -86,7 +86,7 @@ def disc(**overrides) -> ml_collections.ConfigDict:
       activation="leaky_relu", leaky_slope=0.2, spectral_norm=False,
       power_iterations=1, dropout=0.0,
       detail=False,  # also feed x minus its blur (discriminators.highpass)
-      detail_width=3,  # that blur's binomial width: 3, or 5 (an octave lower)
+      detail_width=3,  # its binomial blur: 3, or 5 (half an octave lower)
       scales=1,  # > 1: a multi-scale patch D (discriminators.Classifier)
       loss="logistic", margin=1.0)  # margin: of the hinge loss
   d.update(overrides)

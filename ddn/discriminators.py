@@ -257,7 +257,7 @@ DETAIL_WIDTHS = (3, 5)
 
 def highpass(x: jax.Array, width: int = 3) -> jax.Array:
   """x (N, H, W, C) and its detail (x minus a `width` x `width` binomial
-  blur, x8) as 2C channels; width 5 puts the detail band an octave lower."""
+  blur, x8) as 2C channels; width 5 puts the band half an octave lower."""
   k1 = {3: jnp.array([1.0, 2.0, 1.0]) / 4,
         5: jnp.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16}[width].astype(x.dtype)
   k = (k1[:, None] * k1[None, :])[:, :, None, None]

@@ -73,10 +73,10 @@ def shipped_meta(name: str) -> dict:
     return json.load(f)
 
 
-def shipped_disc(name: str) -> tuple[Any, dict]:
+def shipped_disc(name: str) -> tuple[Any, Any, dict]:
   """The discriminator a shipped adversarial model ships: (its parameters,
-  its config.disc as a dict); a ValueError naming the fix when it ships
-  none."""
+  its spectral-norm state ({} without), its config.disc as a dict); a
+  ValueError naming the fix when it ships none."""
   path = os.path.join(SHIPPED_DIR, name, DISC_FILE)
   if not os.path.exists(path):
     ships = [n for n in shipped_models()
@@ -86,8 +86,9 @@ def shipped_disc(name: str) -> tuple[Any, dict]:
                      + (f" or one of {', '.join(ships)}." if ships else "."))
   try:
     with open(path, "rb") as f:
-      params = flax.serialization.msgpack_restore(f.read())
-    return params, shipped_meta(name)["disc"]
+      saved = flax.serialization.msgpack_restore(f.read())
+    return saved["params"], saved.get("stats") or {}, shipped_meta(name)[
+        "disc"]
   except (OSError, ValueError, KeyError) as e:
     raise ValueError(f"shipped model {name!r}'s discriminator is unreadable "
                      f"({e}); reinstall ddn (pip install -e .).") from None
@@ -517,18 +518,15 @@ def export(workdir: str, name: str, info: dict, out_root: str = SHIPPED_DIR,
   to OUT_ROOT/NAME, the shipped-model format; returns the folder."""
   d = Denoiser.from_workdir(workdir, step)
   cfg = checkpoint.load_config(workdir)
-  adversarial = (cfg.get("task") == "adversarial"
-                 and float(cfg.get("adv", {}).get("weight", 0)) > 0)
   meta = {"model": cfg["model"], "channels": d.channels, "step": d.step,
-          "noise": d.noise,
-          "objective": "adversarial" if adversarial else "mse",
+          "noise": d.noise, "objective": _objective(workdir),
           "info": {**info, "workdir": workdir,
                    "train_data": cfg["data"]["train"]}}
   files = {}
   if cfg.get("task") == "adversarial":  # and the D it was trained against
-    d_params, _ = checkpoint.load_disc_params(workdir, d.step)
+    d_params, d_stats, _ = checkpoint.load_disc(workdir, d.step)
     meta["disc"] = cfg["disc"]
-    files[DISC_FILE] = _packed(d_params)
+    files[DISC_FILE] = _packed({"params": d_params, "stats": d_stats})
   return _write_shipped(os.path.join(out_root, name), d.params, meta, files)
 
 
@@ -547,15 +545,28 @@ def export_interpolation(a_src: str, b_src: str, alpha: float, name: str,
     if os.path.isdir(src):
       provenance[role]["train_data"] = checkpoint.load_config(src)[
           "data"]["train"]
-  if os.path.isdir(b_src):
-    adversarial = checkpoint.load_config(b_src).get("task") == "adversarial"
-  else:
-    adversarial = shipped_meta(b_src).get("objective") == "adversarial"
+  # Adversarial if either end with weight is (best_shipped never picks it);
+  # the judges' default tuning data (evaluate.default_tune_data): B's.
+  adversarial = any(_objective(src) == "adversarial" for src, w in
+                    ((a_src, 1.0 - alpha), (b_src, alpha)) if w > 0)
+  train_data = (provenance["to"].get("train_data")
+                or b.info.get("train_data"))
   meta = {"model": dict(a.model_cfg), "channels": d.channels, "step": b.step,
           "noise": b.noise, "objective": "adversarial" if adversarial
           else "mse",
-          "info": {**info, "interpolation": {"alpha": alpha, **provenance}}}
+          "info": {**info, "interpolation": {"alpha": alpha, **provenance},
+                   **({"train_data": train_data} if train_data else {})}}
   return _write_shipped(os.path.join(out_root, name), d.params, meta, {})
+
+
+def _objective(src: str) -> str:
+  """'adversarial' for an adversarial run with a push (adv.weight > 0) or a
+  shipped model that says so, else 'mse'."""
+  if os.path.isdir(src):
+    cfg = checkpoint.load_config(src)
+    return ("adversarial" if cfg.get("task") == "adversarial" and float(
+        cfg.get("adv", {}).get("weight", 0)) > 0 else "mse")
+  return shipped_meta(src).get("objective", "mse")
 
 
 def _packed(params) -> bytes:
@@ -567,6 +578,9 @@ def _write_shipped(folder: str, params, meta: dict, files: dict) -> str:
   """Writes G's parameters, `files` ({name: bytes}) and model.json (last,
   each file atomically) into `folder`; returns it."""
   os.makedirs(folder, exist_ok=True)
+  if DISC_FILE not in files and os.path.exists(os.path.join(folder,
+                                                            DISC_FILE)):
+    os.remove(os.path.join(folder, DISC_FILE))  # not this model's D
   for fname, payload, mode in ([(PARAMS_FILE, _packed(params), "wb")]
                                + [(n, b, "wb") for n, b in files.items()]
                                + [(MODEL_FILE, json.dumps(meta, indent=1),

@@ -139,37 +139,43 @@ def _differences(src: str, config) -> str:
   return ", ".join(out)
 
 
-def load_disc(config, expected) -> tuple[Any, int]:
-  """D's starting parameters, `config.adv.d_init_from`: the D a shipped
-  adversarial model ships (ddn.inference.shipped_disc) or an adversarial
-  run's latest D, checked against `expected` (a tree of arrays or
-  ShapeDtypeStructs: this config's D); (params as numpy arrays, step). One
-  ValueError naming the fix for a missing source, a run without D or a D
-  of another design (the config.disc fields that differ)."""
+# config.disc fields that only shape training (the loss), not D's function.
+_DISC_TRAINING_ONLY = ("loss", "margin", "dropout")
+
+
+def load_disc(config, expected, expected_stats) -> tuple[Any, Any, int]:
+  """D's start, `config.adv.d_init_from`: the D a shipped adversarial model
+  ships (ddn.inference.shipped_disc) or an adversarial run's latest D,
+  checked against this config's D (`expected` parameters and
+  `expected_stats` spectral-norm state: trees of arrays or
+  ShapeDtypeStructs); (params, stats, step) as numpy arrays. One ValueError
+  naming the fix for a missing source, a run without D, or a D of another
+  design (every config.disc field that differs but the loss's)."""
   src = config.adv.d_init_from
   what = f"config.adv.d_init_from={src!r}"
   if is_shipped(src):
-    params, disc = inference.shipped_disc(src)
+    params, stats, disc = inference.shipped_disc(src)
     step = int(inference.shipped_meta(src)["step"])
   elif checkpoint.has_checkpoint(src):
-    params, step = checkpoint.load_disc_params(src)
+    params, stats, step = checkpoint.load_disc(src)
     disc = checkpoint.load_config(src).get("disc", {})
   else:
     raise ValueError(
         f"{what} has no checkpoint: give an adversarial run's workdir or a "
         "shipped adversarial model that ships its D, or leave it empty for "
         "a fresh D.")
-  try:
-    checkpoint.check_compatible(params, expected, what, "config.disc")
-  except ValueError as e:
-    differs = [f"config.disc.{k}={_tuple(v)!r} (here {_tuple(config.disc[k])!r})"
-               for k, v in sorted(disc.items())
-               if k in config.disc and _tuple(v) != _tuple(config.disc[k])]
-    if not differs:
-      raise
-    raise ValueError(f"{e} That D has {', '.join(differs)}; use those "
-                     "values, or leave config.adv.d_init_from empty.") from None
-  return params, step
+  disc = configs.with_added_fields({"disc": dict(disc)})["disc"]
+  differs = [f"config.disc.{k}={_tuple(v)!r} (here "
+             f"{_tuple(config.disc[k])!r})" for k, v in sorted(disc.items())
+             if k in config.disc and k not in _DISC_TRAINING_ONLY
+             and _tuple(v) != _tuple(config.disc[k])]
+  if differs:
+    raise ValueError(f"{what}: that D has {', '.join(differs)}; use those "
+                     "values, or leave config.adv.d_init_from empty.")
+  checkpoint.check_compatible(params, expected, what, "config.disc")
+  checkpoint.check_compatible(stats, expected_stats, f"{what}'s spectral-"
+                              "norm state", "config.disc")
+  return params, stats, step
 
 
 def _tuple(v):

@@ -614,6 +614,14 @@ def test_an_exported_interpolation_is_the_interpolated_model(tmp_path,
       out_root=str(tmp_path))
   meta = json.load(open(os.path.join(folder, inference.MODEL_FILE)))
   assert meta["objective"] == "adversarial" and meta["noise"]["sigma"] == 25
+  # The judges' default tuning data is the adversarial end's (Train400).
+  assert meta["info"]["train_data"] == inference.shipped_meta(
+      "gray-s25-adv")["info"]["train_data"]
+  # Either end adversarial: never the MSE model best_shipped would pick.
+  back = inference.export_interpolation("gray-s25-adv", "gray-s25", 0.25,
+                                        "back", {}, out_root=str(tmp_path))
+  assert json.load(open(os.path.join(back, inference.MODEL_FILE)))[
+      "objective"] == "adversarial"
   assert meta["info"]["interpolation"]["alpha"] == 0.75
   assert (meta["info"]["interpolation"]["from"]["source"],
           meta["info"]["interpolation"]["to"]["source"]) == (

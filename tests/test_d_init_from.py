@@ -62,10 +62,12 @@ def _assert_same(a, b):
 
 def test_d_starts_from_the_runs_d_with_a_fresh_optimizer(adv_run):
   tmp, src = adv_run
-  saved, step = checkpoint.load_disc_params(src)
+  saved, stats, step = checkpoint.load_disc(src)
+  assert jax.tree_util.tree_leaves(stats)  # the smoke D has spectral norm
   fresh, _ = _started(_config(tmp))
   started, how = _started(_config(tmp, d_init_from=src))
   _assert_same(started.d_params, saved)
+  _assert_same(started.d_stats, stats)  # its power iterations' state too
   assert f"D initialised from {src} step {step}" in how
   # Only D moved: G is the fresh init, D's optimizer has taken no step.
   _assert_same(started.params, fresh.params)
@@ -83,18 +85,29 @@ def test_export_ships_the_d_and_its_name_starts_a_d(adv_run, monkeypatch):
   meta = json.load(open(os.path.join(folder, inference.MODEL_FILE)))
   assert meta["disc"]["features"] == [8, 16]
   monkeypatch.setattr(inference, "SHIPPED_DIR", str(root))
-  params, disc = inference.shipped_disc("tiny-adv")
-  _assert_same(params, checkpoint.load_disc_params(src)[0])
+  params, stats, disc = inference.shipped_disc("tiny-adv")
+  saved, saved_stats, _ = checkpoint.load_disc(src)
+  _assert_same(params, saved)
+  _assert_same(stats, saved_stats)
+  assert disc["features"] == [8, 16]
   started, _ = _started(_config(tmp, d_init_from="tiny-adv"))
   _assert_same(started.d_params, params)
+  _assert_same(started.d_stats, stats)
+  # Re-exported as a model without D, the folder keeps no stale D.
+  monkeypatch.undo()
+  inference.export_interpolation("gray-s25", "gray-s25-adv", 0.5,
+                                 "tiny-adv", {}, out_root=str(root))
+  assert not os.path.exists(os.path.join(folder, inference.DISC_FILE))
 
 
 @pytest.mark.parametrize("case, match", [
     ("missing", r"d_init_from='.*nowhere' has no checkpoint: give an "
                 "adversarial run's workdir"),
     ("autoencoder", r"has no discriminator \(not an adversarial run\)"),
-    ("other_design", r"That D has config.disc.features=\(8, 16\) "
+    ("other_design", r"that D has config.disc.features=\(8, 16\) "
                      r"\(here \(8, 32\)\)"),
+    ("same_shapes", r"that D has config.disc.activation='leaky_relu' "
+                    r"\(here 'relu'\)"),
     ("shipped_without_d", r"shipped model 'gray-s25' ships no "
                           "discriminator"),
 ])
@@ -112,6 +125,8 @@ def test_a_bad_source_is_refused_before_anything_is_written(
                                                                     src))
   if case == "other_design":
     c.disc.features = (8, 32)
+  if case == "same_shapes":  # another function with the same parameters
+    c.disc.activation = "relu"
   workdir = tmp_path / "run"
   with pytest.raises(ValueError, match=match):
     train.train_and_evaluate(c, str(workdir))
@@ -136,4 +151,4 @@ def test_a_resumed_run_keeps_its_own_d(adv_run, tmp_path):
     _assert_same(getattr(full, name), getattr(resumed, name))
   assert any(not np.array_equal(x, y) for x, y in zip(
       jax.tree_util.tree_leaves(full.d_params),
-      jax.tree_util.tree_leaves(checkpoint.load_disc_params(src)[0])))
+      jax.tree_util.tree_leaves(checkpoint.load_disc(src)[0])))

@@ -231,8 +231,8 @@ class AdversarialTask(base.Task):
       expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
       init_from.check(self.config, expected)
     if self.config.adv.get("d_init_from") and not resuming:  # D's, likewise
-      init_from.load_disc(self.config, jax.eval_shape(
-          self.init, jax.random.PRNGKey(0)).d_params)
+      shapes = jax.eval_shape(self.init, jax.random.PRNGKey(0))
+      init_from.load_disc(self.config, shapes.d_params, shapes.d_stats)
 
   def init(self, rng: jax.Array) -> AdversarialState:
     return init_adversarial_state(
@@ -244,10 +244,11 @@ class AdversarialTask(base.Task):
     plan = self.phases.describe(int(self.config.data.batch_size))
     d_src = self.config.adv.get("d_init_from", "")
     if d_src:
-      d_params, d_step = init_from.load_disc(self.config, state.d_params)
-      d_params = jax.device_put(d_params, self.setup.repl)
-      state = state.replace(d_params=d_params, d_opt_state=jax.jit(
-          self.d_tx.init, out_shardings=self.setup.repl)(d_params))
+      d_params, d_stats, d_step = init_from.load_disc(
+          self.config, state.d_params, state.d_stats)
+      d_params, d_stats = jax.device_put((d_params, d_stats), self.setup.repl)
+      state = state.replace(d_params=d_params, d_stats=d_stats, d_opt_state=(
+          jax.jit(self.d_tx.init, out_shardings=self.setup.repl)(d_params)))
       plan = f"D initialised from {d_src} step {d_step}; {plan}"
     if not src:
       return state, f"G from scratch; {plan}"
