@@ -38,15 +38,13 @@ Then, e.g.:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
-import subprocess
 import sys
 
 from PIL import Image
 
-import structure_devset  # its write_manifest (this folder)
+import structure_devset  # git_blob, save_png, write_manifest (this folder)
 
 MIRRORS = {
     "elementary": ("elementary/wallpapers",
@@ -112,18 +110,6 @@ LEFT_OUT = {
     'sunset_beach': 'a dark, near-flat sunset',
 }
 
-def git_blob(mirror: str, blob: str, what: str) -> bytes:
-  """The bytes of git object `blob` in the git directory `mirror`."""
-  cmd = ["git", f"--git-dir={mirror}", "cat-file", "blob", blob]
-  res = subprocess.run(cmd, capture_output=True, check=False)
-  if res.returncode:
-    sys.exit(f"natural_devset: cannot read {what} (blob {blob[:12]}) from "
-             f"{mirror} ({res.stderr.decode().strip()}); pass the git "
-             "directory of a full copy of its repository (--elementary, "
-             "--budgie).")
-  return res.stdout
-
-
 def resize_and_crop(img: Image.Image, short: int, zoom: float = 1.0):
   """`img` resized so its short side is `short` x `zoom`, then centre-cropped
   to at most short x 1.5 short (short side by long); (image, crop box in
@@ -150,13 +136,12 @@ def build(mirrors: dict, out: str, short: int, zoom: float = 1.0
   os.makedirs(out, exist_ok=True)
   entries = []
   for name, source, blob, commit, path, licence in IMAGES:
-    img = Image.open(io.BytesIO(git_blob(mirrors[source], blob, path)))
+    img = Image.open(io.BytesIO(structure_devset.git_blob(
+        mirrors[source], blob, f"natural_devset ({path})", f"pass --{source}, "
+        f"the git directory of a full copy of {MIRRORS[source][0]}")))
     size = img.size
     gray, box = resize_and_crop(img.convert("L"), short, zoom)
-    png = os.path.join(out, f"{name}.png")
-    gray.save(png)
-    with open(png, "rb") as f:
-      digest = hashlib.sha256(f.read()).hexdigest()
+    digest = structure_devset.save_png(gray, os.path.join(out, f"{name}.png"))
     entries.append(dict(
         name=f"{name}.png", repo=MIRRORS[source][0], commit=commit, blob=blob,
         path=path, original_size=list(size),

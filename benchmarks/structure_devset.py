@@ -89,13 +89,29 @@ def path_of(name: str) -> str:
 
 def git_show(mirror: str, path: str) -> bytes:
   """The bytes of `path` at COMMIT in the git directory `mirror`."""
-  cmd = ["git", f"--git-dir={mirror}", "show", f"{COMMIT}:{path}"]
+  return git_blob(mirror, f"{COMMIT}:{path}", "structure_devset",
+                  f"pass --mirror, the git directory of a copy of {REPO} "
+                  "that holds that commit")
+
+
+def git_blob(mirror: str, obj: str, tool: str, fix: str) -> bytes:
+  """The bytes of the git blob `obj` (an id, or COMMIT:PATH) in the git
+  directory `mirror`; exits naming `tool` and `fix` when it cannot be read.
+  Also natural_devset.py's."""
+  cmd = ["git", f"--git-dir={mirror}", "cat-file", "blob", obj]
   res = subprocess.run(cmd, capture_output=True, check=False)
   if res.returncode:
-    sys.exit(f"structure_devset: cannot read {path} at {COMMIT[:12]} from "
-             f"--mirror={mirror} ({res.stderr.decode().strip()}); pass the "
-             f"git directory of a copy of {REPO} that holds that commit.")
+    sys.exit(f"{tool}: cannot read {obj} from {mirror} "
+             f"({res.stderr.decode().strip()}); {fix}.")
   return res.stdout
+
+
+def save_png(img: Image.Image, path: str) -> str:
+  """Writes `img` to `path` as PNG; returns the file's SHA-256 (hex). Also
+  natural_devset.py's."""
+  img.save(path)
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
 
 
 def centre_crop(img: Image.Image, size: int):
@@ -129,10 +145,7 @@ def build(mirror: str, out: str, crop: int) -> list[dict]:
     if min(gray.size) < 256:
       sys.exit(f"structure_devset: {path} is {size[0]}x{size[1]}, too small "
                "for a 256x256 crop.")
-    png = os.path.join(out, f"{name}.png")
-    gray.save(png)
-    with open(png, "rb") as f:
-      digest = hashlib.sha256(f.read()).hexdigest()
+    digest = save_png(gray, os.path.join(out, f"{name}.png"))
     m = meta.get(f"{name}.jpg", {})
     entries.append(dict(
         name=f"{name}.png", repo=REPO, commit=COMMIT, path=path,

@@ -252,14 +252,15 @@ def scale_prefix(scale: int) -> str:
   return f"s{scale}_" if scale else ""
 
 
-DETAIL_WIDTHS = (3, 5)
+# The detail channel's binomial blurs, by width (config.disc.detail_width).
+BINOMIAL = {3: (1.0, 2.0, 1.0), 5: (1.0, 4.0, 6.0, 4.0, 1.0)}
 
 
 def highpass(x: jax.Array, width: int = 3) -> jax.Array:
   """x (N, H, W, C) and its detail (x minus a `width` x `width` binomial
   blur, x8) as 2C channels; width 5 puts the band half an octave lower."""
-  k1 = {3: jnp.array([1.0, 2.0, 1.0]) / 4,
-        5: jnp.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16}[width].astype(x.dtype)
+  taps = jnp.array(BINOMIAL[width])
+  k1 = (taps / taps.sum()).astype(x.dtype)
   k = (k1[:, None] * k1[None, :])[:, :, None, None]
   c = x.shape[-1]
   blur = jax.lax.conv_general_dilated(
@@ -308,9 +309,9 @@ def from_config(cfg, channels: int, crop: int | None = None,
     raise ValueError(f"config.disc.scales={cfg.get('scales')}: must be >= 1, "
                      "and > 1 only with kind='patch' (a multi-scale patch D).")
   detail_width = int(cfg.get("detail_width", 3))
-  if detail_width not in DETAIL_WIDTHS:
+  if detail_width not in BINOMIAL:
     raise ValueError(f"config.disc.detail_width={detail_width}: valid widths "
-                     f"are {', '.join(map(str, DETAIL_WIDTHS))} (the detail "
+                     f"are {', '.join(map(str, BINOMIAL))} (the detail "
                      "channel's binomial blur).")
   if cfg.spectral_norm and cfg.power_iterations < 1:
     raise ValueError(f"config.disc.power_iterations={cfg.power_iterations}: "

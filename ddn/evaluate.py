@@ -64,7 +64,6 @@ from absl import flags
 import numpy as np
 
 from ddn import baselines as baselines_lib
-from ddn import checkpoint
 from ddn import colour as colour_lib
 from ddn import configs
 from ddn import data as data_lib
@@ -193,9 +192,7 @@ def write_json(records: list[dict], path: str):
 def default_tune_data(denoiser) -> str:
   """The model's own training data when it is readable here, else the
   embedded training photographs."""
-  spec = (denoiser.info.get("train_data") if denoiser is not None else None)
-  if denoiser is not None and not spec and os.path.isdir(str(denoiser.name)):
-    spec = checkpoint.load_config(denoiser.name)["data"]["train"]
+  spec = denoiser.info.get("train_data") if denoiser is not None else None
   if spec:
     kind, _, rest = str(spec).partition(":")
     if kind != "folder" or os.path.exists(rest):

@@ -206,7 +206,7 @@ class Denoiser:
     if cfg["model"].get("noise_map"):
       noise["map"] = True
     return cls(cfg["model"], int(cfg["data"]["channels"]), params, step,
-               workdir, noise, **kw)
+               workdir, noise, {"train_data": cfg["data"]["train"]}, **kw)
 
   @classmethod
   def from_shipped(cls, name: str, **kw):
@@ -538,19 +538,14 @@ def export_interpolation(a_src: str, b_src: str, alpha: float, name: str,
   σ and step and both sources in its model.json; returns the folder."""
   a, b = load(a_src), load(b_src)
   d = interpolate(a, b, alpha)
-  provenance = {}
-  for role, src, m in (("from", a_src, a), ("to", b_src, b)):
-    provenance[role] = {"source": src, "step": m.step, **(
-        {"info": m.info} if m.info else {})}
-    if os.path.isdir(src):
-      provenance[role]["train_data"] = checkpoint.load_config(src)[
-          "data"]["train"]
+  provenance = {role: {"source": src, "step": m.step, **(
+      {"info": m.info} if m.info else {})}
+                for role, src, m in (("from", a_src, a), ("to", b_src, b))}
   # Adversarial if either end with weight is (best_shipped never picks it);
   # the judges' default tuning data (evaluate.default_tune_data): B's.
   adversarial = any(_objective(src) == "adversarial" for src, w in
                     ((a_src, 1.0 - alpha), (b_src, alpha)) if w > 0)
-  train_data = (provenance["to"].get("train_data")
-                or b.info.get("train_data"))
+  train_data = b.info.get("train_data")
   meta = {"model": dict(a.model_cfg), "channels": d.channels, "step": b.step,
           "noise": b.noise, "objective": "adversarial" if adversarial
           else "mse",

@@ -128,12 +128,8 @@ def _differences(src: str, config) -> str:
   out = []
   for path in models.shape_fields(config.model.name):
     group, leaf = path.split(".")
-    there = saved.get(group, {}).get(leaf)
-    here = config[group].get(leaf) if group in config else None
-    if isinstance(there, list):
-      there = tuple(there)
-    if isinstance(here, list):
-      here = tuple(here)
+    there = _tuple(saved.get(group, {}).get(leaf))
+    here = _tuple(config[group].get(leaf) if group in config else None)
     if there is not None and here is not None and there != here:
       out.append(f"config.{path}={there!r} (here {here!r})")
   return ", ".join(out)

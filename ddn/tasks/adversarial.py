@@ -227,12 +227,13 @@ class AdversarialTask(base.Task):
     if src:
       init_from.check_exists(src, scratch="to start G from scratch with a "
                              "reconstruction warm-up")
-    if src and not resuming:  # G's parameters must fit, before any write
-      expected = jax.eval_shape(self.init, jax.random.PRNGKey(0)).params
-      init_from.check(self.config, expected)
-    if self.config.adv.get("d_init_from") and not resuming:  # D's, likewise
+    d_src = self.config.adv.get("d_init_from")
+    if (src or d_src) and not resuming:  # the starts must fit, before writes
       shapes = jax.eval_shape(self.init, jax.random.PRNGKey(0))
-      init_from.load_disc(self.config, shapes.d_params, shapes.d_stats)
+      if src:
+        init_from.check(self.config, shapes.params)
+      if d_src:
+        init_from.load_disc(self.config, shapes.d_params, shapes.d_stats)
 
   def init(self, rng: jax.Array) -> AdversarialState:
     return init_adversarial_state(
