@@ -53,8 +53,11 @@ def check_partner(name: str) -> str:
 
 
 def partner(name: str, sigma: float) -> Callable[[np.ndarray], np.ndarray]:
-  """The classical denoiser `name` at noise σ (0-255), (H, W, C) -> same."""
-  return baselines.make(check_partner(name), sigma)
+  """The classical denoiser `name` at noise σ (0-255), (H, W, C) -> same,
+  reproducible to the bit: one thread (the divergence probe divides BM3D's
+  multi-threaded jitter, ~1e-7, by ε, which moved α by ~1e-5 between two
+  runs on one image)."""
+  return baselines.make(check_partner(name), sigma, threads=1)
 
 
 def sure_alpha(noisy: np.ndarray, f: np.ndarray, p: np.ndarray,
