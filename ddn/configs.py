@@ -87,6 +87,7 @@ def disc(**overrides) -> ml_collections.ConfigDict:
       power_iterations=1, dropout=0.0,
       detail=False,  # also feed x minus its blur (discriminators.highpass)
       detail_width=3,  # its binomial blur: 3, or 5 (half an octave lower)
+      mscn=False,  # also feed its MSCN coefficients (discriminators.mscn)
       scales=1,  # > 1: a multi-scale patch D (discriminators.Classifier)
       loss="logistic", margin=1.0)  # margin: of the hinge loss
   d.update(overrides)
@@ -183,7 +184,8 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "adv.fm_weight": 0.0, "optim.lr_mult": 1.0,
                 "optim.lr_mult_prefixes": (), "disc_optim.lr_mult": 1.0,
                 "disc_optim.lr_mult_prefixes": (), "disc.scales": 1,
-                "adv.d_init_from": "", "disc.detail_width": 3}
+                "adv.d_init_from": "", "disc.detail_width": 3,
+                "disc.mscn": False}
 
 
 def with_added_fields(saved: dict) -> dict:

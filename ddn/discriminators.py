@@ -21,6 +21,13 @@ With `detail`, the classifier also sees x minus its 3x3 binomial blur (x8,
 layer rather than after it has learned a high-pass filter itself; the blur
 adds 2 px to the patch.
 
+With `mscn`, it also sees the image's MSCN coefficients (I − μ) / (σ + C),
+μ and σ the local mean and standard deviation under a Gaussian window of
+std 7/6 px (9 x 9), C = 1/255 (BRISQUE's normalisation, `mscn`): grain
+in a flat region, small in pixels, is large there, as it is to a
+divisive-normalisation model of vision. Its window makes the patch 8 px
+wider than no blur (6 more than detail's).
+
 `features_of` returns the features at the end of every level (feature
 matching, ddn.losses.feature_matching).
 
@@ -97,6 +104,7 @@ class Classifier(nn.Module):
   dropout: float = 0.0
   detail: bool = False
   detail_width: int = 3  # the detail channel's binomial blur (highpass)
+  mscn: bool = False
   scales: int = 1
   dtype: Any = jnp.float32
 
@@ -147,6 +155,8 @@ class Classifier(nn.Module):
     if self.detail:
       y = jnp.concatenate(
           [y, highpass(x, self.detail_width)[..., x.shape[-1]:]], axis=-1)
+    if self.mscn:
+      y = jnp.concatenate([y, mscn(x)], axis=-1)
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
         first = level > 0 and i == 0
@@ -194,10 +204,11 @@ class Classifier(nn.Module):
 
   def layers(self) -> list[models.Layer]:
     """The conv/pool stack (up to the score map or global pooling), along one
-    axis, for `models.receptive_field`; with `detail`, the blur first."""
-    w = self.detail_width
-    blur = ([models.Layer(kernel=w, stride=1, padding=w // 2)]
-            if self.detail else [])
+    axis, for `models.receptive_field`; with `detail` or `mscn`, the widest
+    of their blurs first."""
+    w = max([self.detail_width] * self.detail + [MSCN_WIDTH] * self.mscn,
+            default=0)
+    blur = [models.Layer(kernel=w, stride=1, padding=w // 2)] if w else []
     return blur + [layer for layer, _ in self._stack()]
 
   @property
@@ -269,6 +280,31 @@ def highpass(x: jax.Array, width: int = 3) -> jax.Array:
   return jnp.concatenate([x, 8.0 * (x - blur)], axis=-1)
 
 
+MSCN_WIDTH = 9  # the MSCN window's side (std 7/6 px, as ddn.nss's)
+MSCN_C = 1 / 255
+
+
+def mscn(x: jax.Array) -> jax.Array:
+  """x (N, H, W, C) -> its MSCN coefficients, channel by channel (the module
+  docstring; ddn.nss.mscn's, with reflected borders)."""
+  r = MSCN_WIDTH // 2
+  taps = jnp.exp(-0.5 * (jnp.arange(-r, r + 1) / (7 / 6)) ** 2)
+  k1 = (taps / taps.sum()).astype(x.dtype)
+  c = x.shape[-1]
+  k = jnp.tile((k1[:, None] * k1[None, :])[:, :, None, None], (1, 1, 1, c))
+
+  def blur(a):
+    a = jnp.pad(a, ((0, 0), (r, r), (r, r), (0, 0)), mode="symmetric")
+    return jax.lax.conv_general_dilated(
+        a, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=c)
+
+  mu = blur(x)
+  # The floor keeps sqrt's gradient finite where a region is flat.
+  sigma = jnp.sqrt(jnp.maximum(blur(x * x) - mu * mu, 0.0) + 1e-8)
+  return (x - mu) / (sigma + MSCN_C)
+
+
 def from_config(cfg, channels: int, crop: int | None = None,
                 dtype: str = "float32") -> Classifier:
   """Builds the classifier of `config.disc` computing in `dtype`
@@ -324,7 +360,7 @@ def from_config(cfg, channels: int, crop: int | None = None,
       spectral_norm=bool(cfg.spectral_norm),
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
       detail=bool(cfg.get("detail", False)), detail_width=detail_width,
-      scales=scales,
+      mscn=bool(cfg.get("mscn", False)), scales=scales,
       dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:
     need = model.patch_size * 2 ** (scales - 1)

@@ -6,7 +6,8 @@ normalised luminances are distributed, the statistics of the no-reference
 quality measure BRISQUE (Mittal, Moorthy & Bovik, IEEE TIP 2012):
 
   MSCN       (I - μ) / (σ + C), μ and σ the local mean and standard
-             deviation under a Gaussian window (std 7/6 px, 7 x 7),
+             deviation under a Gaussian window (std 7/6 px, 9 x 9:
+             scipy's truncation at 3 std),
              C = 1/255 (BRISQUE's C = 1 on the 0-255 scale); natural images
              give near-Gaussian MSCN coefficients, blur and noise do not.
   features   per scale: the generalised-Gaussian fit (shape α, log
@@ -32,7 +33,7 @@ import numpy as np
 from scipy import ndimage
 from scipy import special
 
-WINDOW_STD = 7 / 6  # BRISQUE's Gaussian window, truncated to 7 x 7
+WINDOW_STD = 7 / 6  # BRISQUE's Gaussian window (9 x 9 at truncate=3)
 C = 1 / 255
 SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))  # H, V, D1, D2 neighbours
 FEATURES = 2 * (2 + 4 * len(SHIFTS))  # 36

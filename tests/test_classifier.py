@@ -18,6 +18,7 @@ from ddn import discriminators
 from ddn import logs
 from ddn import losses
 from ddn import models
+from ddn import nss
 from ddn import noise as noise_lib
 from ddn import train
 from ddn.tasks import classifier as classifier_task
@@ -126,6 +127,32 @@ def test_detail_width_is_the_binomial_blur_of_the_detail_channel(width, taps):
     discriminators.from_config(c, 1, 48)
   assert configs.with_added_fields({"disc": {"detail": True}})["disc"][
       "detail_width"] == 3
+
+
+def test_mscn_channel_is_the_nss_judges_normalisation():
+  """disc.mscn: D's extra channel equals ddn.nss.mscn (the NSS judges'
+  BRISQUE coefficients) on random and on half-flat images, its gradient is
+  finite on a flat image, it adds one input channel and 6 px to the patch
+  (its 9 x 9 window against detail's 3 x 3 blur), and old configs read
+  False."""
+  x = np.random.default_rng(0).uniform(0, 1, (2, 24, 20)).astype(np.float32)
+  x[1, :12] = 0.5
+  np.testing.assert_allclose(
+      np.asarray(discriminators.mscn(jnp.asarray(x[..., None])))[..., 0],
+      nss.mscn(x), atol=1e-4)
+  g = jax.grad(lambda v: discriminators.mscn(v).sum())(
+      jnp.full((1, 12, 12, 1), 0.5))
+  assert np.isfinite(np.asarray(g)).all()
+  c = configs.disc(kind="patch", padding="VALID", features=(32, 64, 64),
+                   blocks=2, dense=(), detail=True)
+  plain = discriminators.from_config(c, 1, 48)
+  c.mscn = True
+  model = discriminators.from_config(c, 1, 48)
+  assert model.patch_size == plain.patch_size + 6 == 39
+  v = _variables(model, 48)
+  assert v["params"]["conv0_0"]["kernel"].shape[2] == 3
+  assert configs.with_added_fields({"disc": {"detail": True}})["disc"][
+      "mscn"] is False
 
 
 def test_spectral_norm_keeps_top_singular_value_near_one():
