@@ -140,17 +140,18 @@ def fit(real: np.ndarray, denoised: np.ndarray, l2: float = 1e-2,
   return Classifier(mean, std, w)
 
 
-def tile_features(tiles: np.ndarray, crop: int) -> np.ndarray:
-  """(N, T, T, C) tiles -> (S, N, 36): the features of each tile's S
-  non-overlapping crop x crop sub-tiles (a grid from its top left corner),
-  the size the classifier is fitted on."""
+def tile_features(tiles: np.ndarray, crop: int, of=None) -> np.ndarray:
+  """(N, T, T, C) tiles -> (S, N, F): the features (`of`, default this
+  module's `features`; ddn.wavelets.features for that family) of each
+  tile's S non-overlapping crop x crop sub-tiles (a grid from its top left
+  corner), the size the classifier is fitted on."""
   n, h, w = tiles.shape[:3]
   subs = [tiles[:, y:y + crop, x:x + crop]
           for y in range(0, h - crop + 1, crop)
           for x in range(0, w - crop + 1, crop)]
-  return features(np.concatenate(subs)).reshape(len(subs), n, -1)
+  return (of or features)(np.concatenate(subs)).reshape(len(subs), n, -1)
 
 
 def tile_scores(clf: Classifier, feats: np.ndarray) -> np.ndarray:
-  """(S, N, 36) tile_features -> (N,): each tile's mean sub-tile score."""
+  """(S, N, F) tile_features -> (N,): each tile's mean sub-tile score."""
   return clf.score(feats).mean(axis=0)

@@ -8,11 +8,15 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   convolutional CNN whose 18 px patch scores are averaged over the crop),
   `seeds` of each, are trained from scratch. They
   are never the adversarial run's own D, so a G that merely fooled that one
-  gains nothing here. Beside them, a family that shares nothing with an
-  adversarial run's D (which is a CNN on patches, as these are): `seeds`
-  logistic regressions on natural-scene statistics of the crops (ddn.nss:
-  BRISQUE's fits of locally normalised luminances), reported apart
-  ('nss'), so a G that learnt the CNN family's blind spots shows there.
+  gains nothing here. Beside them, two families that share nothing with
+  an adversarial run's D (which is a CNN on patches, as these are):
+  `seeds` logistic regressions on natural-scene statistics of the crops
+  (ddn.nss: BRISQUE's fits of locally normalised luminances, 'nss'), and
+  as many on their Haar wavelet statistics (ddn.wavelets: subband shapes,
+  variances and parent-child magnitude correlations, amplitudes as they
+  are, 'wavelet'), each reported apart, so a G that learnt the CNN
+  family's blind spots shows there, and a G whose D saw the MSCN
+  coefficients (config.disc.mscn) still meets a family it did not.
   Training data. Crops of tuning images (by default the model's training
   images): clean crops of the even-numbered images are "real", crops of the
   method's outputs for the noisy versions of the odd-numbered images are
@@ -61,8 +65,8 @@ The numbers (`Meter.judge`):
              (an MSE denoiser's blur), > 1 noisier.
   grad_hist_distance  earth mover's distance between the histograms of
              gradient magnitude of outputs and clean images (0: the same).
-  nss        the NSS family's auc, auc_ci95, ci_unit, ci_images, crops,
-             error and seed_aucs, as above.
+  nss, wavelet  the NSS and the wavelet family's auc, auc_ci95, ci_unit,
+             ci_images, crops, error and seed_aucs, as above.
 
 Calibration (`Meter.calibrate`): the same test of clean vs clean (AUC near
 0.5), clean vs the noisy inputs and clean vs Gaussian smoothing of them
@@ -91,15 +95,18 @@ from ddn import nss
 from ddn import protocol
 from ddn import report
 from ddn import steps
+from ddn import wavelets
 
 REALISM_SEED = 30_000  # crop positions and the judges' init: seed + this
 # Fewer held-out images than this: the interval resamples crops (tiles that
 # do not overlap), not images; the record says which ('ci_unit').
 MIN_IMAGES_FOR_IMAGE_CI = 10
-# The natural-scene-statistics judges (ddn.nss): random training crops of
-# each side, and their tag in the seeds of those crops.
+# The judge families on hand-made statistics: random training crops of each
+# side (NSS_CROPS, every family), and per family its features and its tag in
+# the seeds of those crops.
 NSS_CROPS = 1024
-NSS_TAG = 77
+STATS_FAMILIES = {"nss": (nss.features, 77),
+                  "wavelet": (wavelets.features, 78)}
 
 # The judges' architectures (config.disc groups, ddn.discriminators).
 JUDGES = {
@@ -451,7 +458,7 @@ class Meter:
                        f"{len(data.test_clean)}.")
     self.channels = data.tune_clean[0].shape[-1]
     self.tune_tile = int(cfg.get("tune_tile", 0))
-    self._nss = None  # the NSS judges' real features (_nss_family)
+    self._stats = {}  # each statistics family's real features (_stats_family)
     real = [_as_image(im) for im in
             tune_parts(data.tune_clean, self.tune_tile)[0]]
     self.real, self.select_real = self._split(real)
@@ -519,12 +526,13 @@ class Meter:
     scores, selection = self._cnn_family(fake, select_fake, test_fake)
     best = (max(selection, key=selection.get) if selection
             else next(iter(scores)))
-    nss_scores = self._nss_family(fake, test_fake)
+    stats = {name: self._verdict(*self._stats_family(name, fake, test_fake),
+                                 test_fake) for name in STATS_FAMILIES}
     return {**self._verdict(*scores[best], test_fake), "judge": best,
             "judges": {name: [auc(r, f) for r, f in zip(*s)]
                        for name, s in scores.items()},
             "selection_auc": selection,
-            "nss": self._verdict(*nss_scores, test_fake),
+            **stats,
             "spectrum_hf_ratio": spectrum_hf_ratio(test_out,
                                                    self.test_clean),
             "grad_hist_distance": grad_hist_distance(test_out,
@@ -562,25 +570,28 @@ class Meter:
         selection[name] = auc(*(np.mean(side, axis=0) for side in zip(*sel)))
     return scores, selection
 
-  def _nss_family(self, fake: list, test_fake: list
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """The natural-scene-statistics judges (ddn.nss), `seeds` of them, each
-    fitted on NSS_CROPS random crops a side of self.real and `fake`: the
-    scores (seeds, tiles) of the real and of the denoised test tiles."""
+  def _stats_family(self, name: str, fake: list, test_fake: list
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The judges of statistics family `name` (STATS_FAMILIES), `seeds` of
+    them, each a logistic regression (ddn.nss.fit) on NSS_CROPS random
+    crops a side of self.real and `fake`: the scores (seeds, tiles) of the
+    real and of the denoised test tiles."""
     crop, seeds = int(self.cfg.crop), int(self.cfg.seeds)
-    base = [self.seed + REALISM_SEED, NSS_TAG]
-    if self._nss is None:  # what every method shares: computed once
-      self._nss = ([nss.features(random_crops(
-          self.real, NSS_CROPS, crop, np.random.default_rng(base + [k, 0])))
-                    for k in range(seeds)],
-                   nss.tile_features(np.concatenate(self.test_real), crop))
-    real_feats, test_real = self._nss
-    test_fake = nss.tile_features(np.concatenate(test_fake), crop)
+    of, tag = STATS_FAMILIES[name]
+    base = [self.seed + REALISM_SEED, tag]
+    if name not in self._stats:  # what every method shares: computed once
+      self._stats[name] = (
+          [of(random_crops(self.real, NSS_CROPS, crop,
+                           np.random.default_rng(base + [k, 0])))
+           for k in range(seeds)],
+          nss.tile_features(np.concatenate(self.test_real), crop, of))
+    real_feats, test_real = self._stats[name]
+    test_fake = nss.tile_features(np.concatenate(test_fake), crop, of)
     u_real, u_fake = [], []
     for k in range(seeds):
       rng = np.random.default_rng(base + [k, 1])
       clf = nss.fit(real_feats[k],
-                    nss.features(random_crops(fake, NSS_CROPS, crop, rng)))
+                    of(random_crops(fake, NSS_CROPS, crop, rng)))
       u_real.append(nss.tile_scores(clf, test_real))
       u_fake.append(nss.tile_scores(clf, test_fake))
     return np.stack(u_real), np.stack(u_fake)
@@ -629,7 +640,7 @@ class Meter:
 def record_fields(r: dict, prefix: str = "realism_") -> dict:
   """A judge() record as the flat fields of an evaluation record."""
   keys = ("auc", "auc_ci95", "ci_unit", "ci_images", "crops", "error",
-          "seed_aucs", "judge", "judges", "selection_auc", "nss")
+          "seed_aucs", "judge", "judges", "selection_auc", "nss", "wavelet")
   return {**{f"{prefix}{k}": r[k] for k in keys},
           "spectrum_hf_ratio": r["spectrum_hf_ratio"],
           "grad_hist_distance": r["grad_hist_distance"]}
@@ -643,10 +654,11 @@ def describe(r: dict) -> str:
   line = (f"AUC {r['auc']:.3f} [{lo:.3f}, {hi:.3f}] ({r['judge']} judges"
           + (f", by seed {seeds}" if seeds else "") + "), error "
           f"{r['error']:.3f}")
-  if r.get("nss"):
-    n = r["nss"]
-    line += (f"; NSS judges AUC {n['auc']:.3f} [{n['auc_ci95'][0]:.3f}, "
-             f"{n['auc_ci95'][1]:.3f}]")
+  for key, label in (("nss", "NSS"), ("wavelet", "wavelet")):
+    if r.get(key):
+      n = r[key]
+      line += (f"; {label} judges AUC {n['auc']:.3f} "
+               f"[{n['auc_ci95'][0]:.3f}, {n['auc_ci95'][1]:.3f}]")
   return (f"{line}; HF power ×{r['spectrum_hf_ratio']:.2f}, gradient EMD "
           f"{r['grad_hist_distance']:.4f}; 95% intervals over "
           + report.interval_note(r.get("ci_unit"), r.get("ci_images")))

@@ -85,7 +85,8 @@ def interval_note(unit: str | None, images: int | None) -> str:
 def realism_table(records: list[dict]) -> str:
   """One row per (set, σ, method) with the realism test of ddn.realism:
   the CNN judges' AUC [95% interval] and what the interval is over, the
-  natural-scene-statistics judges' AUC [interval], balanced error,
+  natural-scene-statistics and the wavelet judges' AUC [interval] (– in
+  records from before a family), balanced error,
   high-frequency power ratio, gradient histogram distance; calibration rows
   last; a warning under the table when an interval is over tiles. '' when
   there is none."""
@@ -94,18 +95,19 @@ def realism_table(records: list[dict]) -> str:
     return ""
   lines = ["Realism (ddn.realism): judges' AUC [95% interval] (0.5 = "
            "indistinguishable from clean, 1 = always caught) of the CNN "
-           "judges and of the natural-scene-statistics (NSS) judges, what "
-           "the intervals resample, balanced error, high-frequency power / "
-           "clean, gradient-histogram distance to clean.", "",
+           "judges, of the natural-scene-statistics (NSS) judges and of the "
+           "wavelet judges, what the intervals resample, balanced error, "
+           "high-frequency power / clean, gradient-histogram distance to "
+           "clean.", "",
            "| set | σ | method | PSNR | AUC [95% CI] | NSS AUC [95% CI] | "
-           "CI over | error | HF power | grad. dist. |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "wavelet AUC [95% CI] | CI over | error | HF power | grad. dist. |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
   rows.sort(key=lambda r: (r["data"], r["sigma"], bool(r.get("calibration"))))
   warn = set()
-  ci = lambda a, lo_hi: f"{a:.3f} [{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
+  ci = lambda n: (f"{n['auc']:.3f} [{n['auc_ci95'][0]:.3f}, "
+                  f"{n['auc_ci95'][1]:.3f}]" if n else "–")
   for r in rows:
     psnr = f"{r['psnr']:.2f}" if "psnr" in r else "–"
-    n = r.get("realism_nss")
     unit = {"image": "images", "crop": "tiles"}.get(
         r.get("realism_ci_unit"), r.get("realism_ci_unit", "?"))
     if unit.startswith("tiles"):
@@ -113,8 +115,9 @@ def realism_table(records: list[dict]) -> str:
                                               r.get("images"))))
     lines.append(
         f"| {_set_name(r['data'])} | {r['sigma']:g} | {r['method']} | {psnr} "
-        f"| {ci(r['realism_auc'], r['realism_auc_ci95'])} | "
-        f"{ci(n['auc'], n['auc_ci95']) if n else '–'} | {unit} | "
+        f"| {ci({'auc': r['realism_auc'], 'auc_ci95': r['realism_auc_ci95']})}"
+        f" | {ci(r.get('realism_nss'))} | {ci(r.get('realism_wavelet'))} | "
+        f"{unit} | "
         f"{r['realism_error']:.3f} | {r['spectrum_hf_ratio']:.2f} | "
         f"{r['grad_hist_distance']:.4f} |")
   for name, images in sorted(warn, key=str):

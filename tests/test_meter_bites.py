@@ -96,7 +96,7 @@ def test_clean_vs_clean_is_never_a_tie_of_identical_tiles():
   for seed in range(3):
     meter = _meter(test, seed=seed)
     r = meter.judge(meter.data.tune_clean, test)
-    for family in (r, r["nss"]):
+    for family in (r, r["nss"], r["wavelet"]):
       lo, hi = family["auc_ci95"]
       assert lo < hi and (lo, family["auc"], hi) != (0.5, 0.5, 0.5), family
 

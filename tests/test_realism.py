@@ -6,6 +6,7 @@ import pytest
 from scipy import ndimage
 
 from ddn import configs
+from ddn import nss
 from ddn import realism
 
 
@@ -131,16 +132,16 @@ def test_calibration_clean_vs_clean_is_chance(calibration):
   lo, hi = r["auc_ci95"]
   assert lo <= 0.5 <= hi and r["ci_unit"] == "images"
   assert abs(r["auc"] - 0.5) < 0.2
-  nss = r["nss"]  # the natural-scene-statistics family, calibrated alike
-  assert nss["auc_ci95"][0] <= 0.5 <= nss["auc_ci95"][1]
-  assert abs(nss["auc"] - 0.5) < 0.2
+  for family in (r["nss"], r["wavelet"]):  # the statistics families, alike
+    assert family["auc_ci95"][0] <= 0.5 <= family["auc_ci95"][1], family
+    assert abs(family["auc"] - 0.5) < 0.2
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fake", ["noisy", "gaussian"])
 def test_calibration_catches_noisy_and_smoothed(calibration, fake):
   r = calibration[fake]
-  for family in (r, r["nss"]):
+  for family in (r, r["nss"], r["wavelet"]):
     assert family["auc"] > 0.9 and family["auc_ci95"][0] > 0.75, family
     assert family["error"] < 0.25
 
@@ -273,8 +274,9 @@ def test_records_and_tables_say_what_the_interval_is_over():
   r = meter.judge_fn(lambda x: x)
   assert r["ci_unit"] == "images+seeds" and r["ci_images"] == 12
   assert r["seed_aucs"] == r["judges"]["patch"] and len(r["seed_aucs"]) == 2
-  assert r["nss"]["ci_unit"] == "images+seeds"
-  assert len(r["nss"]["seed_aucs"]) == 2
+  for name in ("nss", "wavelet"):
+    assert r[name]["ci_unit"] == "images+seeds"
+    assert len(r[name]["seed_aucs"]) == 2
   assert "95% intervals over images+seeds" in realism.describe(r)
   assert "WARNING" not in realism.describe(r)
   few = _meter(steps=2, test_images=3).judge_fn(lambda x: x)
@@ -283,22 +285,25 @@ def test_records_and_tables_say_what_the_interval_is_over():
       realism.describe(few))
   fields = realism.record_fields(few)
   assert fields["realism_nss"] == few["nss"]
+  assert fields["realism_wavelet"] == few["wavelet"]
   rec = {"data": "folder:x/Set3", "sigma": 50.0, "method": "ddn",
          "psnr": 25.0, "ssim": 0.7, "seconds_per_image": 0.1, "images": 3,
          **fields}
   table = report.realism_table([rec])
-  nss = few["nss"]
+  nss, wav = few["nss"], few["wavelet"]
   assert (f"| {nss['auc']:.3f} [{nss['auc_ci95'][0]:.3f}, "
-          f"{nss['auc_ci95'][1]:.3f}] | tiles |") in table
+          f"{nss['auc_ci95'][1]:.3f}] | {wav['auc']:.3f} "
+          f"[{wav['auc_ci95'][0]:.3f}, {wav['auc_ci95'][1]:.3f}] | tiles |"
+          ) in table
   assert "Set3: intervals over tiles of 3 images (WARNING" in table
   old = {k: v for k, v in rec.items()
-         if k not in ("realism_nss", "realism_ci_images")}
+         if k not in ("realism_nss", "realism_wavelet", "realism_ci_images")}
   old["realism_ci_unit"] = "image"  # a record from before: still drawn
-  assert "| – | images |" in report.realism_table([old])
+  assert "| – | – | images |" in report.realism_table([old])
 
 
 def test_nss_features_fit_known_distributions_and_tell_blur():
-  from ddn import nss
+
   rng = np.random.default_rng(0)
   shape, var = nss.ggd_fit(np.stack([rng.standard_normal(20_000),
                                      rng.laplace(size=20_000)])).T
@@ -318,3 +323,37 @@ def test_nss_features_fit_known_distributions_and_tell_blur():
   tiles = nss.tile_features(clean[:3, :64, :64], 32)  # 2 x 2 sub-tiles
   assert tiles.shape == (4, 3, nss.FEATURES)
   np.testing.assert_allclose(tiles[0], nss.features(clean[:3, :32, :32]))
+
+
+def test_wavelet_features_know_white_grain_from_edges():
+  """ddn.wavelets: the orthonormal Haar transform keeps energy; white
+  Gaussian noise gives Gaussian subbands (moment ratio π/2) of equal variance at
+  every level and no parent-child correlation; images with edges give
+  sparse subbands and correlated magnitudes; a logistic regression on the
+  features tells held-out blurred and grainy crops from clean ones."""
+  from ddn import wavelets
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal((2, 64, 64))
+  a, bands = wavelets.haar(x)
+  np.testing.assert_allclose(
+      np.sum(a ** 2) + sum(np.sum(b ** 2) for b in bands), np.sum(x ** 2))
+  noise = 0.5 + 0.1 * rng.standard_normal((8, 256, 256, 1))
+  f = wavelets.features(noise)
+  assert f.shape == (8, wavelets.FEATURES)
+  logvar, ratio = f[:, 0:18:2], f[:, 1:18:2]
+  np.testing.assert_allclose(logvar, np.log(0.01), atol=0.25)
+  np.testing.assert_allclose(ratio.mean(axis=0), np.log(np.pi / 2),
+                             atol=0.03)
+  assert np.abs(f[:, 18:]).max() < 0.2
+  clean = np.stack([_photo(i) for i in range(40)])
+  fc = wavelets.features(clean)
+  assert np.median(fc[:, 18:]) > 0.3  # edges persist across scales
+  assert np.median(fc[:, 1]) > np.log(2)  # the finest subband sparse
+  grain = np.clip(clean + 0.05 * rng.standard_normal(clean.shape), 0, 1)
+  for fake in (ndimage.gaussian_filter(clean, (0, 1.5, 1.5, 0)), grain):
+    clf = nss.fit(wavelets.features(clean[:20]), wavelets.features(fake[:20]))
+    held_out = clf.score(wavelets.features(clean[20:])), clf.score(
+        wavelets.features(fake[20:]))
+    assert realism.auc(*held_out) > 0.95
+  with pytest.raises(ValueError, match="at least 8 x 8"):
+    wavelets.features(clean[:, :4, :4])
