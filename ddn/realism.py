@@ -12,11 +12,12 @@ classifier two-sample test (Lopez-Paz & Oquab, ICLR 2017):
   an adversarial run's D (which is a CNN on patches, as these are):
   `seeds` logistic regressions on natural-scene statistics of the crops
   (ddn.nss: BRISQUE's fits of locally normalised luminances, 'nss'), and
-  as many on their Haar wavelet statistics (ddn.wavelets: subband shapes,
-  variances and parent-child magnitude correlations, amplitudes as they
-  are, 'wavelet'), each reported apart, so a G that learnt the CNN
-  family's blind spots shows there, and a G whose D saw the MSCN
-  coefficients (config.disc.mscn) still meets a family it did not.
+  as many on their Haar wavelet statistics (ddn.wavelets: subband
+  variances, moment ratios and parent-child magnitude correlations,
+  amplitudes as they are, 'wavelet'), each reported apart, so a G that
+  learnt the CNN family's blind spots shows there, and a G whose D saw
+  the MSCN coefficients (config.disc.mscn) still meets a family it did
+  not.
   Training data. Crops of tuning images (by default the model's training
   images): clean crops of the even-numbered images are "real", crops of the
   method's outputs for the noisy versions of the odd-numbered images are
