@@ -27,7 +27,7 @@
 # SIGMA the noise (default 25: experiments/adv_s$SIGMA.py from gray-s$SIGMA),
 # EXTRA more checkpoints judged beside gray-s$SIGMA (comma-separated).
 # Then ONE ddn.evaluate call judges gray-s25 and those runs on the same tiles,
-# noise and judges (CNN and NSS families, intervals over images and judge
+# noise and judges (CNN, NSS and wavelet families, intervals over images and judge
 # seeds). A finished run is skipped (launch.py resumes). On a 2-core CPU
 # each 6,400-image run takes about 6-8 minutes (dcap_lr_long about 30) and
 # the judging about 2 minutes per method.

@@ -12,7 +12,7 @@
 # its checkpoint at N images is the run of length N: copies at 6,400 (the
 # recipe's own length, the control), 25,600 and 38,400 images (push1_s200,
 # _s800, _s1200). Then ONE ddn.evaluate call judges gray-s$SIGMA and the
-# three on the same tiles, noise and judges (CNN and NSS families, intervals
+# three on the same tiles, noise and judges (CNN, NSS and wavelet families, intervals
 # over images and judge seeds). On a 2-core CPU the run takes about 70
 # minutes alone, the judging about 2 minutes per method. A finished run is
 # skipped (launch.py resumes).

@@ -14,7 +14,7 @@
 # adv.weight = PUSH (default 3), constant schedules, no final evaluation;
 # copies at 6,400 (push${PUSH}_s200) and 14,400 images (push${PUSH}_s450). Then ONE
 # ddn.evaluate call judges gray-s$SIGMA, gray-s$SIGMA-adv and the copies on the
-# same tiles, noise and judges (CNN and NSS families, intervals over images
+# same tiles, noise and judges (CNN, NSS and wavelet families, intervals over images
 # and judge seeds). On a 2-core CPU the run takes 20-25 minutes alone,
 # the judging about 2 minutes per method. A finished run is skipped
 # (launch.py resumes).

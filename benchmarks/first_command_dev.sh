@@ -23,7 +23,7 @@
 # Each variant trains without its final evaluation into OUT/NAME (a finished
 # run is skipped: launch.py resumes), then ONE ddn.evaluate call judges
 # gray-s$SIGMA, EXTRA and every variant on the same tiles, noise and
-# judges (CNN and NSS families, intervals over images and judge seeds). On a 2-core CPU each
+# judges (CNN, NSS and wavelet families, intervals over images and judge seeds). On a 2-core CPU each
 # training takes 2-3 minutes, the judging about 2 minutes per method.
 set -euo pipefail
 cd "$(dirname "$0")/.."

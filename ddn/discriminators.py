@@ -286,7 +286,9 @@ MSCN_C = 1 / 255
 
 def mscn(x: jax.Array) -> jax.Array:
   """x (N, H, W, C) -> its MSCN coefficients, channel by channel (the module
-  docstring; ddn.nss.mscn's, with reflected borders)."""
+  docstring; ddn.nss.mscn's, with reflected borders, in float32: within
+  1e-5 of it on random and on 8-bit near-flat images; the NSS judges take
+  colour crops' luminance, this each channel)."""
   r = MSCN_WIDTH // 2
   taps = jnp.exp(-0.5 * (jnp.arange(-r, r + 1) / (7 / 6)) ** 2)
   k1 = (taps / taps.sum()).astype(x.dtype)
@@ -299,9 +301,11 @@ def mscn(x: jax.Array) -> jax.Array:
         a, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
         feature_group_count=c)
 
+  # Centred on each image's mean: E[x²] − μ² cancels less in float32.
+  x = x - jnp.mean(x, axis=(1, 2), keepdims=True)
   mu = blur(x)
   # The floor keeps sqrt's gradient finite where a region is flat.
-  sigma = jnp.sqrt(jnp.maximum(blur(x * x) - mu * mu, 0.0) + 1e-8)
+  sigma = jnp.sqrt(jnp.maximum(blur(x * x) - mu * mu, 0.0) + 1e-10)
   return (x - mu) / (sigma + MSCN_C)
 
 

@@ -103,9 +103,9 @@ REALISM_SEED = 30_000  # crop positions and the judges' init: seed + this
 # do not overlap), not images; the record says which ('ci_unit').
 MIN_IMAGES_FOR_IMAGE_CI = 10
 # The judge families on hand-made statistics: random training crops of each
-# side (NSS_CROPS, every family), and per family its features and its tag in
+# side (STATS_CROPS, every family), and per family its features and its tag in
 # the seeds of those crops.
-NSS_CROPS = 1024
+STATS_CROPS = 1024
 STATS_FAMILIES = {"nss": (nss.features, 77),
                   "wavelet": (wavelets.features, 78)}
 
@@ -574,7 +574,7 @@ class Meter:
   def _stats_family(self, name: str, fake: list, test_fake: list
                     ) -> tuple[np.ndarray, np.ndarray]:
     """The judges of statistics family `name` (STATS_FAMILIES), `seeds` of
-    them, each a logistic regression (ddn.nss.fit) on NSS_CROPS random
+    them, each a logistic regression (ddn.nss.fit) on STATS_CROPS random
     crops a side of self.real and `fake`: the scores (seeds, tiles) of the
     real and of the denoised test tiles."""
     crop, seeds = int(self.cfg.crop), int(self.cfg.seeds)
@@ -582,7 +582,7 @@ class Meter:
     base = [self.seed + REALISM_SEED, tag]
     if name not in self._stats:  # what every method shares: computed once
       self._stats[name] = (
-          [of(random_crops(self.real, NSS_CROPS, crop,
+          [of(random_crops(self.real, STATS_CROPS, crop,
                            np.random.default_rng(base + [k, 0])))
            for k in range(seeds)],
           nss.tile_features(np.concatenate(self.test_real), crop, of))
@@ -592,7 +592,7 @@ class Meter:
     for k in range(seeds):
       rng = np.random.default_rng(base + [k, 1])
       clf = nss.fit(real_feats[k],
-                    of(random_crops(fake, NSS_CROPS, crop, rng)))
+                    of(random_crops(fake, STATS_CROPS, crop, rng)))
       u_real.append(nss.tile_scores(clf, test_real))
       u_fake.append(nss.tile_scores(clf, test_fake))
     return np.stack(u_real), np.stack(u_fake)

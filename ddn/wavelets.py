@@ -9,8 +9,9 @@ wavelet coefficients, amplitudes as they are:
   subbands   LEVELS levels of the 2-D Haar transform of the luminance (the
              mean of the channels); at each, the horizontal, vertical and
              diagonal detail.
-  features   per subband, the log of its coefficients' variance and the
-             log of their moment ratio E[x²] / E[|x|]² (π/2 for a
+  features   per subband, the log of its coefficients' energy E[x²] (their
+             variance: Haar details have mean near 0) and the log of
+             their moment ratio E[x²] / E[|x|]² (π/2 for a
              Gaussian, 2 for a Laplacian, larger the sparser; the
              generalised-Gaussian shape is a function of it, but its fit
              saturates on the few coefficients of a coarse level of one
@@ -34,6 +35,7 @@ import numpy as np
 
 LEVELS = 3
 FEATURES = LEVELS * 3 * 2 + (LEVELS - 1) * 3  # 24
+FLOOR = 0.1 / 255  # added to |x| and (squared) to x² of every subband
 
 
 def haar(x: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -72,8 +74,10 @@ def features(crops: np.ndarray) -> np.ndarray:
     bands.append(detail)
     for d in detail:
       d = d.reshape(n, -1)
-      var = np.mean(d * d, axis=1) + 1e-12
-      mean_abs = np.mean(np.abs(d), axis=1) + 1e-6
+      # Floors a tenth of an 8-bit step: a flat (or one-pixel) subband
+      # stays a few units from grain's, not tens of standard deviations.
+      var = np.mean(d * d, axis=1) + FLOOR ** 2
+      mean_abs = np.mean(np.abs(d), axis=1) + FLOOR
       cols += [np.log(var)[:, None], np.log(var / mean_abs ** 2)[:, None]]
   for child, parent in zip(bands[:-1], bands[1:]):
     for c, p in zip(child, parent):

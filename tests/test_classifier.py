@@ -131,15 +131,19 @@ def test_detail_width_is_the_binomial_blur_of_the_detail_channel(width, taps):
 
 def test_mscn_channel_is_the_nss_judges_normalisation():
   """disc.mscn: D's extra channel equals ddn.nss.mscn (the NSS judges'
-  BRISQUE coefficients) on random and on half-flat images, its gradient is
+  BRISQUE coefficients) on random, half-flat and 8-bit near-flat images
+  (where float32's E[x²] − μ² would cancel), its gradient is
   finite on a flat image, it adds one input channel and 6 px to the patch
   (its 9 x 9 window against detail's 3 x 3 blur), and old configs read
   False."""
-  x = np.random.default_rng(0).uniform(0, 1, (2, 24, 20)).astype(np.float32)
+  rng = np.random.default_rng(0)
+  x = rng.uniform(0, 1, (2, 24, 20)).astype(np.float32)
   x[1, :12] = 0.5
-  np.testing.assert_allclose(
-      np.asarray(discriminators.mscn(jnp.asarray(x[..., None])))[..., 0],
-      nss.mscn(x), atol=1e-4)
+  grain = (153 + rng.integers(-1, 2, (2, 24, 20))) / 255  # ±1 of 8 bits
+  for im in (x, grain.astype(np.float32)):
+    np.testing.assert_allclose(
+        np.asarray(discriminators.mscn(jnp.asarray(im[..., None])))[..., 0],
+        nss.mscn(im), atol=2e-5)
   g = jax.grad(lambda v: discriminators.mscn(v).sum())(
       jnp.full((1, 12, 12, 1), 0.5))
   assert np.isfinite(np.asarray(g)).all()
@@ -149,6 +153,9 @@ def test_mscn_channel_is_the_nss_judges_normalisation():
   c.mscn = True
   model = discriminators.from_config(c, 1, 48)
   assert model.patch_size == plain.patch_size + 6 == 39
+  c.detail = False
+  alone = discriminators.from_config(c, 1, 48)
+  assert alone.patch_size == 39  # the window alone: 8 px over the stack
   v = _variables(model, 48)
   assert v["params"]["conv0_0"]["kernel"].shape[2] == 3
   assert configs.with_added_fields({"disc": {"detail": True}})["disc"][

@@ -38,7 +38,7 @@ def _smoke():
 
 def test_evaluate_realism_and_interpolate_on_a_tiny_case(tmp_path, capsys,
                                                          monkeypatch):
-  monkeypatch.setattr(realism, "NSS_CROPS", 64)
+  monkeypatch.setattr(realism, "STATS_CROPS", 64)
   held_out = _write(str(tmp_path / "eval"), range(3), 96)
   tune = _write(str(tmp_path / "tune"), range(10, 14), 96)
   out = str(tmp_path / "r.json")
@@ -60,13 +60,16 @@ def test_evaluate_realism_and_interpolate_on_a_tiny_case(tmp_path, capsys,
     assert 0 <= lo <= r["realism_auc"] <= hi <= 1, r["method"]
     assert r["realism_ci_unit"] == "tiles" and r["realism_ci_images"] == 3
     assert 0 <= r["realism_nss"]["auc"] <= 1
+    assert 0 <= r["realism_wavelet"]["auc"] <= 1
     assert r["realism_tuned_on"].endswith("tune")
-  assert by["calibration: clean vs noisy"]["realism_nss"]["auc"] > 0.9
+  for family in ("realism_nss", "realism_wavelet"):
+    assert by["calibration: clean vs noisy"][family]["auc"] > 0.9
   text = capsys.readouterr()
   # 4 whole tuning images the user chose: kept, with a warning.
   assert "WARNING: --realism: the judges train on 4 whole images" in text.err
   table = open(out[:-len(".json")] + ".md").read()
   assert "| ddn α=0.5 |" in table and "NSS AUC" in table
+  assert "wavelet AUC" in table
   assert "intervals over tiles of 3 images (WARNING: fewer than 10" in table
 
 

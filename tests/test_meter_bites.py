@@ -17,7 +17,7 @@ from ddn import train
 
 @pytest.fixture(autouse=True)
 def _few_nss_crops(monkeypatch):
-  monkeypatch.setattr(realism, "NSS_CROPS", 64)  # the NSS judges' fit: fast
+  monkeypatch.setattr(realism, "STATS_CROPS", 64)  # statistics judges: fast
 
 
 def _cfg(**kw):

@@ -357,3 +357,29 @@ def test_wavelet_features_know_white_grain_from_edges():
     assert realism.auc(*held_out) > 0.95
   with pytest.raises(ValueError, match="at least 8 x 8"):
     wavelets.features(clean[:, :4, :4])
+
+
+def test_each_statistics_family_judges_on_its_own_features(monkeypatch):
+  """The meter's wavelet judges see ddn.wavelets' features of the judges'
+  crops (crop x crop, training and test sides alike), the NSS judges
+  ddn.nss's: a family wired to the other's features would fail here."""
+  from ddn import wavelets
+  assert realism.STATS_FAMILIES["nss"][0] is nss.features
+  assert realism.STATS_FAMILIES["wavelet"][0] is wavelets.features
+  seen = {"nss": [], "wavelet": []}
+  for name, module in (("nss", nss), ("wavelet", wavelets)):
+    real = module.features
+
+    def spy(crops, name=name, real=real):
+      seen[name].append(crops.shape[1:3])
+      return real(crops)
+    monkeypatch.setitem(realism.STATS_FAMILIES, name,
+                        (spy, realism.STATS_FAMILIES[name][1]))
+  monkeypatch.setattr(realism, "STATS_CROPS", 64)
+  meter = _meter(steps=2)
+  r = meter.judge_fn(lambda x: x)
+  # Per family: its real and denoised training crops, and the two sides'
+  # test tiles, each at the judges' crop.
+  for name in seen:
+    assert len(seen[name]) == 4 and set(seen[name]) == {(32, 32)}, seen
+    assert r[name]["auc"] == 1.0  # the noisy inputs, caught
