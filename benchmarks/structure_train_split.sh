@@ -52,10 +52,16 @@ if [ ! -e "$OUT/repeats/checkpoints" ] || ! grep -q "training wall time" "$OUT/r
     --config.eval.every_images=37500 >> "$OUT/run.log" 2>&1
   echo "training wall time: $(( $(date +%s) - start )) s" | tee -a "$OUT/run.log"
 fi
+# BM3D on B only (7 s an image here): the natural set checks for a loss.
 python -m ddn.evaluate --checkpoint=gray-map,"$CONTROL","$OUT/repeats" \
-  --data=folder:"$OUT/B",folder:"$NAT" --sigmas="$SIGMAS" --baselines=bm3d \
-  --out="$OUT/eval.json"
-for b in "ddn $(basename "$CONTROL")" "ddn gray-map" bm3d; do
-  python benchmarks/paired_psnr.py "$OUT/eval.json" "$OUT/eval.json" \
-    --method_a="ddn repeats" --method_b="$b"
+  --data=folder:"$OUT/B" --sigmas="$SIGMAS" --baselines=bm3d \
+  --out="$OUT/eval_B.json"
+python -m ddn.evaluate --checkpoint=gray-map,"$CONTROL","$OUT/repeats" \
+  --data=folder:"$NAT" --sigmas="$SIGMAS" --out="$OUT/eval_natural.json"
+for f in eval_B eval_natural; do
+  for b in "ddn $(basename "$CONTROL")" "ddn gray-map" bm3d; do
+    [ $f = eval_natural ] && [ "$b" = bm3d ] && continue
+    python benchmarks/paired_psnr.py "$OUT/$f.json" "$OUT/$f.json" \
+      --method_a="ddn repeats" --method_b="$b"
+  done
 done | tee "$OUT/paired.txt"
