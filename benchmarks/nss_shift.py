@@ -1,10 +1,13 @@
 """Which natural-scene statistics move: each NSS feature of a model's
 outputs (ddn.nss: BRISQUE's fits of locally normalised luminances), as the
-shift of its mean from the clean images' mean in clean standard deviations.
+shift of its mean from the clean images' mean in clean standard deviations;
+with --family=wavelet, each feature of the wavelet judges (ddn.wavelets:
+Haar subbands' log energy and log moment ratio, parent-child magnitude
+correlations) instead.
 
   python benchmarks/nss_shift.py --data=runs/natural_dev \
       --checkpoints=gray-s25,gray-s25-adv [--sigma=25] [--every=2] \
-      [--tile=48] [--out=FILE.json]
+      [--tile=48] [--family=nss|wavelet] [--out=FILE.json]
 
 Reads every `--every`-th PNG of the folder, adds Gaussian noise of σ (one
 seed for all models), denoises it with each model (a shipped name or a
@@ -29,6 +32,17 @@ from PIL import Image
 
 from ddn import inference
 from ddn import nss
+from ddn import wavelets
+
+
+def wavelet_names() -> list[str]:
+  names = []
+  for level in range(1, wavelets.LEVELS + 1):
+    for o in ("H", "V", "D"):
+      names += [f"L{level} {o} log-energy", f"L{level} {o} log-moment-ratio"]
+  for level in range(1, wavelets.LEVELS):
+    names += [f"L{level}/L{level + 1} {o} parent corr." for o in "HVD"]
+  return names
 
 
 def feature_names() -> list[str]:
@@ -54,6 +68,7 @@ def main():
   p.add_argument("--sigma", type=float, default=25.0)
   p.add_argument("--every", type=int, default=2)
   p.add_argument("--tile", type=int, default=48)
+  p.add_argument("--family", default="nss", choices=("nss", "wavelet"))
   p.add_argument("--out", default="")
   a = p.parse_args()
   files = sorted(glob.glob(os.path.join(a.data, "*.png")))[::a.every]
@@ -76,11 +91,13 @@ def main():
     crops["clean"] += tiles(x, a.tile)
     for name, d in models.items():
       crops[name] += tiles(np.asarray(d.apply_batch(noisy[None]))[0], a.tile)
-  feats = {k: nss.features(np.stack(v)) for k, v in crops.items()}
+  of, names, count = ((nss.features, feature_names(), nss.FEATURES)
+                      if a.family == "nss" else
+                      (wavelets.features, wavelet_names(), wavelets.FEATURES))
+  feats = {k: of(np.stack(v)) for k, v in crops.items()}
   mean, sd = feats["clean"].mean(0), feats["clean"].std(0) + 1e-12
   shift = {k: ((feats[k].mean(0) - mean) / sd).tolist() for k in models}
-  names = feature_names()
-  assert len(names) == nss.FEATURES, "ddn.nss's features changed"
+  assert len(names) == count, f"ddn's {a.family} features changed"
   print(f"{len(files)} images of {a.data}, {len(crops['clean'])} tiles of "
         f"{a.tile} px, σ = {a.sigma:g}: (model mean - clean mean) / clean sd")
   print("| feature | " + " | ".join(models) + " |")
@@ -91,10 +108,12 @@ def main():
   if a.out:
     with open(a.out, "w") as f:
       json.dump(dict(data=a.data, images=len(files), tile=a.tile,
-                     sigma=a.sigma, features=names, shift=shift,
+                     sigma=a.sigma, family=a.family, features=names,
+                     shift=shift,
                      command="python benchmarks/nss_shift.py "
                      f"--data={a.data} --checkpoints={a.checkpoints} "
-                     f"--sigma={a.sigma:g} --every={a.every} --tile={a.tile}"),
+                     f"--sigma={a.sigma:g} --every={a.every} --tile={a.tile}"
+                     f" --family={a.family}"),
                 f, indent=1)
       f.write("\n")
 
