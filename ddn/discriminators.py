@@ -267,17 +267,28 @@ def scale_prefix(scale: int) -> str:
 BINOMIAL = {3: (1.0, 2.0, 1.0), 5: (1.0, 4.0, 6.0, 4.0, 1.0)}
 
 
+def _blur(x: jax.Array, taps, reflect: bool = False) -> jax.Array:
+  """x (N, H, W, C) blurred channel by channel by the separable kernel
+  `taps` (normalised to sum 1): zero outside the image, or with `reflect`
+  its mirror (scipy's 'reflect'), the output the input's size."""
+  taps = jnp.asarray(taps)
+  k1 = (taps / taps.sum()).astype(x.dtype)
+  c = x.shape[-1]
+  k = jnp.tile((k1[:, None] * k1[None, :])[:, :, None, None], (1, 1, 1, c))
+  padding = "SAME"
+  if reflect:
+    r = len(k1) // 2
+    x = jnp.pad(x, ((0, 0), (r, r), (r, r), (0, 0)), mode="symmetric")
+    padding = "VALID"
+  return jax.lax.conv_general_dilated(
+      x, k, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+      feature_group_count=c)
+
+
 def highpass(x: jax.Array, width: int = 3) -> jax.Array:
   """x (N, H, W, C) and its detail (x minus a `width` x `width` binomial
   blur, x8) as 2C channels; width 5 puts the band half an octave lower."""
-  taps = jnp.array(BINOMIAL[width])
-  k1 = (taps / taps.sum()).astype(x.dtype)
-  k = (k1[:, None] * k1[None, :])[:, :, None, None]
-  c = x.shape[-1]
-  blur = jax.lax.conv_general_dilated(
-      x, jnp.tile(k, (1, 1, 1, c)), (1, 1), "SAME",
-      dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
-  return jnp.concatenate([x, 8.0 * (x - blur)], axis=-1)
+  return jnp.concatenate([x, 8.0 * (x - _blur(x, BINOMIAL[width]))], axis=-1)
 
 
 MSCN_WIDTH = 9  # the MSCN window's side (std 7/6 px, as ddn.nss's)
@@ -291,16 +302,7 @@ def mscn(x: jax.Array) -> jax.Array:
   colour crops' luminance, this each channel)."""
   r = MSCN_WIDTH // 2
   taps = jnp.exp(-0.5 * (jnp.arange(-r, r + 1) / (7 / 6)) ** 2)
-  k1 = (taps / taps.sum()).astype(x.dtype)
-  c = x.shape[-1]
-  k = jnp.tile((k1[:, None] * k1[None, :])[:, :, None, None], (1, 1, 1, c))
-
-  def blur(a):
-    a = jnp.pad(a, ((0, 0), (r, r), (r, r), (0, 0)), mode="symmetric")
-    return jax.lax.conv_general_dilated(
-        a, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        feature_group_count=c)
-
+  blur = lambda a: _blur(a, taps, reflect=True)
   # Centred on each image's mean: E[x²] − μ² cancels less in float32.
   x = x - jnp.mean(x, axis=(1, 2), keepdims=True)
   mu = blur(x)
