@@ -88,6 +88,9 @@ def disc(**overrides) -> ml_collections.ConfigDict:
       detail=False,  # also feed x minus its blur (discriminators.highpass)
       detail_width=3,  # its binomial blur: 3, or 5 (half an octave lower)
       mscn=False,  # also feed its MSCN coefficients (discriminators.mscn)
+      # True (adversarial task): D also sees the noisy input, so it scores
+      # the image beside the noise removed (pix2pix's conditional D).
+      conditional=False,
       scales=1,  # > 1: a multi-scale patch D (discriminators.Classifier)
       loss="logistic", margin=1.0)  # margin: of the hinge loss
   d.update(overrides)
@@ -185,7 +188,7 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "optim.lr_mult_prefixes": (), "disc_optim.lr_mult": 1.0,
                 "disc_optim.lr_mult_prefixes": (), "disc.scales": 1,
                 "adv.d_init_from": "", "disc.detail_width": 3,
-                "disc.mscn": False}
+                "disc.mscn": False, "disc.conditional": False}
 
 
 def with_added_fields(saved: dict) -> dict:

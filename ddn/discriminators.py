@@ -28,6 +28,15 @@ in a flat region, small in pixels, is large there, as it is to a
 divisive-normalisation model of vision. Its window makes the patch 8 px
 wider than no blur (6 more than detail's).
 
+With `conditional` (pix2pix's conditional D, for denoising), D also sees
+the noisy image its input came from: its input has twice the image's
+channels, the image then the noisy image (`condition`), and it scores the
+image beside the noise that was removed, RESIDUAL_GAIN · (noisy − image).
+For a real pair that residual is the noise itself, white and independent
+of the image; for G's output it also holds whatever texture G took away,
+so D can catch smoothing the image alone would hide, and G is pushed to
+remove noise and nothing else. The residual adds no pixels to the patch.
+
 `features_of` returns the features at the end of every level (feature
 matching, ddn.losses.feature_matching).
 
@@ -83,6 +92,8 @@ class Classifier(nn.Module):
     power_iterations: power-iteration steps per call (spectral norm).
     dropout: dropout rate after every activation (0 disables it).
     detail: also feed the image's detail channels (`highpass`).
+    conditional: the input also holds the noisy image (`condition`); D sees
+      the removed noise beside the image.
     scales: stacks on the image pooled by 1, 2, ... 2^(scales-1).
     dtype: of the conv activations (config.compute_dtype); pooling, dense
       layers and scores are float32, as are the parameters.
@@ -105,6 +116,7 @@ class Classifier(nn.Module):
   detail: bool = False
   detail_width: int = 3  # the detail channel's binomial blur (highpass)
   mscn: bool = False
+  conditional: bool = False
   scales: int = 1
   dtype: Any = jnp.float32
 
@@ -124,7 +136,9 @@ class Classifier(nn.Module):
     """Scores a batch.
 
     Args:
-      x: (B, H, W, channels) images in [0, 1].
+      x: (B, H, W, channels) images in [0, 1]; with `conditional`,
+        (B, H, W, 2 · channels): each image and its noisy input
+        (`condition`).
       train: updates the spectral-norm state (call with
         `mutable=['batch_stats']`) and enables dropout (needs a 'dropout' rng).
 
@@ -133,9 +147,11 @@ class Classifier(nn.Module):
       = S > 1, a tuple of S score maps, the k-th of x average-pooled by 2^k
       (ddn.losses averages a loss over them, `per_scale`).
     """
-    if x.ndim != 4 or x.shape[-1] != self.channels:
-      raise ValueError(f"classifier expects (B, H, W, {self.channels}) "
-                       f"images, got shape {x.shape}; set "
+    if x.ndim != 4 or x.shape[-1] != self.in_channels:
+      extra = (" (each image and its noisy input: config.disc.conditional)"
+               if self.conditional else "")
+      raise ValueError(f"classifier expects (B, H, W, {self.in_channels}) "
+                       f"images{extra}, got shape {x.shape}; set "
                        "config.data.channels to match.")
     if self.scales == 1:
       return self._scores(x, train, "")
@@ -151,12 +167,15 @@ class Classifier(nn.Module):
     k = self.kernel_size
     conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding,
                              dtype=self.dtype)
+    x, noisy = x[..., :self.channels], x[..., self.channels:]
     y = 2.0 * x - 1.0  # centre [0, 1] on zero
     if self.detail:
       y = jnp.concatenate(
           [y, highpass(x, self.detail_width)[..., x.shape[-1]:]], axis=-1)
     if self.mscn:
       y = jnp.concatenate([y, mscn(x)], axis=-1)
+    if self.conditional:
+      y = jnp.concatenate([y, RESIDUAL_GAIN * (noisy - x)], axis=-1)
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
         first = level > 0 and i == 0
@@ -212,6 +231,11 @@ class Classifier(nn.Module):
     return blur + [layer for layer, _ in self._stack()]
 
   @property
+  def in_channels(self) -> int:
+    """Channels of D's input: the image's, twice with `conditional`."""
+    return self.channels * (2 if self.conditional else 1)
+
+  @property
   def patch_size(self) -> int:
     """Input pixels (per axis) one score sees: the stack's receptive field."""
     return models.receptive_field(self.layers()).size
@@ -232,17 +256,19 @@ class Classifier(nn.Module):
 
   def describe(self) -> str:
     """One line for logs: kind, patch size and stride of the scores."""
+    cond = ("; conditional: sees the noise removed, noisy − image"
+            if self.conditional else "")
     rf = models.receptive_field(self.layers())
     if self.kind == "patch" and self.scales > 1:
       top = 2 ** (self.scales - 1)
       return (f"multi-scale patch classifier: {self.scales} scales, one score "
               f"per {rf.size}x{rf.size} patch of the image pooled by 1 .. "
-              f"{top} (up to {rf.size * top} px of context)")
+              f"{top} (up to {rf.size * top} px of context){cond}")
     if self.kind == "patch":
       return (f"patch classifier: one score per {rf.size}x{rf.size} patch, "
-              f"patches every {rf.jump} px")
+              f"patches every {rf.jump} px{cond}")
     return (f"whole-image classifier: {self.pool} pooling of features that "
-            f"each see {rf.size}x{rf.size} px")
+            f"each see {rf.size}x{rf.size} px{cond}")
 
 
 def features_of(disc: Classifier, variables: dict, x: jax.Array
@@ -255,6 +281,17 @@ def features_of(disc: Classifier, variables: dict, x: jax.Array
   levels = inter["intermediates"]
   return [levels[f"{scale_prefix(s)}level{i}"][0]
           for s in range(disc.scales) for i in range(len(disc.features))]
+
+
+def condition(disc: Classifier, x: jax.Array, noisy: jax.Array
+              ) -> jax.Array:
+  """D's input for images `x` denoised from (or, real, noised into)
+  `noisy`: x itself, or with a conditional D, x and noisy side by side on
+  the channel axis (a G that samples K times per noisy image passes
+  `noisy` repeated to match)."""
+  if not disc.conditional:
+    return x
+  return jnp.concatenate([x, noisy.astype(x.dtype)], axis=-1)
 
 
 def scale_prefix(scale: int) -> str:
@@ -291,6 +328,9 @@ def highpass(x: jax.Array, width: int = 3) -> jax.Array:
   return jnp.concatenate([x, 8.0 * (x - _blur(x, BINOMIAL[width]))], axis=-1)
 
 
+# The conditional D's residual channel: noisy − image, ×4 (std 0.39 at
+# σ = 25, 0.78 at σ = 50 for a real pair), on the scale of its other inputs.
+RESIDUAL_GAIN = 4.0
 MSCN_WIDTH = 9  # the MSCN window's side (std 7/6 px, as ddn.nss's)
 MSCN_C = 1 / 255
 
@@ -366,7 +406,8 @@ def from_config(cfg, channels: int, crop: int | None = None,
       spectral_norm=bool(cfg.spectral_norm),
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
       detail=bool(cfg.get("detail", False)), detail_width=detail_width,
-      mscn=bool(cfg.get("mscn", False)), scales=scales,
+      mscn=bool(cfg.get("mscn", False)),
+      conditional=bool(cfg.get("conditional", False)), scales=scales,
       dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:
     need = model.patch_size * 2 ** (scales - 1)

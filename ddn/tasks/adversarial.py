@@ -410,7 +410,9 @@ class AdversarialEvaluator:
     g_params, d_params, d_stats = params
     fake = jnp.clip(steps.denoise(g_params, noisy, self.sigma,
                                   model=self.task.model), 0.0, 1.0)
-    score = lambda x: steps.classify(d_params, d_stats, x, disc=self.task.disc)
+    disc = self.task.disc
+    score = lambda x: steps.classify(
+        d_params, d_stats, discriminators.condition(disc, x, noisy), disc=disc)
     return score(clean), score(fake)
 
   def __call__(self, state):
@@ -621,7 +623,8 @@ def init_adversarial_state(rng: jax.Array, g: nn.Module, disc: nn.Module,
   key = jax.random.fold_in(rng, steps.TAG_INIT)
   dummy = jnp.zeros((1, crop, crop, g.channels), jnp.float32)
   params = g.init(key, dummy, **steps.told(g, 0.0))["params"]
-  variables = disc.init(jax.random.fold_in(key, 1), dummy)
+  variables = disc.init(jax.random.fold_in(key, 1),
+                        discriminators.condition(disc, dummy, dummy))
   d_params = variables["params"]
   zero = jnp.zeros((), jnp.int32)
   copy = lambda t: jax.tree_util.tree_map(jnp.copy, t)
@@ -660,7 +663,9 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   # Interleaved (real 0, fake 0, real 1, ...), not concatenated: each device
   # then scores its own rows, with no resharding of images between devices.
   n = batch.shape[0]
-  x = jnp.stack([batch, fake], axis=1).reshape((2 * n,) + batch.shape[1:])
+  batch_in = discriminators.condition(disc, batch, noisy)
+  fake = discriminators.condition(disc, fake, noisy)
+  x = jnp.stack([batch_in, fake], axis=1).reshape((2 * n,) + fake.shape[1:])
   y = jnp.tile(jnp.array([losses.REAL, losses.DENOISED], jnp.float32), n)
   params, stats, opt_state, value, u, extra = steps.disc_update(
       state.d_params, state.d_stats, state.d_opt_state, x, y,
@@ -704,16 +709,22 @@ def g_terms(params, d_vars, batch: jax.Array, noisy: jax.Array, sigma,
   if disc is None:
     return (pred, zero), (parts, mean, outs, zero, zero)
   d_vars = {"params": d_vars[0], steps.STATS: d_vars[1]}
+  # D's inputs: each sample (noisy is repeated per sample) and, for the
+  # relativistic loss, each clean image, beside its noisy input when D is
+  # conditional.
+  fake_in = discriminators.condition(disc, jnp.clip(outs, 0.0, 1.0), noisy)
   score = lambda x: disc.apply(d_vars, x, train=False)
-  u = score(jnp.clip(outs, 0.0, 1.0))
-  u_real = score(batch) if g_loss == "relativistic" else None
+  u = score(fake_in)
+  u_real = (score(discriminators.condition(disc, batch, noisy[::samples]))
+            if g_loss == "relativistic" else None)
   adv = losses.generator_loss(g_loss, u, margin, u_real)
   fm = zero
   if fm_weight > 0:
     real = jnp.repeat(batch, samples, axis=0) if samples > 1 else batch
     fm = losses.feature_matching(
-        discriminators.features_of(disc, d_vars, jnp.clip(outs, 0.0, 1.0)),
-        discriminators.features_of(disc, d_vars, real))
+        discriminators.features_of(disc, d_vars, fake_in),
+        discriminators.features_of(
+            disc, d_vars, discriminators.condition(disc, real, noisy)))
     adv = adv + fm_weight * fm
   return (pred, adv), (parts, mean, outs, losses.mean_score(u), fm)
 

@@ -68,6 +68,11 @@ class ClassifierTask(base.Task):
       raise ValueError(f"config.disc.scales={config.disc.scales}: the "
                        "classifier task scores one map per image; a "
                        "multi-scale D is for the adversarial task (use 1).")
+    if config.disc.get("conditional", False):
+      raise ValueError("config.disc.conditional=True: the classifier task "
+                       "scores images alone; a conditional D (it also sees "
+                       "the noisy input) is for the adversarial task (use "
+                       "False).")
     self.disc = discriminators.from_config(config.disc, int(d.channels),
                                            int(d.crop), config.compute_dtype)
     self.denoiser = None  # set by attach()
