@@ -17,7 +17,13 @@
 # images; default 200 400). Z_AT (model.z_at, default input): where z
 # enters G, `input` (concatenated to the noisy image) or `decoder` (projected
 # into the full-resolution decoder convs, where texture lives; the run is
-# then push${PUSH}_z${Z_INIT}_decoder). Then:
+# then push${PUSH}_z${Z_INIT}_decoder). ARGS: more launch.py overrides,
+# TAG: appended to the run's name, e.g. with the conditional D (PSCGAN's D
+# sees the noisy image too):
+#   Z_INIT=0.025 Z_AT=decoder READ=400 ARGS=--config.disc.conditional=True \
+#     TAG=_cond REFS=gray-s25,runs/sample25/push2_z0.025_decoder_s400 \
+#     bash benchmarks/adv_sample.sh runs/sample25
+# Then:
 #   * one ddn.evaluate call, one sample per image (--samples=1), judging
 #     REFS (default gray-s25,gray-s25-adv; the same run without z is
 #     adv_length.sh's pushP at the same reads) and the reads, CNN and NSS
@@ -39,7 +45,7 @@ TOTAL=${TOTAL:-12800}
 READ=${READ:-200 400}
 REFS=${REFS:-gray-s25,gray-s25-adv}
 Z_AT=${Z_AT:-input}
-NAME=push${PUSH}_z$Z_INIT$([ "$Z_AT" = input ] || echo "_$Z_AT")
+NAME=push${PUSH}_z$Z_INIT$([ "$Z_AT" = input ] || echo "_$Z_AT")${TAG:-}
 mkdir -p "$OUT"
 [ -d "$DEV" ] || python benchmarks/structure_devset.py --out="$DEV"
 
@@ -47,7 +53,7 @@ adv_run 25 "$NAME" --config.adv.weight="$PUSH" --config.model.noise_input=2 \
   --config.adv.samples=4 --config.adv.z_init="$Z_INIT" \
   --config.model.z_at="$Z_AT" \
   --config.train.total_images="$TOTAL" \
-  --config.train.max_to_keep=$((TOTAL / 3200 + 2))
+  --config.train.max_to_keep=$((TOTAL / 3200 + 2)) ${ARGS:-}
 runs=""
 add_snapshots "$OUT/$NAME" $READ
 reads=$runs
