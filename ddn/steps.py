@@ -118,7 +118,8 @@ def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
   penalty (Mescheder et al. 2018): γ/2 · the mean over real images of
   |∇_x mean u(x)|², the squared gradient of each real image's mean score
   (over the scales' means for a multi-scale D)
-  with respect to its pixels, which keeps D smooth around the real data.
+  with respect to its pixels, which keeps D smooth around the real data;
+  for a conditional D, the image's pixels only (not its noisy input's).
 
   Returns:
     (params, stats, opt_state, loss value, scores u, {'grad_norm', 'r1'
@@ -139,6 +140,8 @@ def disc_update(params, stats, opt_state, x: jax.Array, y: jax.Array,
       return jnp.sum(losses.image_scores(u) * real), (u, updates)
 
     gx, (u, updates) = jax.grad(real_score_sum, has_aux=True)(x)
+    if getattr(disc, "conditional", False):  # its noisy input: not data
+      gx = gx[..., :disc.channels]
     penalty = jnp.sum(jnp.square(gx)) / jnp.maximum(jnp.sum(real), 1.0)
     value = losses.disc_loss(loss, u, y, margin) + 0.5 * r1 * penalty
     return value, (u, updates, penalty)

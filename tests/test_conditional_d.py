@@ -3,9 +3,12 @@ its noisy input, as the noise removed (noisy − image); every call site (D's
 step, G's adversarial and feature-matching terms, the held-out D error)
 pairs an image with its own noisy input."""
 
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from ddn import configs
@@ -20,8 +23,9 @@ from tests.test_adversarial import _batch, _changed, _config, _copy, _parts
 
 
 def _disc_config(**kw):
-  return configs.disc(kind="patch", padding="VALID", features=(8, 8),
-                      blocks=1, dense=(), detail=True, **kw)
+  return configs.disc(**{**dict(kind="patch", padding="VALID",
+                                features=(8, 8), blocks=1, dense=(),
+                                detail=True), **kw})
 
 
 def _first_kernel(params):
@@ -56,6 +60,23 @@ def test_the_residual_channel_is_the_noise_removed():
   flipped = cond.apply({"params": only},
                        discriminators.condition(cond, noisy, x))
   assert not np.allclose(u, flipped, atol=1e-3)  # noisy − x, not |x − noisy|
+  # Its sign and gain: without the detail channel, D on (x, noisy) with zero
+  # weights on the image is the plain D, with the residual's weights, on the
+  # image z whose centred 2z − 1 is 4 · (noisy − x).
+  bare = discriminators.from_config(_disc_config(detail=False,
+                                                 conditional=True), 1, 32)
+  one = discriminators.from_config(_disc_config(detail=False), 1, 32)
+  p = bare.init(jax.random.PRNGKey(2),
+                discriminators.condition(bare, x, noisy))["params"]
+  kb = _first_kernel(p)
+  residual_only = dict(p, conv0_0=dict(p["conv0_0"],
+                                       kernel=kb.at[:, :, :1].set(0.0)))
+  plain_residual = dict(p, conv0_0=dict(p["conv0_0"], kernel=kb[:, :, 1:]))
+  z = (discriminators.RESIDUAL_GAIN * (noisy - x) + 1.0) / 2.0
+  np.testing.assert_allclose(
+      bare.apply({"params": residual_only},
+                 discriminators.condition(bare, x, noisy)),
+      one.apply({"params": plain_residual}, z), rtol=1e-4, atol=1e-5)
   assert "conditional" in cond.describe()
   assert discriminators.condition(plain, x, noisy) is x
   with pytest.raises(ValueError, match=r"\(B, H, W, 2\) images .*conditional"):
@@ -98,11 +119,13 @@ def test_d_step_pairs_each_image_with_its_noisy_input(monkeypatch):
   assert _changed(state, after, "d_params") and np.isfinite(m["d/loss"])
 
 
-@pytest.mark.parametrize("samples", [1, 2])
-def test_g_terms_score_each_sample_beside_its_noisy_input(samples):
+@pytest.mark.parametrize("samples,g_loss", [
+    (1, "nonsaturating"), (2, "nonsaturating"), (2, "relativistic")])
+def test_g_terms_score_each_sample_beside_its_noisy_input(samples, g_loss):
   """G's adversarial term is the generator loss of D's scores of each
-  (clipped) sample beside its own noisy input, so the residual channel
-  carries gradient to G; feature matching compares the same pairs."""
+  (clipped) sample beside its own noisy input (and, relativistic, of each
+  clean image beside its own), so the residual channel carries gradient to
+  G; feature matching compares the same pairs."""
   c = _config()
   c.disc.update(dict(_disc_config(conditional=True)))
   if samples > 1:
@@ -116,7 +139,7 @@ def test_g_terms_score_each_sample_beside_its_noisy_input(samples):
   kw = dict(d_vars=(state.d_params, state.d_stats), batch=batch, noisy=noisy,
             sigma=sigma, rngs=rngs, weights=None, g=g_kw["g"],
             disc=g_kw["disc"], samples=samples, ssd_weight=1.0, l1_weight=0.0,
-            g_loss="nonsaturating", margin=1.0, fm_weight=1.0)
+            g_loss=g_loss, margin=1.0, fm_weight=1.0)
   (_, adv), (_, _, outs, u_mean, fm) = adversarial.g_terms(state.params, **kw)
   disc, d_vars = g_kw["disc"], {"params": state.d_params,
                                 steps.STATS: state.d_stats}
@@ -124,11 +147,14 @@ def test_g_terms_score_each_sample_beside_its_noisy_input(samples):
   fake_in = jnp.concatenate([jnp.clip(outs, 0, 1), rep], axis=-1)
   real_in = jnp.concatenate([jnp.repeat(batch, samples, axis=0), rep], -1)
   u = disc.apply(d_vars, fake_in)
+  u_real = (disc.apply(d_vars, jnp.concatenate([batch, noisy], axis=-1))
+            if g_loss == "relativistic" else None)
   want_fm = losses.feature_matching(
       discriminators.features_of(disc, d_vars, fake_in),
       discriminators.features_of(disc, d_vars, real_in))
   np.testing.assert_allclose(
-      adv, losses.generator_loss("nonsaturating", u) + want_fm, rtol=1e-5)
+      adv, losses.generator_loss(g_loss, u, 1.0, u_real) + want_fm,
+      rtol=1e-5)
   np.testing.assert_allclose(fm, want_fm, rtol=1e-5)
   np.testing.assert_allclose(u_mean, losses.mean_score(u), rtol=1e-5)
   # The residual channel alone moves G: zero D's weights on the image's
@@ -153,6 +179,42 @@ def test_g_step_with_a_conditional_d_trains_g():
       s, b, r, **g_kw))(_copy(state), _batch(), jax.random.PRNGKey(2))
   assert _changed(state, after, "params")
   assert np.isfinite(m["g/adv"]) and np.isfinite(m["g/u_fake"])
+
+
+def test_the_held_out_d_error_scores_each_crop_beside_its_noisy_crop():
+  """The evaluator's D scores: each clean crop, and G's (clipped) output
+  for its noisy crop, each beside that noisy crop."""
+  state, _, g_kw, *_ = _cond_parts()
+  disc, g = g_kw["disc"], g_kw["g"]
+  ev = types.SimpleNamespace(sigma=25.0, task=types.SimpleNamespace(
+      model=g, disc=disc))
+  clean = _batch(n=3)
+  noisy = clean + 0.1 * jnp.asarray(
+      np.random.default_rng(7).normal(size=clean.shape), jnp.float32)
+  u_real, u_fake = adversarial.AdversarialEvaluator._real_and_fake_scores(
+      ev, (state.params, state.d_params, state.d_stats), clean, noisy)
+  fake = jnp.clip(steps.denoise(state.params, noisy, 25.0, model=g), 0, 1)
+  score = lambda a: steps.classify(state.d_params, state.d_stats,
+                                   jnp.concatenate([a, noisy], -1), disc=disc)
+  np.testing.assert_allclose(u_real, score(clean), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(u_fake, score(fake), rtol=1e-5, atol=1e-6)
+
+
+def test_r1_penalises_the_image_not_its_noisy_input():
+  """R1 is the squared gradient of a real image's score with respect to
+  the image's pixels: the noisy input is the condition, not data."""
+  disc = discriminators.from_config(_disc_config(conditional=True), 1, 32)
+  x, noisy = _batch(n=2), _batch(n=2, seed=1)
+  inp = discriminators.condition(disc, x, noisy)
+  params = disc.init(jax.random.PRNGKey(0), inp)["params"]
+  y = jnp.array([losses.REAL, losses.DENOISED], jnp.float32)
+  tx = optax.sgd(0.0)
+  *_, extra = steps.disc_update(params, {}, tx.init(params), inp, y,
+                                jax.random.PRNGKey(1), disc=disc, tx=tx,
+                                loss="logistic", margin=1.0, r1=1.0)
+  gx = jax.grad(lambda a: jnp.mean(disc.apply(
+      {"params": params}, jnp.concatenate([a, noisy[:1]], -1))))(x[:1])
+  np.testing.assert_allclose(extra["r1"], jnp.sum(gx ** 2), rtol=1e-4)
 
 
 def test_the_classifier_task_refuses_a_conditional_d():
