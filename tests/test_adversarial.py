@@ -62,6 +62,15 @@ def _batch(n=4, size=32, seed=0):
   return jnp.asarray(rng.uniform(0, 1, (n, size, size, 1)), jnp.float32)
 
 
+def _train_held_out_d_errors(c, workdir):
+  """launch's path (no final evaluation): the trained state and every
+  held-out D error (`val/d_err`) the run logged."""
+  c.eval.final = False
+  state = train.train_and_evaluate(c, str(workdir))
+  records = logs.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+  return state, [r["val/d_err"] for r in records if "val/d_err" in r]
+
+
 def _changed(a, b, field) -> bool:
   la = jax.tree_util.tree_leaves(getattr(a, field))
   lb = jax.tree_util.tree_leaves(getattr(b, field))

@@ -19,7 +19,8 @@ from ddn import steps
 from ddn.tasks import adversarial
 from ddn.tasks import classifier as classifier_task
 
-from tests.test_adversarial import _batch, _changed, _config, _copy, _parts
+from tests.test_adversarial import (_batch, _changed, _config, _copy,
+                                   _parts, _train_held_out_d_errors)
 
 
 def _disc_config(**kw):
@@ -234,14 +235,8 @@ def test_a_run_with_a_conditional_d_trains_and_validates(tmp_path):
   """launch's path end to end: the held-out D error scores clean crops and
   G's outputs each beside its noisy crop, and D's first layer has the
   residual's weights."""
-  import json  # pylint: disable=g-import-not-at-top
-  from ddn import train  # pylint: disable=g-import-not-at-top
   c = _config(n_d=1)
   c.disc.update(dict(_disc_config(conditional=True)))
-  c.eval.final = False
-  state = train.train_and_evaluate(c, str(tmp_path))
+  state, errs = _train_held_out_d_errors(c, tmp_path)
   assert _first_kernel(state.d_params).shape[2] == 3
-  with open(tmp_path / "metrics.jsonl") as f:
-    rows = [json.loads(line) for line in f]
-  errs = [r["val/d_err"] for r in rows if "val/d_err" in r]
   assert errs and all(0.0 <= e <= 1.0 for e in errs)

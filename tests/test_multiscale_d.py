@@ -16,7 +16,8 @@ from ddn import losses
 from ddn.tasks import adversarial
 from ddn.tasks import classifier as classifier_task
 
-from tests.test_adversarial import _batch, _changed, _config, _copy, _parts
+from tests.test_adversarial import (_batch, _changed, _config, _copy,
+                                   _parts, _train_held_out_d_errors)
 
 
 def _disc_config(scales=2, **kw):
@@ -147,15 +148,9 @@ def test_a_run_with_a_multiscale_d_trains_and_validates(tmp_path):
   """launch's path end to end: the held-out D error (the evaluator scores
   clean crops and G's outputs, a tuple per batch) is finite, and both
   scales' weights are in the checkpointed state."""
-  import json  # pylint: disable=g-import-not-at-top
-  from ddn import train  # pylint: disable=g-import-not-at-top
   c = _config(n_d=1)
   c.disc.update(dict(_disc_config(2)))
   c.data.crop = 32
-  c.eval.final = False
-  state = train.train_and_evaluate(c, str(tmp_path))
+  state, errs = _train_held_out_d_errors(c, tmp_path)
   assert {"conv0_0", "s1_conv0_0", "s1_score"} <= set(state.d_params)
-  with open(tmp_path / "metrics.jsonl") as f:
-    rows = [json.loads(line) for line in f]
-  errs = [r["val/d_err"] for r in rows if "val/d_err" in r]
   assert errs and all(0.0 <= e <= 1.0 for e in errs)

@@ -663,9 +663,10 @@ def d_train_step(state: AdversarialState, batch: jax.Array, rng: jax.Array, *,
   # Interleaved (real 0, fake 0, real 1, ...), not concatenated: each device
   # then scores its own rows, with no resharding of images between devices.
   n = batch.shape[0]
-  batch_in = discriminators.condition(disc, batch, noisy)
-  fake = discriminators.condition(disc, fake, noisy)
-  x = jnp.stack([batch_in, fake], axis=1).reshape((2 * n,) + fake.shape[1:])
+  real_in = discriminators.condition(disc, batch, noisy)
+  fake_in = discriminators.condition(disc, fake, noisy)
+  x = jnp.stack([real_in, fake_in], axis=1).reshape(
+      (2 * n,) + real_in.shape[1:])
   y = jnp.tile(jnp.array([losses.REAL, losses.DENOISED], jnp.float32), n)
   params, stats, opt_state, value, u, extra = steps.disc_update(
       state.d_params, state.d_stats, state.d_opt_state, x, y,
