@@ -91,6 +91,7 @@ def disc(**overrides) -> ml_collections.ConfigDict:
       # True (adversarial task): D also sees the noisy input, so it scores
       # the image beside the noise removed (pix2pix's conditional D).
       conditional=False,
+      joint=False,  # with conditional: also an image-only stack beside it
       scales=1,  # > 1: a multi-scale patch D (discriminators.Classifier)
       loss="logistic", margin=1.0)  # margin: of the hinge loss
   d.update(overrides)
@@ -188,7 +189,8 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "optim.lr_mult_prefixes": (), "disc_optim.lr_mult": 1.0,
                 "disc_optim.lr_mult_prefixes": (), "disc.scales": 1,
                 "adv.d_init_from": "", "disc.detail_width": 3,
-                "disc.mscn": False, "disc.conditional": False}
+                "disc.mscn": False, "disc.conditional": False,
+                "disc.joint": False}
 
 
 def with_added_fields(saved: dict) -> dict:

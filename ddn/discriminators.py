@@ -36,6 +36,13 @@ For a real pair that residual is the noise itself, white and independent
 of the image; for G's output it also holds whatever texture G took away,
 so D can catch smoothing the image alone would hide, and G is pushed to
 remove noise and nothing else. The residual adds no pixels to the patch.
+With `joint` as well, D holds both designs: beside each conditional stack
+an image-only stack with its own weights (named 'img_...') scores the
+image alone, as the unconditional D does; the scores are a tuple, the
+conditional stacks' then the image-only ones', and every loss is their
+mean (`per_scale`, as for scales). G must then fool a D that sees the
+image alone (what the realism judges see) and one that sees the noise it
+removed.
 
 `features_of` returns the features at the end of every level (feature
 matching, ddn.losses.feature_matching).
@@ -94,6 +101,8 @@ class Classifier(nn.Module):
     detail: also feed the image's detail channels (`highpass`).
     conditional: the input also holds the noisy image (`condition`); D sees
       the removed noise beside the image.
+    joint: with `conditional`, also an image-only stack per scale (the
+      scores become a tuple, conditional stacks first).
     scales: stacks on the image pooled by 1, 2, ... 2^(scales-1).
     dtype: of the conv activations (config.compute_dtype); pooling, dense
       layers and scores are float32, as are the parameters.
@@ -117,6 +126,7 @@ class Classifier(nn.Module):
   detail_width: int = 3  # the detail channel's binomial blur (highpass)
   mscn: bool = False
   conditional: bool = False
+  joint: bool = False
   scales: int = 1
   dtype: Any = jnp.float32
 
@@ -145,7 +155,8 @@ class Classifier(nn.Module):
     Returns:
       u: (B,) for kind 'image'; (B, H', W') for kind 'patch'; with `scales`
       = S > 1, a tuple of S score maps, the k-th of x average-pooled by 2^k
-      (ddn.losses averages a loss over them, `per_scale`).
+      (ddn.losses averages a loss over them, `per_scale`); with `joint`,
+      a tuple of 2S: the conditional stacks' maps, then the image-only's.
     """
     if x.ndim != 4 or x.shape[-1] != self.in_channels:
       extra = (" (each image and its noisy input: config.disc.conditional)"
@@ -153,17 +164,24 @@ class Classifier(nn.Module):
       raise ValueError(f"classifier expects (B, H, W, {self.in_channels}) "
                        f"images{extra}, got shape {x.shape}; set "
                        "config.data.channels to match.")
-    if self.scales == 1:
-      return self._scores(x, train, "")
-    return tuple(
-        self._scores(nn.avg_pool(x, (2 ** s, 2 ** s), (2 ** s, 2 ** s))
-                     if s else x, train, scale_prefix(s))
-        for s in range(self.scales))
+    if self.scales == 1 and not self.joint:
+      return self._scores(x, train, "", self.conditional)
+    pool = lambda y, s: (nn.avg_pool(y, (2 ** s, 2 ** s), (2 ** s, 2 ** s))
+                         if s else y)
+    maps = [self._scores(pool(x, s), train, scale_prefix(s),
+                         self.conditional) for s in range(self.scales)]
+    if self.joint:
+      image = x[..., :self.channels]
+      maps += [self._scores(pool(image, s), train,
+                            JOINT_PREFIX + scale_prefix(s), False)
+               for s in range(self.scales)]
+    return tuple(maps)
 
-  def _scores(self, x: jax.Array, train: bool, prefix: str) -> jax.Array:
+  def _scores(self, x: jax.Array, train: bool, prefix: str,
+              conditional: bool) -> jax.Array:
     """One stack's scores of x; its modules and sown features are named
     with `prefix` ('' for the first scale, so a single-scale D's names do
-    not change)."""
+    not change). `conditional`: x holds the noisy image after the image."""
     k = self.kernel_size
     conv = functools.partial(nn.Conv, kernel_size=(k, k), padding=self.padding,
                              dtype=self.dtype)
@@ -174,7 +192,7 @@ class Classifier(nn.Module):
           [y, highpass(x, self.detail_width)[..., x.shape[-1]:]], axis=-1)
     if self.mscn:
       y = jnp.concatenate([y, mscn(x)], axis=-1)
-    if self.conditional:
+    if conditional:
       y = jnp.concatenate([y, RESIDUAL_GAIN * (noisy - x)], axis=-1)
     for level, feat in enumerate(self.features):
       for i in range(self.blocks):
@@ -258,6 +276,8 @@ class Classifier(nn.Module):
     """One line for logs: kind, patch size and stride of the scores."""
     cond = ("; conditional: sees the noise removed, noisy − image"
             if self.conditional else "")
+    cond += ("; joint: and an image-only stack, its own weights"
+             if self.joint else "")
     rf = models.receptive_field(self.layers())
     if self.kind == "patch" and self.scales > 1:
       top = 2 ** (self.scales - 1)
@@ -279,8 +299,11 @@ def features_of(disc: Classifier, variables: dict, x: jax.Array
   _, inter = disc.apply(variables, x, train=False,
                         mutable=["intermediates"])
   levels = inter["intermediates"]
-  return [levels[f"{scale_prefix(s)}level{i}"][0]
-          for s in range(disc.scales) for i in range(len(disc.features))]
+  prefixes = [scale_prefix(s) for s in range(disc.scales)]
+  if disc.joint:
+    prefixes += [JOINT_PREFIX + p for p in prefixes]
+  return [levels[f"{p}level{i}"][0]
+          for p in prefixes for i in range(len(disc.features))]
 
 
 def condition(disc: Classifier, x: jax.Array, noisy: jax.Array
@@ -292,6 +315,10 @@ def condition(disc: Classifier, x: jax.Array, noisy: jax.Array
   if not disc.conditional:
     return x
   return jnp.concatenate([x, noisy.astype(x.dtype)], axis=-1)
+
+
+# The names' prefix of a joint D's image-only stacks (`joint`).
+JOINT_PREFIX = "img_"
 
 
 def scale_prefix(scale: int) -> str:
@@ -395,6 +422,11 @@ def from_config(cfg, channels: int, crop: int | None = None,
     raise ValueError(f"config.disc.detail_width={detail_width}: valid widths "
                      f"are {', '.join(map(str, BINOMIAL))} (the detail "
                      "channel's binomial blur).")
+  joint = bool(cfg.get("joint", False))
+  if joint and not cfg.get("conditional", False):
+    raise ValueError("config.disc.joint=True needs config.disc.conditional="
+                     "True: a joint D is a conditional D with an image-only "
+                     "stack beside it (an unconditional D is image-only).")
   if cfg.spectral_norm and cfg.power_iterations < 1:
     raise ValueError(f"config.disc.power_iterations={cfg.power_iterations}: "
                      "spectral norm needs at least 1.")
@@ -407,7 +439,8 @@ def from_config(cfg, channels: int, crop: int | None = None,
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
       detail=bool(cfg.get("detail", False)), detail_width=detail_width,
       mscn=bool(cfg.get("mscn", False)),
-      conditional=bool(cfg.get("conditional", False)), scales=scales,
+      conditional=bool(cfg.get("conditional", False)), joint=joint,
+      scales=scales,
       dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:
     need = model.patch_size * 2 ** (scales - 1)
