@@ -91,9 +91,10 @@ def validate(cfg) -> None:
 # Scores may be per image (B,) or per patch (B, H', W'); labels are (B,) and
 # broadcast over the patches, and every mean runs over all scores. A
 # multi-scale D's scores are a tuple of maps, one per scale (ddn.
-# discriminators, `scales`): every loss and metric here is then the mean over
-# the scales of its value on each (`per_scale`), so each scale weighs alike
-# whatever its number of patches.
+# discriminators, `scales`; a joint D's, one per stack, `joint`): every loss
+# and metric here is then the mean over the maps of its value on each
+# (`per_scale`), so each scale or stack weighs alike whatever its number of
+# patches.
 
 REAL, DENOISED = 1.0, -1.0
 DISC_LOSSES = ("logistic", "hinge", "relativistic")
