@@ -201,10 +201,10 @@ def test_the_held_out_d_error_scores_each_crop_beside_its_noisy_crop():
   np.testing.assert_allclose(u_fake, score(fake), rtol=1e-5, atol=1e-6)
 
 
-def test_r1_penalises_the_image_not_its_noisy_input():
-  """R1 is the squared gradient of a real image's score with respect to
-  the image's pixels: the noisy input is the condition, not data."""
-  disc = discriminators.from_config(_disc_config(conditional=True), 1, 32)
+def _r1_of_one_real_image(disc):
+  """D's step's R1 penalty (γ = 1) on a batch of one real and one denoised
+  image beside noisy inputs; returns (penalty, params, real image, its
+  noisy input)."""
   x, noisy = _batch(n=2), _batch(n=2, seed=1)
   inp = discriminators.condition(disc, x, noisy)
   params = disc.init(jax.random.PRNGKey(0), inp)["params"]
@@ -213,9 +213,17 @@ def test_r1_penalises_the_image_not_its_noisy_input():
   *_, extra = steps.disc_update(params, {}, tx.init(params), inp, y,
                                 jax.random.PRNGKey(1), disc=disc, tx=tx,
                                 loss="logistic", margin=1.0, r1=1.0)
+  return extra["r1"], params, x[:1], noisy[:1]
+
+
+def test_r1_penalises_the_image_not_its_noisy_input():
+  """R1 is the squared gradient of a real image's score with respect to
+  the image's pixels: the noisy input is the condition, not data."""
+  disc = discriminators.from_config(_disc_config(conditional=True), 1, 32)
+  r1, params, x, noisy = _r1_of_one_real_image(disc)
   gx = jax.grad(lambda a: jnp.mean(disc.apply(
-      {"params": params}, jnp.concatenate([a, noisy[:1]], -1))))(x[:1])
-  np.testing.assert_allclose(extra["r1"], jnp.sum(gx ** 2), rtol=1e-4)
+      {"params": params}, jnp.concatenate([a, noisy], -1))))(x)
+  np.testing.assert_allclose(r1, jnp.sum(gx ** 2), rtol=1e-4)
 
 
 def test_the_classifier_task_refuses_a_conditional_d():

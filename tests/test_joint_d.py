@@ -14,7 +14,7 @@ from ddn import steps
 from ddn.tasks import adversarial
 
 from tests.test_adversarial import _batch, _changed, _config, _copy, _parts
-from tests.test_conditional_d import _disc_config
+from tests.test_conditional_d import _disc_config, _r1_of_one_real_image
 
 
 def _joint(**kw):
@@ -118,3 +118,17 @@ def test_g_and_d_train_both_stacks_and_g_s_term_is_their_mean():
 def test_an_old_config_reads_no_joint_d():
   saved = {"disc": {"kind": "patch", "conditional": True}}
   assert configs.with_added_fields(saved)["disc"]["joint"] is False
+
+
+def test_r1_of_a_joint_d_is_both_stacks_gradient_on_the_image():
+  """R1 differentiates the mean over both stacks' scores with respect to
+  the image's pixels only (the image-only stack sees nothing else)."""
+  joint = _joint()
+  r1, params, x, noisy = _r1_of_one_real_image(joint)
+  scores = lambda a: joint.apply({"params": params},
+                                 jnp.concatenate([a, noisy], -1))
+  gx = jax.grad(lambda a: losses.image_scores(scores(a))[0])(x)
+  np.testing.assert_allclose(r1, jnp.sum(gx ** 2), rtol=1e-4)
+  g_first = jax.grad(lambda a: jnp.mean(scores(a)[0]))(x)
+  assert not np.isclose(float(r1), float(jnp.sum(g_first ** 2)),
+                        rtol=1e-3)  # both stacks count
