@@ -294,8 +294,9 @@ class Classifier(nn.Module):
 def features_of(disc: Classifier, variables: dict, x: jax.Array
                 ) -> list[jax.Array]:
   """D's features of `x` at the end of each level (evaluation mode), the
-  first level first (then the next scale's, with `scales` > 1): what
-  feature matching compares."""
+  first level first (then the next scale's, with `scales` > 1; then, with
+  `joint`, the image-only stacks' alike): what feature matching
+  compares."""
   _, inter = disc.apply(variables, x, train=False,
                         mutable=["intermediates"])
   levels = inter["intermediates"]

@@ -57,8 +57,10 @@ def test_the_joint_d_is_a_conditional_d_and_an_image_only_d():
   # Feature matching sees both stacks, conditional first.
   feats = discriminators.features_of(joint, {"params": params}, inp)
   assert len(feats) == 2 * len(joint.features)
-  want = discriminators.features_of(plain, {"params": image_only}, x)
-  for a, b in zip(feats[len(joint.features):], want):
+  want = (discriminators.features_of(cond, {"params": conditional}, inp)
+          + discriminators.features_of(plain, {"params": image_only}, x))
+  assert len(want) == len(feats)
+  for a, b in zip(feats, want):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -72,6 +74,19 @@ def test_a_multi_scale_joint_d_has_an_image_only_stack_per_scale():
   u = joint.apply({"params": params}, inp)
   assert [m.shape for m in u] == [(2, 16, 16), (2, 8, 8)] * 2
   assert {"img_conv0_0", "img_s1_conv0_0", "s1_conv0_0"} <= set(params)
+  # Conditional stacks first; the image-only ones are the plain two-scale
+  # D on the image, blind to the noisy input.
+  plain = discriminators.from_config(
+      _disc_config(scales=2, padding="SAME"), 1, 32)
+  want = plain.apply({"params": _sub(params, discriminators.JOINT_PREFIX)},
+                     x)
+  for got, ref in zip(u[2:], want):
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+  other = joint.apply({"params": params},
+                      discriminators.condition(joint, x, x))
+  for s in range(2):
+    np.testing.assert_allclose(other[2 + s], u[2 + s], rtol=1e-6)
+    assert not np.allclose(other[s], u[s], atol=1e-4)
 
 
 def test_joint_needs_a_conditional_d():
@@ -80,16 +95,33 @@ def test_joint_needs_a_conditional_d():
     discriminators.from_config(_disc_config(joint=True), 1, 32)
 
 
-def test_g_and_d_train_both_stacks_and_g_s_term_is_their_mean():
+def test_g_and_d_train_both_stacks_and_g_s_term_is_their_mean(
+    monkeypatch):
   c = _config()
-  c.disc.update(dict(_disc_config(conditional=True, joint=True)))
+  c.disc.update(dict(_disc_config(conditional=True, joint=True,
+                                  spectral_norm=True)))
   state, d_kw, g_kw, *_ = _parts(c)
-  after, m = jax.jit(lambda s, b, r: adversarial.d_train_step(
-      s, b, r, **d_kw))(_copy(state), _batch(n=4), jax.random.PRNGKey(1))
+  seen = {}
+  update = steps.disc_update
+
+  def spy(params, stats, opt_state, x, y, *a, **kw):
+    seen["x"], seen["y"] = x, y
+    return update(params, stats, opt_state, x, y, *a, **kw)
+
+  monkeypatch.setattr(steps, "disc_update", spy)
+  after, m = adversarial.d_train_step(_copy(state), _batch(n=4),
+                                      jax.random.PRNGKey(1), **d_kw)
+  monkeypatch.undo()
   for name in ("conv0_0", "img_conv0_0"):  # D's step trains both stacks
-    assert not np.array_equal(after.d_params[name]["kernel"],
-                              state.d_params[name]["kernel"]), name
-  assert np.isfinite(m["d/loss"])
+    assert not np.array_equal(
+        jax.tree_util.tree_leaves(after.d_params[name]),
+        jax.tree_util.tree_leaves(state.d_params[name])), name
+  # D's loss is the mean of the two stacks' losses on the step's inputs.
+  disc = d_kw["disc"]
+  u, _ = disc.apply({"params": state.d_params, steps.STATS: state.d_stats},
+                    seen["x"], train=True, mutable=[steps.STATS])
+  each = [losses.disc_loss(c.disc.loss, m_, seen["y"], 1.0) for m_ in u]
+  np.testing.assert_allclose(m["d/loss"], np.mean(each), rtol=1e-4)
   batch = _batch(n=2)
   noisy = jnp.clip(batch + 0.1 * _batch(n=2, seed=3) - 0.05, 0, 1)
   kw = dict(d_vars=(after.d_params, after.d_stats), batch=batch, noisy=noisy,
