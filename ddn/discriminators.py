@@ -423,8 +423,9 @@ def from_config(cfg, channels: int, crop: int | None = None,
     raise ValueError(f"config.disc.detail_width={detail_width}: valid widths "
                      f"are {', '.join(map(str, BINOMIAL))} (the detail "
                      "channel's binomial blur).")
+  conditional = bool(cfg.get("conditional", False))
   joint = bool(cfg.get("joint", False))
-  if joint and not cfg.get("conditional", False):
+  if joint and not conditional:
     raise ValueError("config.disc.joint=True needs config.disc.conditional="
                      "True: a joint D is a conditional D with an image-only "
                      "stack beside it (an unconditional D is image-only).")
@@ -440,7 +441,7 @@ def from_config(cfg, channels: int, crop: int | None = None,
       power_iterations=int(cfg.power_iterations), dropout=float(cfg.dropout),
       detail=bool(cfg.get("detail", False)), detail_width=detail_width,
       mscn=bool(cfg.get("mscn", False)),
-      conditional=bool(cfg.get("conditional", False)), joint=joint,
+      conditional=conditional, joint=joint,
       scales=scales,
       dtype=jnp.dtype(dtype))
   if crop is not None and model.output_size(crop) < 1:

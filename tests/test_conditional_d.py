@@ -90,23 +90,30 @@ def _cond_parts(**adv):
   return _parts(c)
 
 
+def _spy_on_d_inputs(monkeypatch) -> dict:
+  """Wraps steps.disc_update; the dict returned receives the inputs x and
+  labels y of every D update that follows."""
+  seen = {}
+  update = steps.disc_update
+
+  def spy(params, stats, opt_state, x, y, *a, **kw):
+    seen["x"], seen["y"] = x, y
+    return update(params, stats, opt_state, x, y, *a, **kw)
+
+  monkeypatch.setattr(steps, "disc_update", spy)
+  return seen
+
+
 def test_d_step_pairs_each_image_with_its_noisy_input(monkeypatch):
   """D's 2B inputs: a real image beside the noisy version G denoised, whose
   residual is the step's Gaussian noise, then G's output beside the same
   noisy image."""
   state, d_kw, *_ = _cond_parts()
-  seen = {}
-  update = steps.disc_update
-
-  def spy(params, stats, opt_state, x, y, *a, **kw):
-    seen["x"], seen["y"] = np.asarray(x), np.asarray(y)
-    return update(params, stats, opt_state, x, y, *a, **kw)
-
-  monkeypatch.setattr(steps, "disc_update", spy)
+  seen = _spy_on_d_inputs(monkeypatch)
   batch = _batch(n=4)
   after, m = adversarial.d_train_step(_copy(state), batch,
                                       jax.random.PRNGKey(1), **d_kw)
-  x, y = seen["x"], seen["y"]
+  x, y = np.asarray(seen["x"]), np.asarray(seen["y"])
   assert x.shape == (8, 32, 32, 2)
   real, fake = x[y == losses.REAL], x[y == losses.DENOISED]
   np.testing.assert_array_equal(real[..., :1], np.asarray(batch))

@@ -14,7 +14,8 @@ from ddn import steps
 from ddn.tasks import adversarial
 
 from tests.test_adversarial import _batch, _changed, _config, _copy, _parts
-from tests.test_conditional_d import _disc_config, _r1_of_one_real_image
+from tests.test_conditional_d import (_disc_config, _r1_of_one_real_image,
+                                      _spy_on_d_inputs)
 
 
 def _joint(**kw):
@@ -101,14 +102,7 @@ def test_g_and_d_train_both_stacks_and_g_s_term_is_their_mean(
   c.disc.update(dict(_disc_config(conditional=True, joint=True,
                                   spectral_norm=True)))
   state, d_kw, g_kw, *_ = _parts(c)
-  seen = {}
-  update = steps.disc_update
-
-  def spy(params, stats, opt_state, x, y, *a, **kw):
-    seen["x"], seen["y"] = x, y
-    return update(params, stats, opt_state, x, y, *a, **kw)
-
-  monkeypatch.setattr(steps, "disc_update", spy)
+  seen = _spy_on_d_inputs(monkeypatch)
   after, m = adversarial.d_train_step(_copy(state), _batch(n=4),
                                       jax.random.PRNGKey(1), **d_kw)
   monkeypatch.undo()
