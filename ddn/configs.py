@@ -190,6 +190,8 @@ ADDED_FIELDS = {"model.noise_map": False, "model.unshuffle": 1,
                 "disc_optim.lr_mult_prefixes": (), "disc.scales": 1,
                 "adv.d_init_from": "", "disc.detail_width": 3,
                 "disc.mscn": False, "disc.conditional": False,
+                "model.nlm": (), "model.nlm_radius": 10, "model.nlm_patch": 2,
+                "model.nlm_residual": False,
                 "disc.joint": False}
 
 

@@ -40,13 +40,19 @@ def check_exists(src: str, scratch: str = "") -> None:
       + (f", or leave it empty {scratch}." if scratch else "."))
 
 
+def grows_inputs(model_cfg) -> bool:
+  """Whether a model of `model_cfg` (config.model) has input channels a
+  start may lack: z (noise_input) or non-local means (nlm)."""
+  return bool(model_cfg.get("noise_input", 0) or model_cfg.get("nlm", ()))
+
+
 def load_params_into(workdir: str, expected, what: str, repl,
-                     grow_z: bool = False, z_scale: float = 0.0):
+                     grow_inputs: bool = False, z_scale: float = 0.0):
   """The parameters of a workdir's latest checkpoint or a shipped model,
   checked against `expected` and placed by `repl`; returns (params, step).
-  `grow_z` (a G that samples, config.model.noise_input > 0): a start
-  without z inputs gets weights for them, zero or `z_scale` times
-  `expected`'s (models.grow_z_inputs). Non-
+  `grow_inputs` (grows_inputs: z or non-local means channels): a start
+  without them gets first-conv weights for them, zero (or, for z, `z_scale`
+  times `expected`'s) (models.grow_z_inputs). Non-
   local blocks the start lacks (config.model.attention) start as the
   identity (models.add_new_blocks)."""
   if is_shipped(workdir):
@@ -54,7 +60,7 @@ def load_params_into(workdir: str, expected, what: str, repl,
     params, step = d.params, d.step
   else:
     params, step = checkpoint.load_params(workdir)
-  if grow_z:
+  if grow_inputs:
     params = models.grow_z_inputs(params, expected, z_scale)
   params = models.add_new_blocks(params, expected)
   checkpoint.check_compatible(params, expected, what,
@@ -94,7 +100,7 @@ def check(config, expected, model_field: str = "config.model") -> None:
 
 def _check_fits(saved, expected, config, model_field: str) -> None:
   src = config.train.init_from
-  if config.get("model", {}).get("noise_input", 0):
+  if grows_inputs(config.get("model", {})):
     saved = models.grow_z_inputs(saved, expected)
   saved = models.add_new_blocks(saved, expected)
   try:

@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 
 from ddn import attention as attention_lib
+from ddn import nlm as nlm_lib
 from ddn import registry
 
 ACTIVATIONS = {
@@ -138,6 +139,16 @@ class Autoencoder(nn.Module):
       encoder and, but for the deepest level, in the decoder
       (ddn.attention). Each starts as the identity (zero-initialised
       output), so a trained network takes them on unchanged.
+    nlm: non-local means of the noisy input as more input channels (after
+      the noise map and z), one per filter width, each a multiple of σ
+      (ddn.nlm): the patches like each pixel's across a search window of
+      (2 nlm_radius + 1)² pixels, averaged (BM3D's block matching,
+      cheaply); the network learns how far to trust it. () turns it off;
+      needs noise_map (the widths are multiples of the σ it is told).
+    nlm_residual: the channels hold what the average removes, x − means
+      (its estimate of the noise, which a residual output predicts too),
+      instead of the means.
+    nlm_radius, nlm_patch: the search window's and the patches' radii.
     dtype: of the activations (config.compute_dtype): float32, or bfloat16
       for TPUs. Parameters, the 1x1 head, the residual subtraction and the
       output are float32 either way.
@@ -158,13 +169,17 @@ class Autoencoder(nn.Module):
   attention: Sequence[str] = ()
   noise_input: int = 0
   z_at: str = "input"
+  nlm: Sequence[float] = ()
+  nlm_radius: int = 10
+  nlm_patch: int = 2
+  nlm_residual: bool = True
   dtype: Any = jnp.float32
 
   # The config.model fields that set the parameters' shapes (init_from and
   # inference compare them between runs).
   shape_fields = ("features", "blocks", "kernel_size", "skip", "upsample",
                   "noise_map", "unshuffle", "res_blocks", "noise_input",
-                  "z_at", "attention")
+                  "z_at", "attention", "nlm")
 
   @staticmethod
   def default_config() -> ml_collections.ConfigDict:
@@ -173,7 +188,8 @@ class Autoencoder(nn.Module):
         name="autoencoder", features=(32, 64, 128), blocks=2, kernel_size=3,
         skip=True, upsample="transpose", activation="relu", dropout=0.0,
         output="residual", noise_map=False, unshuffle=1, res_blocks=(),
-        noise_input=0, z_at="input", attention=()))
+        noise_input=0, z_at="input", attention=(), nlm=(), nlm_radius=10,
+        nlm_patch=2, nlm_residual=True))
 
   @staticmethod
   def from_config(cfg, channels: int, dtype: str = "float32"):
@@ -204,6 +220,8 @@ class Autoencoder(nn.Module):
     for level in range(m.levels - 2, -1, -1):  # decoder
       scale //= 2
       radius += scale + convs(level) * k * scale  # upsample, then convs
+    if m.nlm:  # a pixel's input channels read its patch's matches
+      radius += m.nlm_radius + m.nlm_patch
     return radius
 
   @property
@@ -311,7 +329,8 @@ class Autoencoder(nn.Module):
   def _inputs(self, x, sigma, z):
     """The first conv's input: x padded to a multiple of the downsampling
     (reflected; repeated at the edge when too small), its pixel phases
-    (unshuffle), then the noise-map channel, then z's pixel phases."""
+    (unshuffle), then the noise-map channel, then z's pixel phases, then
+    the non-local means channels (`nlm`)."""
     pad = lambda t: self._pad_like(x, t)
     y = pad(x)
     if self.noise_map:
@@ -323,6 +342,12 @@ class Autoencoder(nn.Module):
           [y, jnp.broadcast_to(level, y.shape[:3] + (1,)).astype(y.dtype)], -1)
     if self.noise_input and self.z_at == "input":
       y = jnp.concatenate([y, pad(self._z(x, z)).astype(y.dtype)], -1)
+    if self.nlm:
+      means = nlm_lib.nonlocal_means(x, sigma, tuple(self.nlm),
+                                     self.nlm_radius, self.nlm_patch)
+      if self.nlm_residual:  # what the average removes: its noise estimate
+        means = jnp.tile(x, (1, 1, 1, len(self.nlm))) - means
+      y = jnp.concatenate([y, pad(means).astype(y.dtype)], -1)
     return y
 
   def _pad_like(self, x, t):
@@ -464,6 +489,7 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
     raise ValueError(f"config.model.z_at='decoder' injects z into the "
                      f"decoder, which features={features} (one level) lacks:"
                      " give two levels or more, or z_at='input'.")
+  nlm, nlm_radius, nlm_patch = _nlm_fields(cfg)
   return Autoencoder(
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
@@ -471,7 +497,31 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
       dropout=float(cfg.dropout), output=cfg.output,
       noise_map=bool(cfg.get("noise_map", False)), unshuffle=int(unshuffle),
       res_blocks=res_blocks, noise_input=noise_input, z_at=z_at,
-      attention=attention, dtype=jnp.dtype(dtype))
+      attention=attention, nlm=nlm, nlm_radius=nlm_radius,
+      nlm_patch=nlm_patch,
+      nlm_residual=bool(cfg.get("nlm_residual", True)),
+      dtype=jnp.dtype(dtype))
+
+
+def _nlm_fields(cfg) -> tuple[tuple[float, ...], int, int]:
+  """config.model's (nlm, nlm_radius, nlm_patch), checked."""
+  nlm = cfg.get("nlm", ())
+  nlm = (nlm,) if isinstance(nlm, (int, float)) else tuple(nlm)
+  radius, patch = cfg.get("nlm_radius", 10), cfg.get("nlm_patch", 2)
+  if not all(isinstance(v, (int, float)) and v > 0 for v in nlm):
+    raise ValueError(f"config.model.nlm={cfg.get('nlm')!r}: give the filter "
+                     "widths, each a multiple of σ > 0, e.g. (0.4, 1.0); () "
+                     "turns non-local means off.")
+  if nlm and not cfg.get("noise_map", False):
+    raise ValueError("config.model.nlm needs config.model.noise_map=True: "
+                     "the non-local means' widths are multiples of the σ "
+                     "the model is told.")
+  if not (isinstance(radius, int) and radius >= 1
+          and isinstance(patch, int) and patch >= 0):
+    raise ValueError(f"config.model.nlm_radius={radius!r}, nlm_patch="
+                     f"{patch!r}: give a search radius >= 1 and a patch "
+                     "radius >= 0 (pixels).")
+  return tuple(float(v) for v in nlm), radius, patch
 
 
 def grow_z_inputs(params, expected, scale: float = 0.0):

@@ -12,7 +12,13 @@ non-local structure BM3D's block matching uses). The crops are 96 px (batch
 repeats for attention to find.
 
 The control is the same fine-tune without the blocks:
---config=experiments/ae_map_attn.py:control. Both on Train400 (needs ../shared/data),
+--config=experiments/ae_map_attn.py:control. `:nlm` is the control with
+non-local means of the noisy input as two more input channels instead
+(config.model.nlm = (0.4, 1.0): filter widths 0.4 σ and σ, a 21 px search
+window, 5 px patches; ddn.nlm), their first-conv weights starting at zero:
+what the means remove from the noisy image (its noise estimate);
+`:nlm_means` gives the means themselves.
+All on Train400 (needs ../shared/data),
 validated on 4 images of the structure-rich development set
 (benchmarks/structure_devset.py writes runs/structure_dev):
   python launch.py --config=experiments/ae_map_attn.py --workdir=runs/attn
@@ -33,7 +39,9 @@ DATA = "../shared/data"
 def get_config(arg=None):
   mods = [m for m in (arg or "").split(",") if m.strip()]
   control = "control" in mods
-  arg = ",".join(m for m in mods if m != "control")
+  nonlocal_means = "nlm" in mods or "nlm_means" in mods
+  arg = ",".join(m for m in mods
+                 if m not in ("control", "nlm", "nlm_means"))
   c = configs.defaults("autoencoder")
   c.model.noise_map = True
   c.model.attention = ("", "mdta", "nonlocal")
@@ -47,8 +55,11 @@ def get_config(arg=None):
   c.data.train = f"folder:{DATA}/Train400"
   c.data.eval = "folder:runs/structure_dev"
   c.eval.max_images = 4
-  if control:
+  if control or nonlocal_means:
     c.model.attention = ()
+  if nonlocal_means:
+    c.model.nlm = (0.4, 1.0)
+    c.model.nlm_residual = "nlm_means" not in mods
   c.train.init_from = "gray-map"
   c.train.total_images = 12_000
   c.train.checkpoint_every_images = 2_000

@@ -255,7 +255,7 @@ class AdversarialTask(base.Task):
       return state, f"G from scratch; {plan}"
     params, step = init_from.load_params_into(
         src, state.params, f"init_from={src!r}", self.setup.repl,
-        grow_z=bool(self.config.model.get("noise_input", 0)),
+        grow_inputs=init_from.grows_inputs(self.config.model),
         z_scale=float(self.config.adv.get("z_init", 0.0)))
     opt_state = jax.jit(self.setup.tx.init,
                         out_shardings=self.setup.repl)(params)

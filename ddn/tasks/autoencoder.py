@@ -74,9 +74,9 @@ class AutoencoderTask(base.Task):
     src = self.config.train.init_from
     if not src:
       return state, "started from scratch"
-    params, step = init_from.load_params_into(src, state.params,
-                                          f"init_from={src!r}",
-                                          self.setup.repl)
+    params, step = init_from.load_params_into(
+        src, state.params, f"init_from={src!r}", self.setup.repl,
+        grow_inputs=init_from.grows_inputs(self.config.model))
     opt_state = jax.jit(self.setup.tx.init,
                         out_shardings=self.setup.repl)(params)
     return (state.replace(params=params, opt_state=opt_state),
