@@ -134,3 +134,20 @@ def test_bad_fields_are_named(fields, match):
 def test_old_configs_read_no_nlm():
   saved = configs.with_added_fields({"model": {"features": [4, 8]}})
   assert tuple(saved["model"]["nlm"]) == ()
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_the_first_conv_reads_the_noise_estimate_or_the_means(residual):
+  """Input channels: the image, the noise map, then per width what the
+  means remove (nlm_residual) or the means."""
+  model = models.from_config(tiny_cfg(nlm=(0.4, 1.0), nlm_radius=2,
+                                      nlm_residual=residual), 1)
+  x = jax.random.uniform(jax.random.PRNGKey(4), (1, 16, 16, 1))
+  params = model.init(jax.random.PRNGKey(0), x, sigma=30.0)["params"]
+  y = model.apply({"params": params}, x, 30.0, None,
+                  method=models.Autoencoder._inputs)
+  means = nlm.nonlocal_means(x, 30.0, (0.4, 1.0), radius=2)
+  want = jnp.tile(x, (1, 1, 1, 2)) - means if residual else means
+  np.testing.assert_allclose(y[..., 0:1], x)
+  np.testing.assert_allclose(y[..., 1], 30.0 / 255.0, rtol=1e-6)
+  np.testing.assert_allclose(y[..., 2:], want, rtol=1e-6, atol=1e-7)
