@@ -3,7 +3,8 @@
 # below (the silent mistakes a review found, issue 38) is applied alone to a
 # copy of this checkout, and the tests that guard it are run there. Every
 # mutation must make at least one test fail; prints the failing tests per
-# mutation and exits 1 if some mutation leaves its tests green.
+# mutation and exits 1 if some mutation leaves its tests green, 2 if the
+# tests could not run at all.
 #
 #   bash benchmarks/meter_mutations.sh        # about 5 minutes on 2 cores
 set -uo pipefail
@@ -26,13 +27,18 @@ if text.count(old) != 1:
   sys.exit(f"{path}: the mutated line is not there once; update this script")
 open(path, "w").write(text.replace(old, new))
 PY
-  local failed
-  failed=$(cd "$WORK/repo" && PYTHONPATH="$WORK/repo" python -m pytest -q \
-             -n 0 -p no:cacheprovider "$@" 2>&1 | grep -E "^FAILED|^ERROR")
-  if [ -n "$failed" ]; then
-    echo "$name: caught by"; echo "$failed" | sed 's/ - .*//; s/^/  /'
-  else
+  local out rc
+  out=$(cd "$WORK/repo" && PYTHONPATH="$WORK/repo" python -m pytest -q \
+          -n 0 -p no:cacheprovider "$@" 2>&1)
+  rc=$?
+  if [ $rc -eq 1 ]; then  # tests ran, and some failed
+    echo "$name: caught by"
+    echo "$out" | grep -E "^FAILED" | sed 's/ - .*//; s/^/  /'
+  elif [ $rc -eq 0 ]; then
     echo "$name: NOT CAUGHT"; survivors=$((survivors + 1))
+  else  # usage or collection error, interrupted: nothing was judged
+    echo "$name: the tests could not run (pytest exit $rc):"
+    echo "$out" | tail -5; exit 2
   fi
 }
 

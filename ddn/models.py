@@ -499,7 +499,9 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
       res_blocks=res_blocks, noise_input=noise_input, z_at=z_at,
       attention=attention, nlm=nlm, nlm_radius=nlm_radius,
       nlm_patch=nlm_patch,
-      nlm_residual=bool(cfg.get("nlm_residual", True)),
+      # A config without the field predates it: the means themselves
+      # (configs.ADDED_FIELDS); new configs say True (default_config).
+      nlm_residual=bool(cfg.get("nlm_residual", False)),
       dtype=jnp.dtype(dtype))
 
 
@@ -508,7 +510,8 @@ def _nlm_fields(cfg) -> tuple[tuple[float, ...], int, int]:
   nlm = cfg.get("nlm", ())
   nlm = (nlm,) if isinstance(nlm, (int, float)) else tuple(nlm)
   radius, patch = cfg.get("nlm_radius", 10), cfg.get("nlm_patch", 2)
-  if not all(isinstance(v, (int, float)) and v > 0 for v in nlm):
+  if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+             and v > 0 for v in nlm):
     raise ValueError(f"config.model.nlm={cfg.get('nlm')!r}: give the filter "
                      "widths, each a multiple of σ > 0, e.g. (0.4, 1.0); () "
                      "turns non-local means off.")
@@ -516,6 +519,11 @@ def _nlm_fields(cfg) -> tuple[tuple[float, ...], int, int]:
     raise ValueError("config.model.nlm needs config.model.noise_map=True: "
                      "the non-local means' widths are multiples of the σ "
                      "the model is told.")
+  if nlm and cfg.get("noise_input", 0):
+    # init_from grows a start's first conv by appending channels, which
+    # cannot place z's weights before a start's non-local means channels.
+    raise ValueError("config.model.nlm and config.model.noise_input (z) "
+                     "together are not supported: keep one of them.")
   if not (isinstance(radius, int) and radius >= 1
           and isinstance(patch, int) and patch >= 0):
     raise ValueError(f"config.model.nlm_radius={radius!r}, nlm_patch="

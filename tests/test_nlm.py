@@ -16,37 +16,41 @@ from ddn import nlm
 
 
 def reference(x, sigma, h, radius, patch):
-  """Non-local means of one (H, W) image by explicit loops."""
+  """Non-local means of one (H, W, C) image by explicit loops: (H, W, C *
+  len(h)), C channels per width."""
   s = max(sigma / 255.0, nlm.MIN_SIGMA)
   m = radius + patch
-  xp = np.pad(x, m, mode="reflect")
-  out = np.zeros(x.shape + (len(h),))
+  xp = np.pad(x, ((m, m), (m, m), (0, 0)), mode="reflect")
+  c = x.shape[-1]
+  out = np.zeros(x.shape[:2] + (len(h), c))
   for i in range(x.shape[0]):
     for j in range(x.shape[1]):
       p = xp[i + radius:i + radius + 2 * patch + 1,
              j + radius:j + radius + 2 * patch + 1]
-      num, den = np.zeros(len(h)), np.zeros(len(h))
+      num, den = np.zeros((len(h), c)), np.zeros((len(h), 1))
       for di in range(2 * radius + 1):
         for dj in range(2 * radius + 1):
           q = xp[i + di:i + di + 2 * patch + 1, j + dj:j + dj + 2 * patch + 1]
-          d = np.mean((q - p) ** 2)
+          d = np.mean((q - p) ** 2)  # over the patch and the channels
           w = np.exp(-max(d - 2 * s * s, 0.0) / (np.asarray(h) * s) ** 2)
-          num += w * xp[i + di + patch, j + dj + patch]
-          den += w
+          num += w[:, None] * xp[i + di + patch, j + dj + patch][None]
+          den += w[:, None]
       out[i, j] = num / den
-  return out
+  return out.reshape(x.shape[:2] + (len(h) * c,))
 
 
-def test_matches_a_direct_loop_per_image_sigma():
-  """Every pixel, both widths, two images told different σ."""
+@pytest.mark.parametrize("channels", [1, 3])
+def test_matches_a_direct_loop_per_image_sigma(channels):
+  """Every pixel, both widths, two images told different σ; colour patches
+  are compared over all their channels (one weight for the three)."""
   rng = np.random.default_rng(0)
-  x = rng.random((2, 9, 11, 1)).astype(np.float32)
+  x = rng.random((2, 9, 11, channels)).astype(np.float32)
   got = np.asarray(nlm.nonlocal_means(x, np.array([20.0, 60.0]),
                                       (0.4, 1.0), radius=2, patch=1))
-  assert got.shape == (2, 9, 11, 2)
+  assert got.shape == (2, 9, 11, 2 * channels)
   for b, sigma in enumerate((20.0, 60.0)):
-    np.testing.assert_allclose(got[b], reference(x[b, ..., 0], sigma,
-                                                 (0.4, 1.0), 2, 1),
+    np.testing.assert_allclose(got[b], reference(x[b], sigma, (0.4, 1.0),
+                                                 2, 1),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -113,18 +117,24 @@ def test_receptive_field_holds_the_search_and_tiles_agree():
                                                   np.float32))
   params = model.init(jax.random.PRNGKey(0), x, sigma=25.0)["params"]
   params = jax.tree_util.tree_map(lambda p: jnp.abs(p) + 0.01, params)
-  d = inference.Denoiser(cfg.to_dict(), 1, params, 0, "tiny",
-                         {"sigma": 25.0})
-  img = np.asarray(x[0])[:45, :38]
-  np.testing.assert_allclose(d.at(25)(img, tile=16), d.at(25)(img,
-                                                              tile="none"),
-                             rtol=1e-5, atol=1e-6)
+  img = np.asarray(jax.random.uniform(jax.random.PRNGKey(5), (96, 88, 1)))
+  def tiled_vs_whole(margin):
+    d = inference.Denoiser(cfg.to_dict(), 1, params, 0, "tiny",
+                           {"sigma": 25.0}, margin=margin, blend=0).at(25)
+    return d(img, tile=16), d(img, tile="none")
+  # Margins of the whole field: tiles are exact; without the filter's
+  # reach (5 px) they are not, so the field must count it.
+  np.testing.assert_allclose(*tiled_vs_whole(plain + 5), rtol=1e-5,
+                             atol=1e-6)
+  assert not np.allclose(*tiled_vs_whole(plain), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("fields, match", [
     (dict(nlm=(0.4,), noise_map=False), r"nlm needs config\.model\.noise_map"),
     (dict(nlm=(0.4, -1.0)), r"config\.model\.nlm=\(0\.4, -1\.0\)"),
     (dict(nlm=(0.4,), nlm_radius=0), r"nlm_radius=0"),
+    (dict(nlm=(True,)), r"config\.model\.nlm=\(True,\)"),
+    (dict(nlm=(0.4,), noise_input=2), r"nlm and config\.model\.noise_input"),
 ])
 def test_bad_fields_are_named(fields, match):
   with pytest.raises(ValueError, match=match):
