@@ -6,7 +6,7 @@
 # mutation and exits 1 if some mutation leaves its tests green, 2 if the
 # tests could not run at all.
 #
-#   bash benchmarks/meter_mutations.sh        # about 5 minutes on 2 cores
+#   bash benchmarks/meter_mutations.sh        # about 2 minutes on 2 cores
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
