@@ -489,7 +489,7 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
     raise ValueError(f"config.model.z_at='decoder' injects z into the "
                      f"decoder, which features={features} (one level) lacks:"
                      " give two levels or more, or z_at='input'.")
-  nlm, nlm_radius, nlm_patch = _nlm_fields(cfg)
+  nlm, nlm_radius, nlm_patch, nlm_residual = _nlm_fields(cfg)
   return Autoencoder(
       channels=channels, features=features, blocks=int(cfg.blocks),
       kernel_size=int(cfg.kernel_size), skip=bool(cfg.skip),
@@ -498,15 +498,14 @@ def autoencoder_from_config(cfg, channels: int, dtype: str = "float32"
       noise_map=bool(cfg.get("noise_map", False)), unshuffle=int(unshuffle),
       res_blocks=res_blocks, noise_input=noise_input, z_at=z_at,
       attention=attention, nlm=nlm, nlm_radius=nlm_radius,
-      nlm_patch=nlm_patch,
-      # A config without the field predates it: the means themselves
-      # (configs.ADDED_FIELDS); new configs say True (default_config).
-      nlm_residual=bool(cfg.get("nlm_residual", False)),
+      nlm_patch=nlm_patch, nlm_residual=nlm_residual,
       dtype=jnp.dtype(dtype))
 
 
-def _nlm_fields(cfg) -> tuple[tuple[float, ...], int, int]:
-  """config.model's (nlm, nlm_radius, nlm_patch), checked."""
+def _nlm_fields(cfg) -> tuple[tuple[float, ...], int, int, bool]:
+  """config.model's (nlm, nlm_radius, nlm_patch, nlm_residual), checked. A
+  config without nlm_residual predates it: the means themselves
+  (configs.ADDED_FIELDS); new configs say True (default_config)."""
   nlm = cfg.get("nlm", ())
   nlm = (nlm,) if isinstance(nlm, (int, float)) else tuple(nlm)
   radius, patch = cfg.get("nlm_radius", 10), cfg.get("nlm_patch", 2)
@@ -529,7 +528,8 @@ def _nlm_fields(cfg) -> tuple[tuple[float, ...], int, int]:
     raise ValueError(f"config.model.nlm_radius={radius!r}, nlm_patch="
                      f"{patch!r}: give a search radius >= 1 and a patch "
                      "radius >= 0 (pixels).")
-  return tuple(float(v) for v in nlm), radius, patch
+  return (tuple(float(v) for v in nlm), radius, patch,
+          bool(cfg.get("nlm_residual", False)))
 
 
 def grow_z_inputs(params, expected, scale: float = 0.0):
@@ -541,8 +541,10 @@ def grow_z_inputs(params, expected, scale: float = 0.0):
   0 (with `expected` holding arrays, a fresh initialisation): `scale` times
   the fresh kernel's z weights, so the samples differ from the first step.
   The same for z's decoder projections (z_at='decoder'), which the start
-  lacks: zero, or `scale` times `expected`'s. Returns `params` unchanged
-  when the first kernels differ otherwise (check_compatible then says how).
+  lacks: zero, or `scale` times `expected`'s. Non-local means channels
+  (`nlm`, never with z) are grown the same way, at scale 0 (init_from).
+  Returns `params` unchanged when the first kernels differ otherwise
+  (check_compatible then says how).
   """
   params = _grow_z_projections(params, expected, scale)
   try:
